@@ -1,0 +1,392 @@
+"""Catalog store: SQLite holds metadata *and* vectors (the source of truth); FAISS is a derived index.
+
+Layout of a catalog folder::
+
+    catalog.sqlite          recordings (path, content hash, duration, tags, vector) + meta
+    vectors.<gen>.faiss     the FAISS index of generation <gen>
+
+Every write is one SQLite transaction that also bumps the catalog's generation, so a crash leaves the
+last committed state. The FAISS file is written atomically (temp file + rename) under the generation it
+reflects; one whose generation is not the database's is ignored and rebuilt from the vectors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from homage.errors import CatalogError
+
+DB_NAME = "catalog.sqlite"
+FORMAT_VERSION = "1"
+INDEX_KINDS = ("flat", "hnsw")
+HNSW_NEIGHBOURS = 32
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS recordings (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    path TEXT NOT NULL UNIQUE,
+    content_hash TEXT NOT NULL,
+    duration REAL,
+    title TEXT,
+    artist TEXT,
+    album TEXT,
+    added_at TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS recordings_content_hash ON recordings (content_hash);
+"""
+_COLUMNS = "id, path, content_hash, duration, title, artist, album, added_at"
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One catalogued recording (without its vector)."""
+
+    id: int
+    path: str
+    content_hash: str
+    duration: float | None
+    title: str | None
+    artist: str | None
+    album: str | None
+    added_at: str
+
+    @property
+    def label(self) -> str:
+        """``artist – title`` when tagged, else the file name."""
+        if self.title:
+            return f"{self.artist} – {self.title}" if self.artist else self.title
+        return Path(self.path).name
+
+
+@dataclass(frozen=True)
+class NewRecording:
+    """What :meth:`Catalog.add` stores for one file."""
+
+    path: str
+    content_hash: str
+    vector: np.ndarray
+    duration: float | None = None
+    title: str | None = None
+    artist: str | None = None
+    album: str | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    rank: int
+    score: float  # inner product of unit vectors: cosine similarity
+    recording: Recording
+
+
+class Catalog:
+    """A catalog folder. Use as a context manager, or call :meth:`close`, so the index is saved."""
+
+    def __init__(self, root: str | Path, *, create: bool = False, index_kind: str = "flat"):
+        self.root = Path(root)
+        db = self.root / DB_NAME
+        if not db.exists():
+            if not create:
+                raise CatalogError(f"{self.root}: no catalog here (create one with `homage index`)")
+            if index_kind not in INDEX_KINDS:
+                raise CatalogError(f"unknown index kind {index_kind!r}; choose from {', '.join(INDEX_KINDS)}")
+            self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(db, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+            if not self._meta("format_version"):
+                self._write_meta(format_version=FORMAT_VERSION, index_kind=index_kind, generation="0")
+        except sqlite3.DatabaseError as exc:
+            raise CatalogError(f"{db}: not a readable catalog ({exc})") from exc
+        if self._meta("format_version") != FORMAT_VERSION:
+            raise CatalogError(f"{db}: catalog format {self._meta('format_version')} is not supported")
+        self._index: faiss.Index | None = None
+        self._index_generation = -1
+        self._index_unsaved = False
+
+    # ---- context -------------------------------------------------------------------------------
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Save the FAISS index if it changed, then close the database."""
+        if self._db is None:
+            return
+        self.flush()
+        self._db.close()
+        self._db = None
+
+    # ---- reading -------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM recordings").fetchone()[0]
+
+    @property
+    def embedder(self) -> str | None:
+        """Identity of the embedder whose vectors this catalog holds (None while empty and unbound)."""
+        return self._meta("embedder")
+
+    @property
+    def dim(self) -> int | None:
+        value = self._meta("dim")
+        return int(value) if value else None
+
+    @property
+    def index_kind(self) -> str:
+        return self._meta("index_kind")
+
+    @property
+    def generation(self) -> int:
+        return int(self._meta("generation"))
+
+    def get(self, path: str | Path) -> Recording | None:
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM recordings WHERE path = ?", (str(path),)).fetchone()
+        return Recording(*row) if row else None
+
+    def recordings(self, under: str | Path | None = None) -> list[Recording]:
+        """All recordings, or those whose path lies under folder ``under``."""
+        if under is None:
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM recordings ORDER BY path")
+        else:
+            prefix = str(under).rstrip(os.sep) + os.sep
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM recordings WHERE substr(path, 1, ?) = ? ORDER BY path",
+                (len(prefix), prefix),
+            )
+        return [Recording(*row) for row in rows]
+
+    def vectors(self, ids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, X)``: the stored vectors, all of them or those of ``ids``; X has shape (n, dim)."""
+        if ids is None:
+            rows = self._db.execute("SELECT id, vector FROM recordings ORDER BY id").fetchall()
+        else:
+            marks = ",".join("?" * len(ids))
+            rows = self._db.execute(f"SELECT id, vector FROM recordings WHERE id IN ({marks})", list(ids)).fetchall()
+        dim = self.dim or 0
+        X = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+        return np.array([r[0] for r in rows], dtype=np.int64), X
+
+    def search(self, xq: np.ndarray, k: int = 10, *, exclude: Iterable[str] = ()) -> list[list[Hit]]:
+        """The ``k`` most similar recordings for each query vector (rows of ``xq``), best first.
+
+        ``exclude`` names paths never to return (e.g. the query file itself when it is catalogued).
+        """
+        xq = np.ascontiguousarray(np.atleast_2d(xq), dtype=np.float32)
+        if len(self) == 0:
+            return [[] for _ in xq]
+        if xq.shape[1] != self.dim:
+            raise CatalogError(f"query vectors have {xq.shape[1]} dimensions, the catalog {self.dim}")
+        excluded = set(map(str, exclude))
+        index = self._ensure_index()
+        D, I = index.search(xq, min(k + len(excluded), len(self)))
+        found = {rec.id: rec for rec in self._by_ids({int(i) for i in I.ravel() if i >= 0})}
+        results = []
+        for scores, ids in zip(D, I):
+            hits = [(float(s), found[int(i)]) for s, i in zip(scores, ids) if i >= 0 and int(i) in found]
+            hits = [(s, r) for s, r in hits if r.path not in excluded][:k]
+            results.append([Hit(rank, s, r) for rank, (s, r) in enumerate(hits, start=1)])
+        return results
+
+    def info(self) -> dict:
+        size = sum(f.stat().st_size for f in self.root.iterdir() if f.is_file())
+        total = self._db.execute("SELECT COALESCE(SUM(duration), 0) FROM recordings").fetchone()[0]
+        return {
+            "path": str(self.root),
+            "recordings": len(self),
+            "hours_of_audio": round(total / 3600, 3),
+            "embedder": self.embedder,
+            "dim": self.dim,
+            "index_kind": self.index_kind,
+            "generation": self.generation,
+            "size_bytes": size,
+            "created_at": self._meta("created_at"),
+            "updated_at": self._meta("updated_at"),
+        }
+
+    # ---- writing -------------------------------------------------------------------------------
+    def add(self, entries: Sequence[NewRecording], *, embedder: str) -> tuple[int, int]:
+        """Store ``entries`` in one transaction; a path already present is replaced.
+
+        Returns ``(added, replaced)``. Refuses vectors of another embedder or dimension than the
+        catalog's: nothing of the batch is written then.
+        """
+        if not entries:
+            return 0, 0
+        dim = int(np.asarray(entries[0].vector).shape[-1])
+        self._check_embedder(embedder, dim)
+        for entry in entries:
+            if np.asarray(entry.vector).shape != (dim,):
+                raise CatalogError(f"{entry.path}: vector of shape {np.shape(entry.vector)}, expected ({dim},)")
+        now = _now()
+        added = replaced = 0
+        old_ids, new_ids = [], []
+        with self._transaction():
+            if self.embedder is None:
+                self._write_meta(embedder=embedder, dim=str(dim), created_at=now)
+            for entry in entries:
+                old = self._db.execute("SELECT id FROM recordings WHERE path = ?", (entry.path,)).fetchone()
+                if old:
+                    self._db.execute("DELETE FROM recordings WHERE id = ?", old)
+                    old_ids.append(old[0])
+                    replaced += 1
+                else:
+                    added += 1
+                cur = self._db.execute(
+                    "INSERT INTO recordings (path, content_hash, duration, title, artist, album, added_at, vector)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        entry.path,
+                        entry.content_hash,
+                        entry.duration,
+                        entry.title,
+                        entry.artist,
+                        entry.album,
+                        now,
+                        np.asarray(entry.vector, dtype=np.float32).tobytes(),
+                    ),
+                )
+                new_ids.append(cur.lastrowid)
+            self._bump_generation(now)
+        vectors = np.stack([np.asarray(e.vector, dtype=np.float32) for e in entries])
+        self._update_index(removed=old_ids, added_ids=new_ids, added=vectors)
+        return added, replaced
+
+    def remove(self, paths: Iterable[str | Path]) -> int:
+        """Remove recordings by path (unknown paths are ignored); returns how many were removed."""
+        ids = []
+        with self._transaction():
+            for path in paths:
+                row = self._db.execute("SELECT id FROM recordings WHERE path = ?", (str(path),)).fetchone()
+                if row:
+                    self._db.execute("DELETE FROM recordings WHERE id = ?", row)
+                    ids.append(row[0])
+            if ids:
+                self._bump_generation(_now())
+        if ids:
+            self._update_index(removed=ids)
+        return len(ids)
+
+    def flush(self) -> None:
+        """Write the in-memory FAISS index to disk (atomically) if it holds unsaved changes."""
+        if not self._index_unsaved or self._index is None:
+            return
+        target = self._index_file(self._index_generation)
+        fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".faiss.tmp")
+        os.close(fd)
+        try:
+            faiss.write_index(self._index, tmp)
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        for stale in self.root.glob("vectors.*.faiss"):
+            if stale != target:
+                stale.unlink(missing_ok=True)
+        self._index_unsaved = False
+
+    # ---- internals -----------------------------------------------------------------------------
+    def _check_embedder(self, embedder: str, dim: int) -> None:
+        if self.embedder is not None and self.embedder != embedder:
+            raise CatalogError(
+                f"{self.root}: catalog holds vectors of embedder {self.embedder}, not {embedder}; "
+                "use another catalog or rebuild this one"
+            )
+        if self.dim is not None and self.dim != dim:
+            raise CatalogError(f"{self.root}: catalog vectors have {self.dim} dimensions, not {dim}")
+
+    def _transaction(self):
+        return _Transaction(self._db)
+
+    def _meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _write_meta(self, **values: str) -> None:
+        self._db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", values.items())
+
+    def _bump_generation(self, now: str) -> None:
+        self._write_meta(generation=str(self.generation + 1), updated_at=now)
+
+    def _by_ids(self, ids: set[int]) -> list[Recording]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self._db.execute(f"SELECT {_COLUMNS} FROM recordings WHERE id IN ({marks})", list(ids))
+        return [Recording(*row) for row in rows]
+
+    def _index_file(self, generation: int) -> Path:
+        return self.root / f"vectors.{generation}.faiss"
+
+    def _new_index(self) -> faiss.Index:
+        if self.index_kind == "hnsw":
+            base = faiss.IndexHNSWFlat(self.dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        else:
+            base = faiss.IndexFlatIP(self.dim)
+        return faiss.IndexIDMap2(base)
+
+    def _ensure_index(self) -> faiss.Index:
+        """The index of the current generation: in memory, else from its file, else rebuilt."""
+        generation = self.generation
+        if self._index is not None and self._index_generation == generation:
+            return self._index
+        self._index, self._index_generation = None, generation
+        path = self._index_file(generation)
+        if path.exists():
+            try:
+                index = faiss.read_index(str(path))
+                if index.ntotal == len(self) and index.d == self.dim:
+                    self._index = index
+            except RuntimeError:
+                pass  # damaged file: rebuilt below
+        if self._index is None:
+            ids, X = self.vectors()
+            self._index = self._new_index()
+            if len(ids):
+                self._index.add_with_ids(X, ids)
+            self._index_unsaved = True
+        return self._index
+
+    def _update_index(self, removed=(), added_ids=(), added: np.ndarray | None = None) -> None:
+        """Apply one committed change to the in-memory index, or drop it to be rebuilt when needed."""
+        if self._index is None or self._index_generation != self.generation - 1:
+            self._index = None
+            return
+        if len(removed):
+            if self.index_kind == "hnsw":  # HNSW cannot delete: rebuild on next use
+                self._index = None
+                return
+            self._index.remove_ids(np.asarray(removed, dtype=np.int64))
+        if added is not None and len(added_ids):
+            self._index.add_with_ids(added, np.asarray(added_ids, dtype=np.int64))
+        self._index_generation = self.generation
+        self._index_unsaved = True
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on any exception."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self._db = db
+
+    def __enter__(self):
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb):
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        return False
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

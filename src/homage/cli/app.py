@@ -1,0 +1,199 @@
+"""`homage` command line. Each command parses its options, calls one pipeline function, prints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from homage.cli.output import console, errors, fail, print_json
+
+app = typer.Typer(
+    name="homage",
+    help="Find which recordings are versions of one another: covers, live takes, re-arrangements.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+CatalogOpt = Annotated[Path, typer.Option("--catalog", "-c", help="Catalog folder.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
+CacheOpt = Annotated[
+    Optional[Path], typer.Option("--cache", help="Feature cache folder [default: $HOMAGE_CACHE or ~/.cache/homage].")
+]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Compute features without reading or writing the cache.")]
+MaxDurOpt = Annotated[float, typer.Option("--max-duration", help="Refuse files longer than this many minutes.")]
+
+
+def _cache(cache: Path | None, no_cache: bool):
+    from homage.features.cache import FeatureCache, default_cache_dir
+
+    return FeatureCache(None if no_cache else (cache or default_cache_dir()))
+
+
+@app.command()
+def index(
+    folder: Annotated[Path, typer.Argument(help="Folder of audio files (searched recursively), or one file.")],
+    catalog: CatalogOpt,
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Parallel worker processes.")] = 2,
+    prune: Annotated[bool, typer.Option("--prune", help="Remove catalogued files under FOLDER that are gone.")] = False,
+    ann: Annotated[bool, typer.Option("--ann", help="New catalog: approximate (HNSW) index for large catalogs.")] = False,
+    embedder: Annotated[Optional[str], typer.Option(help="Embedder for a new catalog [default: the shipped one].")] = None,
+    max_duration: MaxDurOpt = 30.0,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
+    json_out: JsonOpt = False,
+):
+    """Add a folder's audio to a catalog (unchanged files are skipped; bad files are reported, not fatal)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from homage import pipeline
+    from homage.embed import get_embedder
+    from homage.errors import HomageError
+
+    with Progress(
+        TextColumn("[bold]embedding"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.description}"),
+        console=errors,
+        transient=True,
+        disable=json_out,
+    ) as progress:
+        task = progress.add_task("", total=None)
+
+        def on_file(path: str, error: str | None) -> None:
+            progress.update(task, advance=1, description=Path(path).name[-40:])
+            if error:
+                progress.console.print(f"[red]✗[/] {path}: {error}", highlight=False, soft_wrap=True)
+
+        try:
+            report = pipeline.index_dir(
+                folder,
+                catalog,
+                embedder=get_embedder(embedder) if embedder else None,
+                cache=_cache(cache, no_cache),
+                workers=workers,
+                prune=prune,
+                index_kind="hnsw" if ann else "flat",
+                max_duration=max_duration * 60,
+                on_start=lambda n: progress.update(task, total=n),
+                on_file=on_file,
+            )
+        except HomageError as exc:
+            fail(str(exc))
+    if json_out:
+        from dataclasses import asdict
+
+        print_json({**asdict(report), "failed": [{"path": p, "reason": r} for p, r in report.failed]})
+    else:
+        from homage.cli.output import index_summary
+
+        console.print(index_summary(report, str(catalog)), highlight=False)
+
+
+@app.command()
+def query(
+    file: Annotated[Path, typer.Argument(help="The recording to look up.")],
+    catalog: CatalogOpt,
+    k: Annotated[int, typer.Option("-k", min=1, help="How many results.")] = 10,
+    max_duration: MaxDurOpt = 30.0,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
+    json_out: JsonOpt = False,
+):
+    """What is this a version of? The catalog's most similar recordings, best first."""
+    from homage import pipeline
+    from homage.cli.output import hits_json, hits_table
+    from homage.errors import HomageError
+
+    try:
+        result = pipeline.query(file, catalog, k=k, cache=_cache(cache, no_cache), max_duration=max_duration * 60)
+    except HomageError as exc:
+        fail(str(exc))
+    if json_out:
+        print_json({"catalog": str(catalog), **hits_json(result)})
+    else:
+        console.print(hits_table(result))
+
+
+@app.command()
+def compare(
+    a: Annotated[Path, typer.Argument(help="First recording.")],
+    b: Annotated[Path, typer.Argument(help="Second recording.")],
+    embedder: Annotated[Optional[str], typer.Option(help="Embedder [default: the shipped one].")] = None,
+    max_duration: MaxDurOpt = 30.0,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
+    json_out: JsonOpt = False,
+):
+    """How similar are two recordings? (cosine similarity of their embeddings: 1 same, ≈0 unrelated)."""
+    from homage import pipeline
+    from homage.embed import get_embedder
+    from homage.errors import HomageError
+
+    try:
+        result = pipeline.compare(
+            a, b, embedder=get_embedder(embedder), cache=_cache(cache, no_cache), max_duration=max_duration * 60
+        )
+    except HomageError as exc:
+        fail(str(exc))
+    if json_out:
+        print_json({"a": result.a, "b": result.b, "embedder": result.embedder, "similarity": round(result.similarity, 6)})
+    else:
+        console.print(f"similarity [bold]{result.similarity:.3f}[/] ({result.embedder})\n  A: {result.a}\n  B: {result.b}")
+
+
+@app.command()
+def info(catalog: CatalogOpt, json_out: JsonOpt = False):
+    """What a catalog holds: recordings, hours, embedder, index."""
+    from homage.catalog import Catalog
+    from homage.cli.output import info_table
+    from homage.errors import HomageError
+
+    try:
+        with Catalog(catalog) as cat:
+            details = cat.info()
+    except HomageError as exc:
+        fail(str(exc))
+    if json_out:
+        print_json(details)
+    else:
+        console.print(info_table(details))
+
+
+@app.command()
+def remove(
+    files: Annotated[list[Path], typer.Argument(help="Catalogued files to remove (paths as indexed).")],
+    catalog: CatalogOpt,
+):
+    """Remove recordings from a catalog."""
+    from homage.catalog import Catalog
+    from homage.errors import HomageError
+
+    try:
+        with Catalog(catalog) as cat:
+            removed = cat.remove(str(f.resolve()) for f in files)
+    except HomageError as exc:
+        fail(str(exc))
+    console.print(f"removed {removed} of {len(files)} from {catalog}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the rendered music, cache and catalog.")] = Path(
+        "homage-demo"
+    ),
+    versions: Annotated[int, typer.Option(min=2, max=6, help="Versions rendered per piece.")] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of the versions' instruments, tempi and keys.")] = 0,
+):
+    """Render a few pieces in several versions, index them, and find one piece's versions from another."""
+    from homage.cli.demo import run_demo
+
+    run_demo(out, versions, seed)
+
+
+def main() -> None:
+    app()

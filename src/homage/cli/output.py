@@ -1,0 +1,71 @@
+"""Terminal and JSON rendering of pipeline results; no computation here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def fail(message: str, code: int = 1):
+    """Print one clear error line and leave with ``code``."""
+    import typer
+
+    errors.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def hits_json(result) -> dict:
+    return {
+        "query": result.query,
+        "embedder": result.embedder,
+        "results": [
+            {
+                "rank": h.rank,
+                "similarity": round(h.score, 6),
+                "path": h.recording.path,
+                "title": h.recording.title,
+                "artist": h.recording.artist,
+                "album": h.recording.album,
+                "duration": h.recording.duration,
+            }
+            for h in result.hits
+        ],
+    }
+
+
+def hits_table(result, *, title: str | None = None, highlight: set[str] = frozenset()) -> Table:
+    table = Table(title=title or f"Nearest versions of {result.query}", title_justify="left")
+    table.add_column("rank", justify="right")
+    table.add_column("similarity", justify="right")
+    table.add_column("title / artist")
+    table.add_column("path", overflow="fold")
+    for h in result.hits:
+        style = "bold green" if h.recording.path in highlight else None
+        table.add_row(str(h.rank), f"{h.score:.3f}", h.recording.label, h.recording.path, style=style)
+    return table
+
+
+def index_summary(report, catalog: str) -> str:
+    parts = [f"{report.added} added", f"{report.replaced} updated", f"{report.unchanged} unchanged"]
+    if report.removed:
+        parts.append(f"{report.removed} removed")
+    parts.append(f"[red]{len(report.failed)} failed[/]" if report.failed else "0 failed")
+    return f"{report.found} audio files: " + ", ".join(parts) + f" in {report.seconds:.1f} s → {catalog}"
+
+
+def info_table(info: dict) -> Table:
+    table = Table(show_header=False, title="Catalog", title_justify="left")
+    for key, value in info.items():
+        table.add_row(key.replace("_", " "), "" if value is None else str(value))
+    return table

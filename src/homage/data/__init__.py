@@ -1,0 +1,1 @@
+"""Data: rendering symbolic music to audio versions (and, later, the versions corpus and its loaders)."""

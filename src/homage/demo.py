@@ -1,0 +1,100 @@
+"""`homage demo`: the main job on music that ships with the install, no files of the user's needed.
+
+Pieces from music21's bundled corpus are rendered in several versions each (other instrument, tempo
+and key, several file formats), indexed into a catalog, and one version is used as the query.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+
+from homage.data.render import VersionParams, excerpt, make_version, render
+
+# (music21 corpus work, title, composer)
+PIECES = [
+    ("joplin/maple_leaf_rag", "Maple Leaf Rag", "Scott Joplin"),
+    ("schubert/Lindenbaum", "Der Lindenbaum", "Franz Schubert"),
+    ("verdi/laDonnaEMobile", "La donna è mobile", "Giuseppe Verdi"),
+    ("liliuokalani/aloha_oe", "Aloha ʻOe", "Liliʻuokalani"),
+    ("cpebach/h186", "Sonata H. 186", "C. P. E. Bach"),
+    ("johnson_j_r/lift_every_voice", "Lift Every Voice and Sing", "J. Rosamond Johnson"),
+]
+PROGRAMS = [0, 4, 6, 11, 19, 24, 46, 48, 52, 56, 65, 73]  # piano, e-piano, harpsichord, vibes, organ, ...
+FORMATS = ["flac", "mp3", "ogg", "wav"]
+EXCERPT_S = 45.0
+
+
+@dataclass(frozen=True)
+class DemoVersion:
+    work: str
+    title: str
+    composer: str
+    params: VersionParams
+    path: Path
+
+
+def version_plan(n_versions: int, seed: int) -> list[list[VersionParams]]:
+    """Per piece, ``n_versions`` distinct versions: the first as written on piano, the others drawn."""
+    rng = np.random.default_rng(seed)
+    plans = []
+    for _ in PIECES:
+        versions = [VersionParams(0, 1.0, 0)]
+        programs = rng.permutation(PROGRAMS[1:])
+        for v in range(1, n_versions):
+            versions.append(
+                VersionParams(
+                    program=int(programs[v % len(programs)]),
+                    tempo_ratio=round(float(rng.uniform(0.8, 1.25)), 2),
+                    transpose=int(rng.choice([-5, -4, -3, -2, 2, 3, 4, 5])),
+                )
+            )
+        plans.append(versions)
+    return plans
+
+
+def render_demo_music(out_dir: str | Path, *, n_versions: int = 3, seed: int = 0, on_file=None) -> list[DemoVersion]:
+    """Render every piece in ``n_versions`` versions under ``out_dir/<work>/``; existing files are reused."""
+    from music21 import corpus
+
+    out_dir = Path(out_dir)
+    made = []
+    for (work, title, composer), versions in zip(PIECES, version_plan(n_versions, seed)):
+        slug = work.split("/")[-1]
+        paths = [out_dir / slug / f"v{i + 1}.{FORMATS[i % len(FORMATS)]}" for i in range(len(versions))]
+        if not all(p.exists() for p in paths):
+            source = _score_to_midi(corpus, work)
+            for i, (params, path) in enumerate(zip(versions, paths)):
+                render(make_version(excerpt(source, EXCERPT_S), params), path)
+                _tag(path, title=f"{title} (v{i + 1}: {params.describe()})", artist=composer)
+        for params, path in zip(versions, paths):
+            made.append(DemoVersion(work, title, composer, params, path))
+            if on_file:
+                on_file(path)
+    return made
+
+
+def _score_to_midi(corpus, work: str) -> pretty_midi.PrettyMIDI:
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mid = Path(tmp, "score.mid")
+        corpus.parse(work).write("midi", fp=str(mid))
+        return pretty_midi.PrettyMIDI(str(mid))
+
+
+def _tag(path: Path, *, title: str, artist: str) -> None:
+    import mutagen
+
+    if path.suffix == ".wav":
+        return  # RIFF tags are not read back by most players; the file name tells
+    tagged = mutagen.File(str(path), easy=True)
+    if tagged.tags is None:
+        tagged.add_tags()
+    tagged["title"] = title
+    tagged["artist"] = artist
+    tagged.save()

@@ -1,0 +1,85 @@
+"""Training-free, key-invariant baseline: 2D Fourier transform magnitude of chroma patches.
+
+Bertin-Mahieux & Ellis, "Large-scale cover song recognition using the 2D Fourier transform magnitude",
+ISMIR 2012. The magnitude of a 2D FFT over (pitch class × beats) ignores circular shifts along both
+axes, so a transposed version, or one whose phrases start elsewhere, gives the same patch descriptor;
+beat-synchronous frames make it tempo-invariant. Patch descriptors are median-pooled over the song.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from homage.errors import ConfigError
+from homage.embed.base import Embedder, l2_normalize
+from homage.features.cqt import CQTSpec, beat_frames, beat_sync, chroma_from_cqt
+
+
+@dataclass(frozen=True)
+class FTM2DConfig:
+    patch_len: int = 75  # beats (or frames when beat_sync is off) per patch
+    patch_hop: int = 1
+    beat_sync: bool = True
+    pooling: str = "median"  # "median" or "mean" over patches
+    log_compress: bool = True  # log1p of the pooled magnitudes
+
+
+CENTER_FILE = Path(__file__).with_name("assets") / "ftm2d_center.npy"
+
+
+class FTM2D(Embedder):
+    """2DFTM of beat-synchronous chroma; minus a reference centre vector (see scripts/fit_ftm2d_center.py)."""
+
+    name = "ftm2d"
+    version = "1"
+
+    def __init__(
+        self,
+        config: FTM2DConfig | None = None,
+        feature: CQTSpec | None = None,
+        center: np.ndarray | None | str = "shipped",
+    ):
+        self.config = config or FTM2DConfig()
+        self.feature = feature or CQTSpec()
+        self.dim = 12 * (self.config.patch_len // 2 + 1)
+        if isinstance(center, str):
+            center = np.load(CENTER_FILE) if CENTER_FILE.exists() else None
+        if center is not None and np.shape(center) != (self.dim,):
+            raise ConfigError(f"2DFTM centre has shape {np.shape(center)}, expected ({self.dim},)")
+        self.center = center
+
+    def settings(self) -> dict:
+        centre = None if self.center is None else hashlib.blake2b(self.center.tobytes(), digest_size=8).hexdigest()
+        return {**dataclasses.asdict(self.config), "center": centre}
+
+    def embed(self, X: np.ndarray) -> np.ndarray:
+        """Magnitude CQT (n_bins, n_frames) → unit vector of 12 × (patch_len // 2 + 1) values."""
+        v = ftm2d_vector(pitch_class_frames(X, self.feature, self.config.beat_sync), self.config)
+        return v if self.center is None else l2_normalize(v - self.center)
+
+
+def pitch_class_frames(C: np.ndarray, spec: CQTSpec, beat_synchronous: bool) -> np.ndarray:
+    """Chroma from the CQT, beat-synchronous if asked, each frame scaled to a maximum of 1: (12, n)."""
+    chroma = chroma_from_cqt(C, bins_per_octave=spec.bins_per_octave, fmin=spec.fmin)
+    if beat_synchronous:
+        chroma = beat_sync(chroma, beat_frames(C, sr=spec.sr, hop_length=spec.hop_length))
+    return chroma / np.maximum(chroma.max(axis=0, keepdims=True), 1e-9)
+
+
+def ftm2d_vector(chroma: np.ndarray, config: FTM2DConfig) -> np.ndarray:
+    """Pooled 2D-FFT magnitude of (12 × patch_len) chroma patches, flattened and L2-normalised."""
+    L = config.patch_len
+    if chroma.shape[1] < L:  # a short piece: repeat it to fill one patch
+        chroma = np.pad(chroma, ((0, 0), (0, L - chroma.shape[1])), mode="wrap")
+    patches = np.lib.stride_tricks.sliding_window_view(chroma, L, axis=1)[:, :: config.patch_hop]
+    magnitudes = np.abs(np.fft.rfft2(patches.transpose(1, 0, 2)))  # (n_patches, 12, L // 2 + 1)
+    pool = np.median if config.pooling == "median" else np.mean
+    pooled = pool(magnitudes, axis=0)
+    if config.log_compress:
+        pooled = np.log1p(pooled)
+    return l2_normalize(pooled.ravel())
