@@ -114,6 +114,7 @@ class Catalog:
         self._index: faiss.Index | None = None
         self._index_generation = -1
         self._index_unsaved = False
+        self._wrote = False
 
     # ---- context -------------------------------------------------------------------------------
     def __enter__(self) -> Catalog:
@@ -280,7 +281,9 @@ class Catalog:
         return len(ids)
 
     def flush(self) -> None:
-        """Write the in-memory FAISS index to disk (atomically) if it holds unsaved changes."""
+        """Bring the FAISS file up to date (atomically) after this session's writes or a rebuild."""
+        if self._wrote and len(self):
+            self._ensure_index()
         if not self._index_unsaved or self._index is None:
             return
         target = self._index_file(self._index_generation)
@@ -295,6 +298,7 @@ class Catalog:
             if stale != target:
                 stale.unlink(missing_ok=True)
         self._index_unsaved = False
+        self._wrote = False
 
     # ---- internals -----------------------------------------------------------------------------
     def _check_embedder(self, embedder: str, dim: int) -> None:
@@ -318,6 +322,7 @@ class Catalog:
 
     def _bump_generation(self, now: str) -> None:
         self._write_meta(generation=str(self.generation + 1), updated_at=now)
+        self._wrote = True
 
     def _by_ids(self, ids: set[int]) -> list[Recording]:
         if not ids:

@@ -44,9 +44,11 @@ def run_demo(out: Path, n_versions: int, seed: int) -> None:
     ranks = [h.rank for h in result.hits if h.recording.path in versions_of_query]
     found_all = sorted(ranks) == list(range(1, len(versions_of_query) + 1))
     if found_all:
+        n_others = len(made) - len(versions_of_query) - 1
+        which = "its other version ranks" if len(ranks) == 1 else f"its {len(ranks)} other versions rank"
         console.print(
-            f"[bold green]✓[/] its {len(versions_of_query)} other versions rank {', '.join(map(str, sorted(ranks)))}"
-            f" — above all {len(made) - len(versions_of_query) - 1} recordings of other pieces."
+            f"[bold green]✓[/] {which} {', '.join(map(str, sorted(ranks)))} — above all {n_others} recordings"
+            " of other pieces."
         )
     else:
         console.print(f"[bold yellow]![/] its other versions rank {sorted(ranks) or 'below the top 8'}.")

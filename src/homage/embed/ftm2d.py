@@ -33,7 +33,10 @@ CENTER_FILE = Path(__file__).with_name("assets") / "ftm2d_center.npy"
 
 
 class FTM2D(Embedder):
-    """2DFTM of beat-synchronous chroma; minus a reference centre vector (see scripts/fit_ftm2d_center.py)."""
+    """2DFTM of beat-synchronous chroma, minus a reference centre vector (scripts/fit_ftm2d_center.py).
+
+    ``center``: "shipped" (the packaged centre, for default settings), an array, or None (no centring).
+    """
 
     name = "ftm2d"
     version = "1"
@@ -47,8 +50,9 @@ class FTM2D(Embedder):
         self.config = config or FTM2DConfig()
         self.feature = feature or CQTSpec()
         self.dim = 12 * (self.config.patch_len // 2 + 1)
-        if isinstance(center, str):
-            center = np.load(CENTER_FILE) if CENTER_FILE.exists() else None
+        if isinstance(center, str):  # the shipped centre was fitted for the default settings only
+            shipped = self.config == FTM2DConfig() and self.feature == CQTSpec() and CENTER_FILE.exists()
+            center = np.load(CENTER_FILE) if shipped else None
         if center is not None and np.shape(center) != (self.dim,):
             raise ConfigError(f"2DFTM centre has shape {np.shape(center)}, expected ({self.dim},)")
         self.center = center

@@ -1,0 +1,132 @@
+"""Every command through the real Typer app, on generated audio."""
+
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from homage.cli.app import app
+
+from conftest import needs_fluidsynth, synth_piece, write
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def library(piece_dir, tmp_path):
+    """The pieces plus one file of each kind of bad input, in a folder tree."""
+    root = tmp_path / "library"
+    shutil.copytree(piece_dir, root)
+    bad = root / "bad"
+    bad.mkdir()
+    (bad / "empty.mp3").touch()
+    (bad / "text.flac").write_text("not audio at all " * 50)
+    write(bad / "silence.wav", synth_piece(1, seconds=3) * 0)
+    write(bad / "blip.wav", synth_piece(1, seconds=0.3))
+    good = (root / "work1" / "original.wav").read_bytes()
+    (bad / "cut.wav").write_bytes(good[: len(good) // 2])
+    (root / "notes.txt").write_text("not an audio extension: ignored")
+    return root
+
+
+def test_index_reports_bad_files_and_goes_on(library, tmp_path):
+    catalog = tmp_path / "cat"
+    result = run("index", library, "--catalog", catalog, "--json", "-j", "2")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["found"] == 11 and report["added"] == 6
+    reasons = {f["path"].split("/")[-1]: f["reason"] for f in report["failed"]}
+    assert set(reasons) == {"empty.mp3", "text.flac", "silence.wav", "blip.wav", "cut.wav"}
+    assert "empty" in reasons["empty.mp3"] and "silent" in reasons["silence.wav"]
+    assert "too short" in reasons["blip.wav"] and "truncated" in reasons["cut.wav"]
+
+    again = json.loads(run("index", library, "--catalog", catalog, "--json").stdout)
+    assert again["unchanged"] == 6 and again["added"] == 0  # unchanged files are skipped by hash
+
+    text = run("index", library, "--catalog", catalog)
+    assert "6 unchanged" in text.stdout and "5 failed" in text.stdout
+    assert "empty.mp3: empty file" in text.output  # one line per failure, naming the file
+
+
+def test_index_prune_and_remove(library, tmp_path):
+    catalog = tmp_path / "cat"
+    run("index", library, "--catalog", catalog)
+    (library / "work3" / "original.mp3").unlink()
+    pruned = json.loads(run("index", library, "--catalog", catalog, "--prune", "--json").stdout)
+    assert pruned["removed"] == 1
+    result = run("remove", library / "work2" / "original.wav", "--catalog", catalog)
+    assert "removed 1 of 1" in result.stdout
+    assert json.loads(run("info", "--catalog", catalog, "--json").stdout)["recordings"] == 4
+
+
+def test_query_ranks_the_versions_first(library, tmp_path):
+    catalog = tmp_path / "cat"
+    run("index", library, "--catalog", catalog)
+    result = run("query", library / "work1" / "original.wav", "--catalog", catalog, "-k", "3", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [r["rank"] for r in data["results"]] == [1, 2, 3]
+    top2 = {r["path"].split("/")[-2] for r in data["results"][:2]}
+    assert top2 == {"work1"}  # both other versions of work1, the query itself excluded
+    assert all(r["path"] != str(library / "work1" / "original.wav") for r in data["results"])
+    table = run("query", library / "work1" / "original.wav", "--catalog", catalog)
+    assert "similarity" in table.stdout and "faster.ogg" in table.stdout
+
+
+def test_query_with_a_bad_file_fails_with_the_reason(library, tmp_path):
+    catalog = tmp_path / "cat"
+    run("index", library / "work1", "--catalog", catalog)
+    result = run("query", library / "bad" / "empty.mp3", "--catalog", catalog)
+    assert result.exit_code == 1
+    assert "empty.mp3: empty file (0 bytes)" in result.stderr
+    missing = run("query", library / "work1" / "original.wav", "--catalog", tmp_path / "nowhere")
+    assert missing.exit_code == 1 and "no catalog here" in missing.stderr
+
+
+def test_compare(library):
+    versions = run("compare", library / "work1" / "original.wav", library / "work1" / "transposed.flac", "--json")
+    other = run("compare", library / "work1" / "original.wav", library / "work2" / "original.wav", "--json")
+    assert versions.exit_code == 0 and other.exit_code == 0
+    assert json.loads(versions.stdout)["similarity"] > json.loads(other.stdout)["similarity"]
+    text = run("compare", library / "work1" / "original.wav", library / "work2" / "original.wav")
+    assert text.stdout.startswith("similarity ")
+    bad = run("compare", library / "work1" / "original.wav", library / "bad" / "text.flac")
+    assert bad.exit_code == 1 and "text.flac: not a readable audio file" in bad.stderr
+
+
+def test_info(library, tmp_path):
+    catalog = tmp_path / "cat"
+    run("index", library / "work1", "--catalog", catalog, "--ann")
+    info = json.loads(run("info", "--catalog", catalog, "--json").stdout)
+    assert info["recordings"] == 3 and info["index_kind"] == "hnsw" and info["embedder"].startswith("ftm2d@")
+    assert "recordings" in run("info", "--catalog", catalog).stdout
+
+
+def test_catalog_refuses_another_embedder(library, tmp_path, monkeypatch):
+    from homage.embed.ftm2d import FTM2D, FTM2DConfig
+    import homage.embed as embed
+
+    catalog = tmp_path / "cat"
+    run("index", library / "work1", "--catalog", catalog)
+    monkeypatch.setitem(embed._REGISTRY, "short", lambda: FTM2D(FTM2DConfig(patch_len=40)))
+    result = run("index", library / "work2", "--catalog", catalog, "--embedder", "short")
+    assert result.exit_code == 1 and "holds vectors of ftm2d@" in result.stderr
+
+
+def test_help_lists_every_command():
+    result = run("--help")
+    for command in ("index", "query", "compare", "info", "remove", "demo"):
+        assert command in result.stdout
+
+
+@needs_fluidsynth
+def test_demo_finds_the_versions(tmp_path):
+    result = run("demo", "--out", tmp_path / "demo", "--versions", "2")
+    assert result.exit_code == 0, result.output
+    assert "✓ its other version ranks 1" in result.stdout
+    assert (tmp_path / "demo" / "catalog" / "catalog.sqlite").exists()

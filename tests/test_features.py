@@ -1,0 +1,90 @@
+import numpy as np
+import pytest
+
+from homage import features
+from homage.features import CQTSpec, FeatureCache, MelSpec, chroma_from_cqt, cqt, log_mel
+
+from conftest import SR, synth_piece, write
+
+
+def tone(midi_pitch: int, seconds: float = 4.0, sr: int = SR) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    f = 440.0 * 2 ** ((midi_pitch - 69) / 12)
+    return (0.5 * np.sin(2 * np.pi * f * t)).astype(np.float32)
+
+
+def test_cqt_shape_and_frame_rate():
+    C = cqt(tone(60, seconds=4.0))
+    assert C.shape == (84, 101)  # 4 s at 25 frames/s, centred frames
+    assert C.dtype == np.float32 and (C >= 0).all()
+
+
+def test_cqt_peak_is_at_the_played_pitch():
+    C = cqt(tone(69))  # A4 = 440 Hz; bin 0 is C1 (MIDI 24)
+    assert int(np.argmax(C[:, 50])) == 69 - 24
+
+
+def test_chroma_folds_octaves_to_pitch_classes():
+    for pitch in (60, 62, 67, 71):
+        chroma = chroma_from_cqt(cqt(tone(pitch)))
+        assert chroma.shape[0] == 12
+        assert int(np.argmax(chroma[:, 50])) == pitch % 12
+
+
+def test_log_mel_shape_and_range():
+    S = log_mel(tone(60, sr=22050, seconds=2.0))
+    assert S.shape == (128, 87)
+    assert S.max() == pytest.approx(0.0) and S.min() >= -80.0
+
+
+def test_beats_follow_the_pulse():
+    y = synth_piece(1, seconds=20)  # beat period 0.5 s
+    C = cqt(y)
+    beats = features.beat_frames(C)
+    intervals = np.diff(beats) / CQTSpec().frame_rate
+    assert np.median(intervals) in (pytest.approx(0.5, abs=0.05), pytest.approx(0.25, abs=0.05),
+                                    pytest.approx(1.0, abs=0.1))
+    synced = features.beat_sync(chroma_from_cqt(C), beats)
+    assert synced.shape == (12, len(beats) + 1)
+
+
+def test_cache_hits_on_second_call_and_on_renamed_copy(tmp_path):
+    path = write(tmp_path / "a.wav", synth_piece(1, seconds=5))
+    cache = FeatureCache(tmp_path / "cache")
+    first = cache.features(path, CQTSpec())
+    second = cache.features(path, CQTSpec())
+    assert (cache.misses, cache.hits) == (1, 1)
+    np.testing.assert_array_equal(first, second)
+    copy = tmp_path / "copy.wav"
+    copy.write_bytes(path.read_bytes())
+    cache.features(copy, CQTSpec())
+    assert cache.hits == 2
+
+
+def test_cache_misses_when_parameters_or_content_change(tmp_path):
+    path = write(tmp_path / "a.wav", synth_piece(1, seconds=5))
+    cache = FeatureCache(tmp_path / "cache")
+    cache.features(path, CQTSpec())
+    C72 = cache.features(path, CQTSpec(n_bins=72))
+    assert C72.shape[0] == 72
+    mel = cache.features(path, MelSpec())
+    assert mel.shape[0] == 128
+    write(path, synth_piece(2, seconds=5))
+    cache.features(path, CQTSpec())
+    assert (cache.misses, cache.hits) == (4, 0)
+
+
+def test_damaged_cache_entry_is_recomputed(tmp_path):
+    path = write(tmp_path / "a.wav", synth_piece(1, seconds=5))
+    cache = FeatureCache(tmp_path / "cache")
+    expected = cache.features(path, CQTSpec())
+    (entry,) = (tmp_path / "cache").rglob("*.npy")
+    entry.write_bytes(b"garbage")
+    np.testing.assert_array_equal(cache.features(path, CQTSpec()), expected)
+    assert cache.misses == 2
+
+
+def test_disabled_cache_writes_nothing(tmp_path):
+    path = write(tmp_path / "a.wav", synth_piece(1, seconds=5))
+    FeatureCache(None).features(path, CQTSpec())
+    assert not list(tmp_path.rglob("*.npy"))
