@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from homage.data.render import VersionParams, excerpt, make_version, render
-from homage.demo import PIECES, PROGRAMS
+from homage.demo import PIECES, PROGRAMS, score_to_midi
 from homage.embed.ftm2d import FTM2D, FTM2DConfig
 from homage.features.cache import FeatureCache
 
@@ -42,9 +41,6 @@ def main() -> None:
     parser.add_argument("--out", default="src/homage/embed/assets/ftm2d_center.npy")
     args = parser.parse_args()
 
-    import pretty_midi
-    from music21 import converter
-
     embedder = FTM2D(FTM2DConfig(), center=None)
     rng = np.random.default_rng(args.seed)
     vectors = []
@@ -53,10 +49,7 @@ def main() -> None:
             if len(vectors) >= args.n:
                 break
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    converter.parse(path).write("midi", fp=f"{tmp}/score.mid")
-                midi = pretty_midi.PrettyMIDI(f"{tmp}/score.mid")
+                midi = score_to_midi(path)
                 params = VersionParams(int(rng.choice(PROGRAMS)), 1.0, 0)
                 wav = render(make_version(excerpt(midi, 60.0), params), f"{tmp}/piece.wav")
                 vectors.append(embedder.embed(FeatureCache(None).features(wav, embedder.feature)))

@@ -60,15 +60,13 @@ def version_plan(n_versions: int, seed: int) -> list[list[VersionParams]]:
 
 def render_demo_music(out_dir: str | Path, *, n_versions: int = 3, seed: int = 0, on_file=None) -> list[DemoVersion]:
     """Render every piece in ``n_versions`` versions under ``out_dir/<work>/``; existing files are reused."""
-    from music21 import corpus
-
     out_dir = Path(out_dir)
     made = []
     for (work, title, composer), versions in zip(PIECES, version_plan(n_versions, seed)):
         slug = work.split("/")[-1]
         paths = [out_dir / slug / f"v{i + 1}.{FORMATS[i % len(FORMATS)]}" for i in range(len(versions))]
         if not all(p.exists() for p in paths):
-            source = _score_to_midi(corpus, work)
+            source = score_to_midi(work)
             for i, (params, path) in enumerate(zip(versions, paths)):
                 render(make_version(excerpt(source, EXCERPT_S), params), path)
                 _tag(path, title=f"{title} (v{i + 1}: {params.describe()})", artist=composer)
@@ -79,7 +77,10 @@ def render_demo_music(out_dir: str | Path, *, n_versions: int = 3, seed: int = 0
     return made
 
 
-def _score_to_midi(corpus, work: str) -> pretty_midi.PrettyMIDI:
+def score_to_midi(work: str | Path) -> pretty_midi.PrettyMIDI:
+    """A music21 corpus work (name or file path) as MIDI, expanded as music21 plays it."""
+    from music21 import corpus
+
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         mid = Path(tmp, "score.mid")
