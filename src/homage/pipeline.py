@@ -81,12 +81,19 @@ def embed_file(
     content_hash: str | None = None,
     max_duration: float = audio.MAX_DURATION_S,
 ) -> EmbeddedFile:
-    """Decode, extract (or reuse cached) features and embed one file. Raises AudioError on bad input."""
+    """Decode, extract features and embed one file, reusing what the cache holds. Raises AudioError on bad input.
+
+    The cached entry holds the vector followed by the duration in seconds.
+    """
     path = Path(path).resolve()
     content_hash = content_hash or audio.file_hash(path)
-    X = cache.features(path, embedder.feature, content_hash=content_hash, max_duration=max_duration)
-    duration = X.shape[-1] / embedder.feature.frame_rate
-    return EmbeddedFile(str(path), content_hash, duration, embedder.embed(X), audio.read_tags(path))
+
+    def compute() -> np.ndarray:
+        X = cache.features(path, embedder.feature, content_hash=content_hash, max_duration=max_duration)
+        return np.append(embedder.embed(X), X.shape[-1] / embedder.feature.frame_rate).astype(np.float32)
+
+    entry = cache.get_or_compute("embedding", embedder.identity, content_hash, compute)
+    return EmbeddedFile(str(path), content_hash, float(entry[-1]), entry[:-1], audio.read_tags(path))
 
 
 def embedder_for(catalog: Catalog) -> Embedder:
@@ -146,7 +153,7 @@ def index_dir(
         if on_start:
             on_start(len(todo))
         batch: list[NewRecording] = []
-        for path, result in _embed_all(todo, embedder, cache, workers, max_duration):
+        for path, result in embed_many(todo, embedder, cache, workers, max_duration):
             if isinstance(result, EmbeddedFile):
                 batch.append(_as_record(result))
             else:
@@ -196,13 +203,20 @@ def compare(
 
 
 # ---- parallel embedding --------------------------------------------------------------------------
-_worker_state: dict = {}
+_worker_state: dict = {}  # what each worker process embeds with, set by _init_worker
 
 
-def _embed_all(
-    todo: list[tuple[str, str]], embedder: Embedder, cache: FeatureCache, workers: int, max_duration: float
+def embed_many(
+    todo: list[tuple[str, str | None]],
+    embedder: Embedder,
+    cache: FeatureCache,
+    workers: int = 1,
+    max_duration: float = audio.MAX_DURATION_S,
 ) -> Iterator[tuple[str, EmbeddedFile | str]]:
-    """Yield ``(path, EmbeddedFile or error reason)`` for each file, in worker processes when workers > 1."""
+    """Embed ``(path, content hash or None)`` pairs; yield ``(path, EmbeddedFile or error reason)`` in order.
+
+    Runs in ``workers`` forked processes when more than one; a file that fails never stops the others.
+    """
     _init_worker(embedder, cache, max_duration)
     if workers <= 1 or len(todo) <= 1:
         for path, content_hash in todo:
@@ -225,7 +239,7 @@ def _init_worker(embedder: Embedder, cache: FeatureCache, max_duration: float) -
     _worker_state.update(embedder=embedder, cache=cache, max_duration=max_duration)
 
 
-def _embed_one(path: str, content_hash: str) -> EmbeddedFile | str:
+def _embed_one(path: str, content_hash: str | None) -> EmbeddedFile | str:
     state = _worker_state
     try:
         return embed_file(

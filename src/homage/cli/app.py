@@ -182,6 +182,53 @@ def remove(
 
 
 @app.command()
+def evaluate(
+    data: Annotated[Path, typer.Argument(help="Folder per work, CSV of path,work_id, or covers80 list folder.")],
+    pipeline: Annotated[
+        Optional[list[str]], typer.Option("--pipeline", "-p", help="Pipeline to evaluate (repeat for several).")
+    ] = None,
+    json_file: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON here.")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write report.md and plots into this folder.")] = None,
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Parallel worker processes.")] = 2,
+    seed: Annotated[int, typer.Option(help="Seed of the random pairs and triplets.")] = 0,
+    midi_seconds: Annotated[float, typer.Option(help="Seconds of each MIDI file to render.")] = 60.0,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
+):
+    """Score pipelines on recordings grouped into works: MAP, MR1, P@10, top-1, and the original project's table."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from homage.cli.output import evaluation_table
+    from homage.errors import HomageError
+    from homage.evaluation.report import write_json, write_report
+    from homage.evaluation.run import evaluate as run_evaluation
+
+    with Progress(
+        TextColumn("[bold]{task.fields[stage]}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=errors, transient=True,
+    ) as progress:
+        task = progress.add_task("", total=None, stage="reading")
+
+        def on_item(path: str, error: str | None) -> None:
+            progress.advance(task)
+            if error:
+                progress.console.print(f"[red]✗[/] {path}: {error}", highlight=False, soft_wrap=True)
+
+        try:
+            results = run_evaluation(
+                data, pipeline, cache=_cache(cache, no_cache), workers=workers, seed=seed, midi_seconds=midi_seconds,
+                on_stage=lambda stage, n: progress.reset(task, total=n, stage=stage), on_item=on_item,
+            )
+        except (HomageError, ValueError) as exc:
+            fail(str(exc))
+    console.print(evaluation_table(results, str(data)))
+    if json_file:
+        console.print(f"JSON: {write_json(results, str(data), json_file)}")
+    if report:
+        console.print(f"report: {write_report(results, str(data), report)}")
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the rendered music, cache and catalog.")] = Path(
         "homage-demo"

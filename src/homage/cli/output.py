@@ -69,3 +69,25 @@ def info_table(info: dict) -> Table:
     for key, value in info.items():
         table.add_row(key.replace("_", " "), "" if value is None else str(value))
     return table
+
+
+def evaluation_table(results, source: str) -> Table:
+    """One row per metric, one column per pipeline (fits a narrow terminal)."""
+    first = results[0]
+    table = Table(title=f"{source}: {first.n_works} works, {first.n_recordings} recordings", title_justify="left")
+    table.add_column("metric")
+    for r in results:
+        table.add_column(r.pipeline, justify="right")
+    rows = [("MAP", "map", "{:.3f}"), ("MR1 (mean rank of first version)", "mr1", "{:.2f}"),
+            ("P@10", "p_at_10", "{:.3f}"), ("top-1 accuracy", "top1", "{:.3f}"), ("ROC-AUC (pairs)", "roc_auc", "{:.3f}"),
+            ("best-threshold accuracy", "best_threshold_accuracy", "{:.3f}"),
+            ("mean distance, versions", "mean_distance_versions", "{:.4f}"),
+            ("mean distance, non-versions", "mean_distance_non_versions", "{:.4f}"),
+            ("accuracy at mean distance", "pair_accuracy", "{:.3f}"), ("precision", "pair_precision", "{:.3f}"),
+            ("recall", "pair_recall", "{:.3f}"), ("F1", "pair_f1", "{:.3f}"),
+            ("nearest-neighbour accuracy", "nn_accuracy", "{:.3f}"),
+            ("random-guess accuracy", "random_baseline_accuracy", "{:.3f}"),
+            ("seconds per recording", "seconds_per_recording", "{:.3f}")]
+    for label, key, fmt in rows:
+        table.add_row(label, *[fmt.format(getattr(r, key)) for r in results])
+    return table

@@ -55,3 +55,100 @@ def retrieval_scores(D: np.ndarray, labels: np.ndarray, k: int = 10) -> Retrieva
         top1=float(rel[:, 0].mean()),
         n_queries=len(rel),
     )
+
+
+@dataclass(frozen=True)
+class PairScores:
+    """The original project's protocol on a 50 % versions / 50 % non-versions pair set."""
+
+    n_pairs: int
+    mean_distance_versions: float
+    mean_distance_non_versions: float
+    threshold: float  # pairs closer than the mean distance of the set are called versions
+    accuracy: float
+    precision: float
+    recall: float
+    f1: float
+    random_baseline_accuracy: float  # coin flips on the same pairs (seeded)
+    roc_auc: float
+    best_threshold_accuracy: float
+
+
+def pair_set(labels: np.ndarray, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(i, j, is_version)``: every version pair (i < j) and as many random non-version pairs (seeded)."""
+    labels = np.asarray(labels)
+    iu, ju = np.triu_indices(len(labels), k=1)
+    same = labels[iu] == labels[ju]
+    pos = np.flatnonzero(same)
+    neg = np.flatnonzero(~same)
+    if len(pos) == 0 or len(neg) == 0:
+        raise ValueError("the pair protocol needs both version and non-version pairs")
+    rng = np.random.default_rng(seed)
+    neg = rng.choice(neg, size=min(len(pos), len(neg)), replace=False)
+    chosen = np.concatenate([pos, np.sort(neg)])
+    return iu[chosen], ju[chosen], same[chosen]
+
+
+def pair_scores(D: np.ndarray, labels: np.ndarray, *, seed: int = 0) -> PairScores:
+    """Mean distances, thresholded classification at the mean distance, ROC-AUC, random baseline."""
+    i, j, y = pair_set(labels, seed=seed)
+    d = np.asarray(D, dtype=np.float64)[i, j]
+    threshold = float(d.mean())
+    pred = d < threshold
+    tp, fp, fn = int((pred & y).sum()), int((pred & ~y).sum()), int((~pred & y).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    guesses = np.random.default_rng(seed + 1).random(len(y)) < 0.5
+    return PairScores(
+        n_pairs=len(y),
+        mean_distance_versions=float(d[y].mean()),
+        mean_distance_non_versions=float(d[~y].mean()),
+        threshold=threshold,
+        accuracy=float((pred == y).mean()),
+        precision=precision,
+        recall=recall,
+        f1=2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        random_baseline_accuracy=float((guesses == y).mean()),
+        roc_auc=roc_auc(-d, y),
+        best_threshold_accuracy=best_threshold_accuracy(d, y),
+    )
+
+
+def roc_auc(scores: np.ndarray, y: np.ndarray) -> float:
+    """Probability that a random positive scores above a random negative (ties count one half)."""
+    from scipy.stats import rankdata
+
+    ranks = rankdata(scores)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def best_threshold_accuracy(d: np.ndarray, y: np.ndarray) -> float:
+    """The highest accuracy of "version when distance ≤ t" over all thresholds t (an oracle bound)."""
+    order = np.argsort(d, kind="stable")
+    d, y = d[order], y[order]
+    # calling the first k pairs versions: correct = versions among them + non-versions after them
+    correct = np.concatenate([[0], np.cumsum(y)]) + np.concatenate([[(~y).sum()], (~y).sum() - np.cumsum(~y)])
+    valid = np.concatenate([[True], d[1:] != d[:-1], [True]])  # cut only between distinct distances
+    return float(correct[valid].max() / len(y))
+
+
+def nn_accuracy(D: np.ndarray, labels: np.ndarray, *, seed: int = 0) -> float:
+    """Share of triplets (anchor, one of its versions, a random other work) where the version is nearer."""
+    D = np.asarray(D, dtype=np.float64)
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    wins = []
+    for a in range(len(labels)):
+        others = np.flatnonzero(labels != labels[a])
+        for p in np.flatnonzero(labels == labels[a]):
+            if p != a and len(others):
+                wins.append(D[a, p] < D[a, rng.choice(others)])
+    if not wins:
+        raise ValueError("no anchor has a version")
+    return float(np.mean(wins))
+
+
+def cosine_to_euclidean(S: np.ndarray) -> np.ndarray:
+    """Euclidean distances between unit vectors from their cosine similarities."""
+    return np.sqrt(np.clip(2.0 - 2.0 * S, 0.0, None))

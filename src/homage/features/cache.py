@@ -1,6 +1,7 @@
-"""On-disk feature cache: one ``.npy`` per (file content, feature parameters, excerpt), written atomically.
+"""On-disk cache of what is computed from a file: features, and embeddings made from them.
 
-Keys use the file's content hash, so a renamed or copied file hits the cache and an edited one misses.
+One ``.npy`` per (file content, parameters, excerpt), written atomically. Keys use the file's content
+hash, so a renamed or copied file hits the cache and an edited one misses.
 """
 
 from __future__ import annotations
@@ -52,27 +53,36 @@ class FeatureCache:
         max_duration: float = audio.MAX_DURATION_S,
     ) -> np.ndarray:
         """The features of ``path`` under ``spec``, from the cache or freshly computed (then stored)."""
-        entry = None
-        if self.root is not None:
-            content_hash = content_hash or audio.file_hash(path)
-            entry = self._entry(content_hash, spec, offset, duration)
-            if entry.exists():
-                try:
-                    X = np.load(entry, allow_pickle=False)
-                    self.hits += 1
-                    return X
-                except (OSError, ValueError):
-                    entry.unlink(missing_ok=True)  # a damaged entry is recomputed
-        self.misses += 1
-        y = audio.load(path, sr=spec.sr, offset=offset, duration=duration, max_duration=max_duration)
-        X = spec.compute(y)
-        if entry is not None:
-            _atomic_save(entry, X)
+
+        def compute() -> np.ndarray:
+            y = audio.load(path, sr=spec.sr, offset=offset, duration=duration, max_duration=max_duration)
+            return spec.compute(y)
+
+        if self.root is None:
+            return self._count_miss(compute)
+        content_hash = content_hash or audio.file_hash(path)
+        key = {"spec": stable_hash(spec), "offset": offset, "duration": duration}
+        return self.get_or_compute(spec.name, key, content_hash, compute)
+
+    def get_or_compute(self, kind: str, params: object, content_hash: str, compute) -> np.ndarray:
+        """The array stored for (``kind``, ``params``, ``content_hash``), else ``compute()`` stored there."""
+        if self.root is None:
+            return self._count_miss(compute)
+        entry = self.root / f"{kind}-{stable_hash(params)}" / content_hash[:2] / f"{content_hash}.npy"
+        if entry.exists():
+            try:
+                X = np.load(entry, allow_pickle=False)
+                self.hits += 1
+                return X
+            except (OSError, ValueError):
+                entry.unlink(missing_ok=True)  # a damaged entry is recomputed
+        X = self._count_miss(compute)
+        _atomic_save(entry, X)
         return X
 
-    def _entry(self, content_hash: str, spec: FeatureSpec, offset: float, duration: float | None) -> Path:
-        params = stable_hash({"spec": stable_hash(spec), "offset": offset, "duration": duration})
-        return self.root / f"{spec.name}-{params}" / content_hash[:2] / f"{content_hash}.npy"
+    def _count_miss(self, compute) -> np.ndarray:
+        self.misses += 1
+        return compute()
 
 
 def _atomic_save(path: Path, X: np.ndarray) -> None:
