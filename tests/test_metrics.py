@@ -44,3 +44,53 @@ def test_queries_without_versions_are_left_out():
     labels = np.array([0, 0, 1])
     D = np.array([[0, 1, 2], [1, 0, 2], [2, 2, 0]], dtype=float)
     assert retrieval_scores(D, labels).n_queries == 2
+
+
+# ---- the original project's pair protocol -------------------------------------------------------------
+from homage.evaluation.metrics import best_threshold_accuracy, nn_accuracy, pair_scores, pair_set, roc_auc  # noqa: E402
+
+
+def test_pair_set_is_half_versions_and_seeded():
+    labels = np.array([0, 0, 0, 1, 1, 2, 3, 4])
+    i, j, y = pair_set(labels, seed=3)
+    assert y.sum() == 4 and (~y).sum() == 4  # 3 pairs in work 0, 1 in work 1; as many non-versions
+    assert (labels[i[y]] == labels[j[y]]).all() and (labels[i[~y]] != labels[j[~y]]).all()
+    assert (i < j).all()
+    again = pair_set(labels, seed=3)
+    assert all((a == b).all() for a, b in zip((i, j, y), again))
+
+
+def test_pair_scores_by_hand():
+    labels = np.array(["A", "A", "B", "B"])  # version pairs (0,1), (2,3); 4 non-version pairs, 2 drawn
+    D = np.array([[0, 0.2, 0.9, 0.5], [0.2, 0, 0.7, 0.3], [0.9, 0.7, 0, 0.6], [0.5, 0.3, 0.6, 0]])
+    i, j, y = pair_set(labels, seed=0)
+    d = D[i, j]
+    scores = pair_scores(D, labels, seed=0)
+    assert scores.n_pairs == 4
+    assert scores.mean_distance_versions == pytest.approx(0.4)  # (0.2 + 0.6) / 2
+    assert scores.mean_distance_non_versions == pytest.approx(d[~y].mean())
+    assert scores.threshold == pytest.approx(d.mean())
+    pred = d < d.mean()
+    assert scores.accuracy == pytest.approx((pred == y).mean())
+    tp = (pred & y).sum()
+    assert scores.precision == pytest.approx(tp / pred.sum())
+    assert scores.recall == pytest.approx(tp / y.sum())
+    assert scores.f1 == pytest.approx(2 * scores.precision * scores.recall / (scores.precision + scores.recall))
+    assert 0 <= scores.random_baseline_accuracy <= 1
+
+
+def test_roc_auc_and_best_threshold_by_hand():
+    y = np.array([True, True, False, False])
+    d = np.array([0.1, 0.5, 0.4, 0.9])  # one inversion out of four positive/negative pairs
+    assert roc_auc(-d, y) == pytest.approx(3 / 4)
+    assert best_threshold_accuracy(d, y) == pytest.approx(3 / 4)  # cut after 0.1: T F F F → 3 right
+    tied = np.array([0.5, 0.5, 0.5, 0.5])
+    assert roc_auc(-tied, y) == pytest.approx(0.5)
+    assert best_threshold_accuracy(tied, y) == pytest.approx(0.5)  # no cut inside a tie
+
+
+def test_nn_accuracy_by_hand():
+    labels = np.array([0, 0, 1, 1])
+    perfect = (labels[:, None] != labels[None, :]).astype(float)
+    assert nn_accuracy(perfect, labels) == 1.0
+    assert nn_accuracy(1 - perfect, labels) == 0.0
