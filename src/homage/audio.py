@@ -46,6 +46,7 @@ def is_audio_path(path: str | Path) -> bool:
 
 def file_hash(path: str | Path, chunk_size: int = 1 << 20) -> str:
     """BLAKE2b hash of the file's bytes (hex, 32 chars): identifies content whatever its path."""
+    path = _check_file(path)
     digest = hashlib.blake2b(digest_size=16)
     try:
         with open(path, "rb") as fh:

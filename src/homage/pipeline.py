@@ -126,7 +126,7 @@ def index_dir(
 
     Bad files are reported in ``IndexReport.failed`` (path, reason) and skipped; the rest goes on.
     Work is committed every few files, so an interrupted run keeps what it finished. ``prune`` removes
-    catalogued files under ``root`` that no longer exist. ``on_start(n_to_embed)`` and
+    catalogued files under ``root`` that no longer exist. ``on_start(n_files_to_report)`` and
     ``on_file(path, error_or_None)`` report progress.
     """
     started = time.perf_counter()
@@ -144,6 +144,8 @@ def index_dir(
                 content_hash = audio.file_hash(path)
             except AudioError as exc:
                 report.failed.append((str(path), exc.reason))
+                if on_file:
+                    on_file(str(path), exc.reason)
                 continue
             known = catalog.get(path)
             if known is not None and known.content_hash == content_hash:
@@ -151,7 +153,7 @@ def index_dir(
             else:
                 todo.append((str(path), content_hash))
         if on_start:
-            on_start(len(todo))
+            on_start(len(todo) + len(report.failed))
         batch: list[NewRecording] = []
         for path, result in embed_many(todo, embedder, cache, workers, max_duration):
             if isinstance(result, EmbeddedFile):

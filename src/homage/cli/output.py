@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -52,8 +53,16 @@ def hits_table(result, *, title: str | None = None, highlight: set[str] = frozen
     table.add_column("path", overflow="fold")
     for h in result.hits:
         style = "bold green" if h.recording.path in highlight else None
-        table.add_row(str(h.rank), f"{h.score:.3f}", h.recording.label, h.recording.path, style=style)
+        table.add_row(str(h.rank), f"{h.score:.3f}", h.recording.label, _short(h.recording.path), style=style)
     return table
+
+
+def _short(path: str) -> str:
+    """A path relative to the working folder when it lies below it (tables stay narrow)."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
 
 
 def index_summary(report, catalog: str) -> str:

@@ -6,6 +6,7 @@ A pipeline is, for now, an embedder name; its twin with alignment re-ranking wil
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -159,7 +160,10 @@ def _render_midi(items: list[Item], cache: FeatureCache, seconds: float, on_stag
             target = root / f"{audio.file_hash(item.path)}-{seconds:g}s.flac"
             if not target.exists():
                 partial = target.with_suffix(".part.flac")
-                render(excerpt(pretty_midi.PrettyMIDI(str(item.path)), seconds), partial)
+                with warnings.catch_warnings():  # pretty_midi warns about tempo events on other tracks
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    midi = pretty_midi.PrettyMIDI(str(item.path))
+                render(excerpt(midi, seconds), partial)
                 partial.replace(target)
             rendered[item.path] = target
         except Exception as exc:  # noqa: BLE001 - a broken MIDI file is reported, the rest goes on
