@@ -1,0 +1,101 @@
+"""Alignment: where and how two recordings match, from their pitch-class content.
+
+Fixed-rate chroma → global transposition (OTI) → delay embedding → binary cross-recurrence →
+Qmax local alignment. The result says how strongly two songs match, at what transposition and tempo
+ratio, and which time spans of each correspond.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from homage.align.qmax import backtrack, cross_recurrence, qmax_matrix
+from homage.align.sequences import delay_embed, fixed_rate_chroma, optimal_transposition, signed_semitones
+from homage.features.cqt import CQTSpec
+
+
+@dataclass(frozen=True)
+class AlignConfig:
+    frame_rate: float = 2.5  # chroma frames per second
+    embed_dim: int = 10  # frames stacked by the delay embedding
+    kappa: float = 0.1  # share of nearest neighbours that count as recurrent
+    gap_onset: float = 2.0
+    gap_extension: float = 0.5
+    max_segments: int = 3
+    min_segment_s: float = 8.0
+
+
+@dataclass(frozen=True)
+class Segment:
+    a_start: float  # seconds in recording A
+    a_end: float
+    b_start: float  # seconds in recording B
+    b_end: float
+    strength: float  # Qmax of the segment (matched frames, gaps deducted)
+
+
+@dataclass(frozen=True)
+class Alignment:
+    score: float  # Qmax / sqrt(frames of B): comparable across candidates of one query
+    qmax: float
+    transposition: int  # semitones B is shifted to match A (−5 … +6)
+    tempo_ratio: float  # duration in B / duration in A along the best segment (> 1: B is slower)
+    segments: list[Segment] = field(default_factory=list)
+    cross_recurrence: np.ndarray | None = field(default=None, repr=False)
+    path: np.ndarray | None = field(default=None, repr=False)  # best path, frame indices (i in A, j in B)
+
+
+def align_sequences(a: np.ndarray, b: np.ndarray, config: AlignConfig = AlignConfig()) -> Alignment:
+    """Align two fixed-rate chroma sequences, shapes (n, 12) and (m, 12)."""
+    shift = optimal_transposition(a, b)
+    A = delay_embed(a, config.embed_dim)
+    B = delay_embed(np.roll(b, shift, axis=1), config.embed_dim)
+    R = cross_recurrence(A, B, config.kappa)
+    Q = qmax_matrix(R, config.gap_onset, config.gap_extension)
+    qmax = float(Q.max())
+    segments, best_path = _segments(Q, config)
+    tempo = 1.0
+    if best_path is not None and len(best_path) > 1:
+        di, dj = np.ptp(best_path[:, 0]), np.ptp(best_path[:, 1])
+        tempo = float(dj / di) if di > 0 else 1.0
+    return Alignment(
+        score=qmax / np.sqrt(len(B)),
+        qmax=qmax,
+        transposition=signed_semitones((-shift) % 12),
+        tempo_ratio=tempo,
+        segments=segments,
+        cross_recurrence=R,
+        path=best_path,
+    )
+
+
+def align_cqt(Ca: np.ndarray, Cb: np.ndarray, spec: CQTSpec = CQTSpec(), config: AlignConfig = AlignConfig()) -> Alignment:
+    """Align two recordings from their magnitude CQTs (as the feature cache holds them)."""
+    return align_sequences(fixed_rate_chroma(Ca, spec, config.frame_rate), fixed_rate_chroma(Cb, spec, config.frame_rate), config)
+
+
+def _segments(Q: np.ndarray, config: AlignConfig) -> tuple[list[Segment], np.ndarray | None]:
+    """The strongest non-overlapping alignment paths, longest-scoring first, in seconds."""
+    Q = Q.copy()
+    to_s = 1.0 / config.frame_rate
+    span = config.embed_dim - 1  # a delay-embedded frame covers embed_dim frames
+    found, best = [], None
+    for _ in range(config.max_segments):
+        i, j = np.unravel_index(int(np.argmax(Q)), Q.shape)
+        if Q[i, j] <= 0:
+            break
+        strength = float(Q[i, j])
+        path = backtrack(Q, i, j)
+        (i0, j0), (i1, j1) = (int(v) for v in path[0]), (int(v) for v in path[-1])
+        Q[i0 : i1 + 1, :] = 0  # later segments use other time spans of both songs
+        Q[:, j0 : j1 + 1] = 0
+        if (i1 - i0 + span) * to_s < config.min_segment_s and found:
+            continue
+        best = path if best is None else best
+        found.append(Segment(i0 * to_s, (i1 + span + 1) * to_s, j0 * to_s, (j1 + span + 1) * to_s, strength))
+    return found, best
+
+
+__all__ = ["AlignConfig", "Alignment", "Segment", "align_cqt", "align_sequences"]

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from homage.align import AlignConfig, align_cqt, align_sequences
+from homage.align.qmax import backtrack, cross_recurrence, qmax_matrix
+from homage.align.sequences import delay_embed, optimal_transposition, signed_semitones
+from homage.features.cqt import cqt
+
+from conftest import synth_piece
+
+
+@pytest.fixture(scope="module")
+def piece_cqt():
+    return cqt(synth_piece(1, seconds=40))
+
+
+def test_transposed_faster_inserted_copy_aligns_where_it_should(piece_cqt):
+    """B = 15 s of another piece, then 30 s of A transposed up 3 semitones and 1.2× faster."""
+    b = np.concatenate([synth_piece(5, seconds=15), synth_piece(1, transpose=3, tempo=1.2, seconds=30)])
+    result = align_cqt(piece_cqt, cqt(b))
+    assert result.transposition == 3
+    assert result.tempo_ratio == pytest.approx(1 / 1.2, abs=0.08)
+    best = result.segments[0]
+    assert best.a_start == pytest.approx(0.0, abs=3.0) and best.a_end == pytest.approx(36.0, abs=4.0)
+    assert best.b_start == pytest.approx(15.0, abs=3.0) and best.b_end == pytest.approx(45.0, abs=4.0)
+    unrelated = align_cqt(piece_cqt, cqt(synth_piece(7, seconds=40)))
+    assert result.score > 2 * unrelated.score
+
+
+def test_identical_sequences_align_on_the_diagonal():
+    rng = np.random.default_rng(0)
+    a = rng.random((60, 12)).astype(np.float32)
+    result = align_sequences(a, a, AlignConfig(embed_dim=4))
+    assert result.transposition == 0 and result.tempo_ratio == pytest.approx(1.0)
+    assert (result.path[:, 0] == result.path[:, 1]).all()
+    assert result.qmax == pytest.approx(len(a) - 3)  # every embedded frame recurs with itself
+
+
+def test_optimal_transposition_and_signed_semitones():
+    rng = np.random.default_rng(1)
+    a = rng.random((50, 12))
+    assert optimal_transposition(a, np.roll(a, 4, axis=1)) == 8  # rolling back by 8 ≡ −4
+    assert signed_semitones(8) == -4 and signed_semitones(6) == 6 and signed_semitones(0) == 0
+
+
+def test_delay_embedding_shape_and_norm():
+    x = np.arange(24, dtype=np.float32).reshape(12, 2) + 1
+    E = delay_embed(x, 3)
+    assert E.shape == (10, 6)
+    np.testing.assert_allclose(np.linalg.norm(E, axis=1), 1.0, rtol=1e-6)
+    assert delay_embed(x[:2], 3).shape == (1, 6)  # shorter than the embedding: padded, not empty
+
+
+def test_cross_recurrence_is_mutual():
+    rng = np.random.default_rng(2)
+    A = delay_embed(rng.random((40, 12)), 2)
+    R = cross_recurrence(A, A, kappa=0.1)
+    assert R.dtype == np.uint8 and (np.diag(R) == 1).all()
+    assert (R.sum(axis=1) <= 4).all()  # at most the 10 % nearest of 39 columns (ties aside)
+
+
+def test_qmax_by_hand():
+    R = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 1]], dtype=np.uint8)
+    Q = qmax_matrix(R, 2.0, 0.5)
+    # diagonal run of 2, a gap right after a recurrence (onset 2 → 0), then a new recurrence
+    assert Q[0, 0] == 1 and Q[1, 1] == 2 and Q[2, 2] == 0 and Q[3, 3] == 1
+    path = backtrack(Q, 1, 1)
+    assert path.tolist() == [[0, 0], [1, 1]]
