@@ -92,9 +92,14 @@ def test_compare(library):
     versions = run("compare", library / "work1" / "original.wav", library / "work1" / "transposed.flac", "--json")
     other = run("compare", library / "work1" / "original.wav", library / "work2" / "original.wav", "--json")
     assert versions.exit_code == 0 and other.exit_code == 0
-    assert json.loads(versions.stdout)["similarity"] > json.loads(other.stdout)["similarity"]
+    same, different = json.loads(versions.stdout), json.loads(other.stdout)
+    assert same["similarity"] > different["similarity"]
+    assert same["alignment"]["transposition_semitones"] == 3  # transposed.flac is 3 semitones up
+    assert same["alignment"]["score"] > different["alignment"]["score"]
+    segment = same["alignment"]["segments"][0]
+    assert segment["a_end"] - segment["a_start"] > 15  # most of the 24 s piece matches
     text = run("compare", library / "work1" / "original.wav", library / "work2" / "original.wav")
-    assert text.stdout.startswith("similarity ")
+    assert text.stdout.startswith("similarity ") and "Matched segments" in text.stdout
     bad = run("compare", library / "work1" / "original.wav", library / "bad" / "text.flac")
     assert bad.exit_code == 1 and "text.flac: not a readable audio file" in bad.stderr
 

@@ -33,9 +33,18 @@ def test_make_version_changes_instrument_tempo_and_key_not_the_notes_order():
 
 
 def test_excerpt_cuts_at_the_given_time():
-    cut = excerpt(scale_midi(), 1.2)
+    source = scale_midi()
+    source.time_signature_changes.append(pretty_midi.TimeSignature(3, 4, 3.0))
+    source.text_events.append(pretty_midi.Text("coda", 3.5))
+    cut = excerpt(source, 1.2)
     assert [n.pitch for n in cut.instruments[0].notes] == [60, 62, 64]
-    assert max(n.end for n in cut.instruments[0].notes) <= 1.2
+    assert cut.get_end_time() <= 1.2  # late meta events would otherwise make the file end later
+
+
+def test_make_version_scales_meta_events_too():
+    source = scale_midi()
+    source.text_events.append(pretty_midi.Text("end", 4.0))
+    assert make_version(source, VersionParams(tempo_ratio=2.0)).get_end_time() == pytest.approx(2.0)
 
 
 @needs_fluidsynth

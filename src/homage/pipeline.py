@@ -16,10 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from homage import audio
+from homage.align import Alignment, align_cqt
 from homage.catalog import Catalog, Hit, NewRecording
 from homage.embed import Embedder, get_embedder
 from homage.errors import AudioError, CatalogError, HomageError
 from homage.features.cache import FeatureCache
+from homage.features.cqt import CQTSpec
 
 COMMIT_EVERY = 32  # files per catalog transaction while indexing
 
@@ -57,6 +59,7 @@ class Comparison:
     b: str
     embedder: str
     similarity: float
+    alignment: Alignment  # where and how the two match (pitch-class alignment)
 
 
 def find_audio(root: str | Path) -> list[Path]:
@@ -197,11 +200,12 @@ def compare(
     cache: FeatureCache | None = None,
     max_duration: float = audio.MAX_DURATION_S,
 ) -> Comparison:
-    """Cosine similarity of two recordings' embeddings (1 = identical, about 0 = unrelated)."""
+    """Cosine similarity of two recordings' embeddings (1 = identical, about 0 = unrelated), and their alignment."""
     embedder = embedder or get_embedder()
     cache = cache or FeatureCache(None)
     ea, eb = (embed_file(p, embedder, cache, max_duration=max_duration) for p in (a, b))
-    return Comparison(ea.path, eb.path, embedder.identity, float(np.dot(ea.vector, eb.vector)))
+    Ca, Cb = (cache.features(e.path, CQTSpec(), content_hash=e.content_hash, max_duration=max_duration) for e in (ea, eb))
+    return Comparison(ea.path, eb.path, embedder.identity, float(np.dot(ea.vector, eb.vector)), align_cqt(Ca, Cb))
 
 
 # ---- parallel embedding --------------------------------------------------------------------------

@@ -129,7 +129,7 @@ def compare(
     no_cache: NoCacheOpt = False,
     json_out: JsonOpt = False,
 ):
-    """How similar are two recordings? (cosine similarity of their embeddings: 1 same, ≈0 unrelated)."""
+    """How similar are two recordings, and where do they match? (embedding similarity + pitch alignment)."""
     from homage import pipeline
     from homage.embed import get_embedder
     from homage.errors import HomageError
@@ -140,10 +140,12 @@ def compare(
         )
     except HomageError as exc:
         fail(str(exc))
+    from homage.cli.output import comparison_json, print_comparison
+
     if json_out:
-        print_json({"a": result.a, "b": result.b, "embedder": result.embedder, "similarity": round(result.similarity, 6)})
+        print_json(comparison_json(result))
     else:
-        console.print(f"similarity [bold]{result.similarity:.3f}[/] ({result.embedder})\n  A: {result.a}\n  B: {result.b}")
+        print_comparison(result)
 
 
 @app.command()

@@ -100,3 +100,44 @@ def evaluation_table(results, source: str) -> Table:
     for label, key, fmt in rows:
         table.add_row(label, *[fmt.format(getattr(r, key)) for r in results])
     return table
+
+
+def comparison_json(result) -> dict:
+    al = result.alignment
+    return {
+        "a": result.a,
+        "b": result.b,
+        "embedder": result.embedder,
+        "similarity": round(result.similarity, 6),
+        "alignment": {
+            "score": round(al.score, 4),
+            "transposition_semitones": al.transposition,
+            "tempo_ratio": round(al.tempo_ratio, 3),
+            "segments": [
+                {"a_start": round(g.a_start, 2), "a_end": round(g.a_end, 2), "b_start": round(g.b_start, 2),
+                 "b_end": round(g.b_end, 2), "strength": g.strength}
+                for g in al.segments
+            ],
+        },
+    }
+
+
+def print_comparison(result) -> None:
+    al = result.alignment
+    console.print(f"similarity [bold]{result.similarity:.3f}[/] ({result.embedder})", highlight=False)
+    console.print(f"  A: {result.a}\n  B: {result.b}", highlight=False)
+    console.print(
+        f"alignment score [bold]{al.score:.2f}[/]; B is transposed {al.transposition:+d} semitones from A; "
+        f"tempo ratio (B duration / A duration) {al.tempo_ratio:.2f}",
+        highlight=False,
+    )
+    table = Table(title="Matched segments", title_justify="left")
+    for col in ("#", "A from", "A to", "B from", "B to", "strength"):
+        table.add_column(col, justify="right")
+    for n, g in enumerate(al.segments, start=1):
+        table.add_row(str(n), _clock(g.a_start), _clock(g.a_end), _clock(g.b_start), _clock(g.b_end), f"{g.strength:.0f}")
+    console.print(table)
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"

@@ -70,10 +70,10 @@ def make_version(midi: pretty_midi.PrettyMIDI, params: VersionParams) -> pretty_
             note.end *= scale
             if not instrument.is_drum:
                 note.pitch = int(np.clip(note.pitch + params.transpose, 0, 127))
-        for bend in instrument.pitch_bends:
-            bend.time *= scale
-        for change in instrument.control_changes:
-            change.time *= scale
+        for event in instrument.pitch_bends + instrument.control_changes:
+            event.time *= scale
+    for event in _meta_events(out):
+        event.time *= scale
     return out
 
 
@@ -84,7 +84,18 @@ def excerpt(midi: pretty_midi.PrettyMIDI, seconds: float) -> pretty_midi.PrettyM
         instrument.notes = [n for n in instrument.notes if n.start < seconds]
         for note in instrument.notes:
             note.end = min(note.end, seconds)
+        instrument.pitch_bends = [e for e in instrument.pitch_bends if e.time < seconds]
+        instrument.control_changes = [e for e in instrument.control_changes if e.time < seconds]
+    out.time_signature_changes = [e for e in out.time_signature_changes if e.time < seconds]
+    out.key_signature_changes = [e for e in out.key_signature_changes if e.time < seconds]
+    out.lyrics = [e for e in out.lyrics if e.time < seconds]
+    out.text_events = [e for e in out.text_events if e.time < seconds]
     return out
+
+
+def _meta_events(midi: pretty_midi.PrettyMIDI) -> list:
+    """Timed events outside the instruments; they set where a written MIDI file ends."""
+    return midi.time_signature_changes + midi.key_signature_changes + midi.lyrics + midi.text_events
 
 
 def render(
