@@ -46,29 +46,12 @@ def index(
     json_out: JsonOpt = False,
 ):
     """Add a folder's audio to a catalog (unchanged files are skipped; bad files are reported, not fatal)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from homage import pipeline
+    from homage.cli.output import FileProgress
     from homage.embed import get_embedder
     from homage.errors import HomageError
 
-    with Progress(
-        TextColumn("[bold]embedding"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.description}"),
-        console=errors,
-        transient=True,
-        disable=json_out,
-    ) as progress:
-        task = progress.add_task("", total=None)
-
-        def on_file(path: str, error: str | None) -> None:
-            progress.update(task, advance=1, description=Path(path).name[-40:])
-            if error:
-                progress.console.print(f"[red]✗[/] {path}: {error}", highlight=False, soft_wrap=True)
-
+    with FileProgress("embedding", disable=json_out) as progress:
         try:
             report = pipeline.index_dir(
                 folder,
@@ -79,8 +62,8 @@ def index(
                 prune=prune,
                 index_kind="hnsw" if ann else "flat",
                 max_duration=max_duration * 60,
-                on_start=lambda n: progress.update(task, total=n),
-                on_file=on_file,
+                on_start=lambda n: progress.stage("embedding", n),
+                on_file=progress.item,
             )
         except HomageError as exc:
             fail(str(exc))
@@ -198,28 +181,16 @@ def evaluate(
     no_cache: NoCacheOpt = False,
 ):
     """Score pipelines on recordings grouped into works: MAP, MR1, P@10, top-1, and the original project's table."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from homage.cli.output import evaluation_table
+    from homage.cli.output import FileProgress, evaluation_table
     from homage.errors import HomageError
     from homage.evaluation.report import write_json, write_report
     from homage.evaluation.run import evaluate as run_evaluation
 
-    with Progress(
-        TextColumn("[bold]{task.fields[stage]}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=errors, transient=True,
-    ) as progress:
-        task = progress.add_task("", total=None, stage="reading")
-
-        def on_item(path: str, error: str | None) -> None:
-            progress.advance(task)
-            if error:
-                progress.console.print(f"[red]✗[/] {path}: {error}", highlight=False, soft_wrap=True)
-
+    with FileProgress("reading") as progress:
         try:
             results = run_evaluation(
                 data, pipeline, cache=_cache(cache, no_cache), workers=workers, seed=seed, midi_seconds=midi_seconds,
-                on_stage=lambda stage, n: progress.reset(task, total=n, stage=stage), on_item=on_item,
+                on_stage=progress.stage, on_item=progress.item,
             )
         except (HomageError, ValueError) as exc:
             fail(str(exc))

@@ -81,25 +81,45 @@ def info_table(info: dict) -> Table:
 
 
 def evaluation_table(results, source: str) -> Table:
-    """One row per metric, one column per pipeline (fits a narrow terminal)."""
+    """One row per metric, one column per pipeline (fits a narrow terminal); the report's metric list."""
+    from homage.evaluation.report import FIELD_TABLE, ORIGINAL_TABLE
+
     first = results[0]
     table = Table(title=f"{source}: {first.n_works} works, {first.n_recordings} recordings", title_justify="left")
     table.add_column("metric")
     for r in results:
         table.add_column(r.pipeline, justify="right")
-    rows = [("MAP", "map", "{:.3f}"), ("MR1 (mean rank of first version)", "mr1", "{:.2f}"),
-            ("P@10", "p_at_10", "{:.3f}"), ("top-1 accuracy", "top1", "{:.3f}"), ("ROC-AUC (pairs)", "roc_auc", "{:.3f}"),
-            ("best-threshold accuracy", "best_threshold_accuracy", "{:.3f}"),
-            ("mean distance, versions", "mean_distance_versions", "{:.4f}"),
-            ("mean distance, non-versions", "mean_distance_non_versions", "{:.4f}"),
-            ("accuracy at mean distance", "pair_accuracy", "{:.3f}"), ("precision", "pair_precision", "{:.3f}"),
-            ("recall", "pair_recall", "{:.3f}"), ("F1", "pair_f1", "{:.3f}"),
-            ("nearest-neighbour accuracy", "nn_accuracy", "{:.3f}"),
-            ("random-guess accuracy", "random_baseline_accuracy", "{:.3f}"),
-            ("seconds per recording", "seconds_per_recording", "{:.3f}")]
-    for label, key, fmt in rows:
+    for key, label, fmt in FIELD_TABLE + ORIGINAL_TABLE:
         table.add_row(label, *[fmt.format(getattr(r, key)) for r in results])
     return table
+
+
+class FileProgress:
+    """A progress bar over files that prints each failure as one line naming the file and the reason."""
+
+    def __init__(self, stage: str, *, disable: bool = False):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]{task.fields[stage]}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            TextColumn("{task.description}"), console=errors, transient=True, disable=disable,
+        )
+        self.task = self.progress.add_task("", total=None, stage=stage)
+
+    def __enter__(self) -> FileProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def stage(self, stage: str, total: int) -> None:
+        self.progress.reset(self.task, total=total, stage=stage)
+
+    def item(self, path: str, error: str | None) -> None:
+        self.progress.update(self.task, advance=1, description=Path(path).name[-40:])
+        if error:
+            self.progress.console.print(f"[red]✗[/] {path}: {error}", highlight=False, soft_wrap=True)
 
 
 def comparison_json(result) -> dict:
