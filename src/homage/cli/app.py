@@ -215,5 +215,10 @@ def demo(
     run_demo(out, versions, seed)
 
 
+from homage.cli.data import data_app  # noqa: E402
+
+app.add_typer(data_app, name="data")
+
+
 def main() -> None:
     app()

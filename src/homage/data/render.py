@@ -1,7 +1,7 @@
 """Render MIDI to audio with a SoundFont synthesizer, and derive versions of a piece from its MIDI.
 
 A version keeps the notes (melody and harmony) and changes what covers change: instruments, tempo,
-key. The FluidSynth command-line synthesizer renders; General-MIDI SoundFonts come from Debian.
+key. FluidSynth renders in-process (`homage.data.synth`); General-MIDI SoundFonts come from Debian.
 """
 
 from __future__ import annotations
@@ -9,18 +9,16 @@ from __future__ import annotations
 import copy
 import glob
 import os
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pretty_midi
-import soundfile as sf
 
 from homage import audio
-from homage.errors import ConfigError, HomageError
+from homage.data.arrange import scale_tempo, transpose
+from homage.data.synth import synthesize
+from homage.errors import ConfigError
 
 SOUNDFONT_DIRS = ("/usr/share/sounds/sf2", "/usr/share/soundfonts", "/usr/share/sounds/sf3")
 
@@ -60,61 +58,55 @@ def default_soundfont() -> Path:
 
 def make_version(midi: pretty_midi.PrettyMIDI, params: VersionParams) -> pretty_midi.PrettyMIDI:
     """A copy of ``midi`` with every melodic part on ``program``, notes transposed, time scaled."""
-    out = copy.deepcopy(midi)
-    scale = 1.0 / params.tempo_ratio
+    out = scale_tempo(midi, params.tempo_ratio)
     for instrument in out.instruments:
         if not instrument.is_drum:
             instrument.program = params.program
-        for note in instrument.notes:
-            note.start *= scale
-            note.end *= scale
-            if not instrument.is_drum:
-                note.pitch = int(np.clip(note.pitch + params.transpose, 0, 127))
-        for event in instrument.pitch_bends + instrument.control_changes:
-            event.time *= scale
-    for event in _meta_events(out):
-        event.time *= scale
+        transpose(instrument, params.transpose)
     return out
 
 
-def excerpt(midi: pretty_midi.PrettyMIDI, seconds: float) -> pretty_midi.PrettyMIDI:
-    """The first ``seconds`` of ``midi`` (notes that start later are dropped, later ones cut)."""
+def excerpt(midi: pretty_midi.PrettyMIDI, seconds: float, start: float = 0.0) -> pretty_midi.PrettyMIDI:
+    """``seconds`` of ``midi`` from ``start``, moved to time 0 (notes sounding at the edges are cut)."""
+    end = start + seconds
     out = copy.deepcopy(midi)
     for instrument in out.instruments:
-        instrument.notes = [n for n in instrument.notes if n.start < seconds]
+        instrument.notes = [n for n in instrument.notes if n.start < end and n.end > start]
         for note in instrument.notes:
-            note.end = min(note.end, seconds)
-        instrument.pitch_bends = [e for e in instrument.pitch_bends if e.time < seconds]
-        instrument.control_changes = [e for e in instrument.control_changes if e.time < seconds]
-    out.time_signature_changes = [e for e in out.time_signature_changes if e.time < seconds]
-    out.key_signature_changes = [e for e in out.key_signature_changes if e.time < seconds]
-    out.lyrics = [e for e in out.lyrics if e.time < seconds]
-    out.text_events = [e for e in out.text_events if e.time < seconds]
+            note.start, note.end = max(note.start, start) - start, min(note.end, end) - start
+        instrument.pitch_bends = _window_events(instrument.pitch_bends, start, end)
+        instrument.control_changes = _window_events(instrument.control_changes, start, end)
+    out.time_signature_changes = _window_events(out.time_signature_changes, start, end)
+    out.key_signature_changes = _window_events(out.key_signature_changes, start, end)
+    out.lyrics = _window_events(out.lyrics, start, end)
+    out.text_events = _window_events(out.text_events, start, end)
     return out
 
 
-def _meta_events(midi: pretty_midi.PrettyMIDI) -> list:
-    """Timed events outside the instruments; they set where a written MIDI file ends."""
-    return midi.time_signature_changes + midi.key_signature_changes + midi.lyrics + midi.text_events
+def _window_events(events: list, start: float, end: float) -> list:
+    """Timed events inside [start, end), shifted to start at 0, after the state in force at ``start``
+    (the last earlier event of each controller number, or of each kind for meta events)."""
+    state = {}
+    for event in events:
+        if event.time < start:
+            state[getattr(event, "number", None)] = event
+    kept = (list(state.values()) if start > 0 else []) + [e for e in events if start <= e.time < end]
+    for event in kept:
+        event.time = max(event.time - start, 0.0)
+    return kept
 
 
 def render(
-    midi: pretty_midi.PrettyMIDI, out_path: str | Path, *, soundfont: str | Path | None = None, sr: int = 22050
+    midi: pretty_midi.PrettyMIDI,
+    out_path: str | Path,
+    *,
+    soundfont: str | Path | None = None,
+    sr: int = 22050,
+    bitrate: int | None = None,
 ) -> Path:
-    """Synthesize ``midi`` with FluidSynth into ``out_path`` (format from its extension: wav, flac, ogg, mp3)."""
-    fluidsynth = shutil.which("fluidsynth")
-    if fluidsynth is None:
-        raise ConfigError("fluidsynth is not installed (see setup.sh)")
-    soundfont = Path(soundfont) if soundfont else default_soundfont()
+    """Synthesize ``midi`` into ``out_path`` (format from its extension: wav, flac, ogg, mp3), peak-normalised."""
+    y = synthesize(midi, soundfont or default_soundfont(), sr)
+    peak = float(np.abs(y).max()) or 1.0
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        mid, wav = Path(tmp, "in.mid"), Path(tmp, "out.wav")
-        midi.write(str(mid))
-        cmd = [fluidsynth, "-ni", "-q", "-g", "0.5", "-r", str(sr), "-F", str(wav), str(soundfont), str(mid)]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-        if done.returncode != 0 or not wav.exists():
-            raise HomageError(f"fluidsynth failed on {out_path.name}: {done.stderr.strip()[:200]}")
-        y, file_sr = sf.read(wav, dtype="float32")
-    peak = float(np.abs(y).max()) or 1.0
-    return audio.save(out_path, 0.9 * y / peak, file_sr)
+    return audio.save(out_path, 0.9 * y / peak, sr, bitrate=bitrate)

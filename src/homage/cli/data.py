@@ -1,0 +1,56 @@
+"""`homage data …`: build and look at the versions corpus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from homage.cli.output import console, fail
+
+data_app = typer.Typer(help="Build and inspect the versions corpus used for training.", no_args_is_help=True)
+
+
+@data_app.command()
+def build(
+    out: Annotated[Path, typer.Argument(help="Corpus folder (created; an existing build there is resumed).")],
+    pop909: Annotated[Optional[Path], typer.Option(help="POP909 folder (song folders NNN/).")] = None,
+    asap: Annotated[Optional[Path], typer.Option(help="ASAP folder (with metadata.csv).")] = None,
+    audio: Annotated[Optional[list[Path]], typer.Option("--audio", help="Folder of recordings used as distractors.")] = None,
+    debian_music: Annotated[
+        bool, typer.Option(help="Also use installed Debian game-music packages as distractors.")
+    ] = True,
+    versions: Annotated[int, typer.Option(min=2, help="Versions per work.")] = 4,
+    seconds: Annotated[float, typer.Option(min=5, help="Length of each version (an excerpt of the work).")] = 30.0,
+    max_works: Annotated[Optional[int], typer.Option(min=1, help="Use a seeded sample of this many works.")] = None,
+    soundfont: Annotated[Optional[list[Path]], typer.Option(help="SoundFont(s) to draw from [default: all installed].")] = None,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed and sources give the same corpus.")] = 0,
+    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Parallel worker processes.")] = 2,
+):
+    """Render works from POP909/ASAP (and recordings as distractors) in several versions each, with splits by work."""
+    from homage.cli.output import FileProgress
+    from homage.data.build import BuildSettings
+    from homage.data.build import build as run_build
+    from homage.data.sources import debian_music_dirs
+    from homage.errors import HomageError
+
+    audio_dirs = [str(p) for p in audio or []] + ([str(p) for p in debian_music_dirs()] if debian_music else [])
+    settings = BuildSettings(
+        seed=seed, versions=versions, seconds=seconds, max_works=max_works,
+        pop909=str(pop909) if pop909 else None, asap=str(asap) if asap else None, audio=tuple(audio_dirs),
+        soundfonts=tuple(str(p) for p in soundfont or []),
+    )  # fmt: skip
+    with FileProgress("rendering") as progress:
+        try:
+            summary = run_build(
+                out, settings, workers=workers,
+                on_start=lambda total: progress.stage("rendering", total),
+                on_work=lambda work_id, rows, error: progress.item(work_id, error),
+            )  # fmt: skip
+        except (HomageError, ValueError) as exc:
+            fail(str(exc))
+    console.print(
+        f"{out}: {summary.works} works, {summary.versions} versions, {summary.hours:.1f} h of audio "
+        f"({summary.skipped} works already built; this run {summary.seconds / 60:.1f} min, {len(summary.errors)} with errors)"
+    )

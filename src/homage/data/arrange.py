@@ -1,0 +1,229 @@
+"""Re-arrange a song from its melody, chord labels and beats: what a cover band does.
+
+Pure functions over ``pretty_midi`` objects. A lead sheet (melody + chords + beats) becomes a new
+arrangement: an accompaniment in one of several styles, a bass line, a drum pattern; structure edits
+(cut or repeat a span) and whole-piece tempo and key changes are applied afterwards.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pretty_midi
+
+PITCH_CLASSES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+QUALITIES = {
+    "maj": (0, 4, 7), "min": (0, 3, 7), "sus2": (0, 2, 7), "sus4": (0, 5, 7), "dim": (0, 3, 6),
+    "aug": (0, 4, 8), "7": (0, 4, 7, 10), "maj7": (0, 4, 7, 11), "min7": (0, 3, 7, 10),
+    "maj6": (0, 4, 7, 9), "min6": (0, 3, 7, 9), "dim7": (0, 3, 6, 9), "hdim7": (0, 3, 6, 10),
+    "minmaj7": (0, 3, 7, 11), "sus4(b7)": (0, 5, 7, 10), "9": (0, 4, 7, 10, 14), "maj9": (0, 4, 7, 11, 14),
+    "min9": (0, 3, 7, 10, 14),
+}  # fmt: skip
+DEGREES = {"1": 0, "b2": 1, "2": 2, "b3": 3, "3": 4, "4": 5, "#4": 6, "b5": 6, "5": 7, "#5": 8, "b6": 8,
+           "6": 9, "b7": 10, "7": 11, "9": 2}  # fmt: skip
+STYLES = ("block", "arpeggio", "strum", "alberti", "pad")
+# General-MIDI drum notes
+KICK, SNARE, CLOSED_HAT, RIDE, CRASH = 36, 38, 42, 51, 49
+
+
+@dataclass(frozen=True)
+class Chord:
+    start: float
+    end: float
+    root: int  # pitch class
+    intervals: tuple[int, ...]
+    bass: int  # pitch class of the bass note (inversions)
+
+
+def parse_chord_label(label: str) -> tuple[int, tuple[int, ...], int] | None:
+    """``'F#:min7/b7'`` → (root pc, intervals, bass pc); ``None`` for no chord (``'N'``) or an unreadable label."""
+    match = re.fullmatch(r"([A-G])([#b]*):([^/]+)(?:/(.+))?", label.strip())
+    if not match:
+        return None
+    letter, accidentals, quality, inversion = match.groups()
+    root = (PITCH_CLASSES[letter] + accidentals.count("#") - accidentals.count("b")) % 12
+    intervals = QUALITIES.get(quality, QUALITIES["min"] if quality.startswith("min") else QUALITIES["maj"])
+    bass = (root + DEGREES.get(inversion, 0)) % 12 if inversion else root
+    return root, intervals, bass
+
+
+def read_chords(path) -> list[Chord]:
+    """POP909 ``chord_midi.txt``: ``start end label`` per line; no-chord spans are dropped."""
+    chords = []
+    for line in open(path, encoding="utf-8"):
+        parts = line.split()
+        if len(parts) >= 3 and (parsed := parse_chord_label(parts[2])):
+            chords.append(Chord(float(parts[0]), float(parts[1]), *parsed))
+    return chords
+
+
+def read_beats(path) -> tuple[np.ndarray, np.ndarray]:
+    """POP909 ``beat_midi.txt``: beat times and which of them start a bar."""
+    rows = np.loadtxt(path, ndmin=2)
+    return rows[:, 0], rows[:, 2] > 0.5
+
+
+def _voicing(chord: Chord, low: int) -> list[int]:
+    """Chord tones from the first root at or above ``low``, in close position."""
+    root = low + (chord.root - low) % 12
+    return [root + i for i in chord.intervals]
+
+
+def _beats_in(chord: Chord, beats: np.ndarray) -> np.ndarray:
+    inside = beats[(beats >= chord.start - 1e-3) & (beats < chord.end - 1e-3)]
+    return inside if len(inside) else np.array([chord.start])
+
+
+def accompaniment(
+    chords: list[Chord], beats: np.ndarray, style: str, program: int, rng: np.random.Generator, velocity: int = 70
+) -> pretty_midi.Instrument:
+    """A new accompaniment part playing ``chords`` in ``style`` (one of ``STYLES``) on the beat grid."""
+    if style not in STYLES:
+        raise ValueError(f"unknown accompaniment style {style!r} (choose from {', '.join(STYLES)})")
+    part = pretty_midi.Instrument(program=program, name=f"accompaniment ({style})")
+    low = int(rng.integers(48, 58))
+    step = float(np.median(np.diff(beats))) if len(beats) > 1 else 0.5
+
+    def add(pitch, start, end, vel=velocity):
+        if end - start > 0.02:
+            jitter = int(rng.integers(-8, 9))
+            part.notes.append(pretty_midi.Note(int(np.clip(vel + jitter, 1, 127)), int(pitch), start, end))
+
+    for chord in chords:
+        tones = _voicing(chord, low)
+        chord_beats = _beats_in(chord, beats)
+        if style == "pad":
+            for p in tones:
+                add(p, chord.start, chord.end, velocity - 15)
+        elif style == "block":
+            for b in chord_beats[::2]:
+                for p in tones:
+                    add(p, b, min(b + 2 * step, chord.end) - 0.02)
+        elif style == "strum":
+            pattern = (0.0, 1.0, 1.5)  # down, down, up (in beats)
+            for b in chord_beats:
+                for offset in pattern:
+                    t = b + offset * step * 0.5
+                    if t >= chord.end:
+                        continue
+                    order = tones if offset != 1.5 else tones[::-1]
+                    for k, p in enumerate(order + [tones[0] + 12]):
+                        add(p, t + 0.012 * k, min(t + step * 0.5, chord.end) - 0.01, velocity - (10 if offset == 1.5 else 0))
+        else:
+            if style == "arpeggio":
+                cycle = tones + [tones[0] + 12] + tones[1:][::-1]
+            else:  # alberti: low, high, middle, high
+                cycle = [tones[0], tones[-1], tones[1], tones[-1]]
+            k = 0
+            for b in chord_beats:
+                for half in (0.0, 0.5):
+                    t = b + half * step
+                    if t < chord.end:
+                        add(cycle[k % len(cycle)], t, min(t + step * 0.5, chord.end) - 0.01, velocity - 5)
+                        k += 1
+    return part
+
+
+def bass_line(chords: list[Chord], beats: np.ndarray, program: int, rng: np.random.Generator) -> pretty_midi.Instrument:
+    """Bass on the chord's bass note: on every beat, or root and fifth on alternate beats."""
+    part = pretty_midi.Instrument(program=program, name="bass")
+    walking = bool(rng.random() < 0.5)
+    step = float(np.median(np.diff(beats))) if len(beats) > 1 else 0.5
+    for chord in chords:
+        bass = 36 + (chord.bass - 36) % 12
+        for k, b in enumerate(_beats_in(chord, beats)):
+            pitch = bass + 7 if walking and k % 2 == 1 else bass
+            end = min(b + step * 0.9, chord.end)
+            if end - b > 0.02:
+                part.notes.append(pretty_midi.Note(int(rng.integers(80, 100)), int(pitch), b, end))
+    return part
+
+
+def drum_pattern(beats: np.ndarray, downbeats: np.ndarray, rng: np.random.Generator) -> pretty_midi.Instrument:
+    """A rock/pop kit: kick on bar starts and mid-bar, snare on the back beats, hi-hat or ride on eighths."""
+    kit = pretty_midi.Instrument(program=0, is_drum=True, name="drums")
+    cymbal = CLOSED_HAT if rng.random() < 0.7 else RIDE
+    step = float(np.median(np.diff(beats))) if len(beats) > 1 else 0.5
+    bar_position = np.cumsum(downbeats) - 1
+    index_in_bar = np.zeros(len(beats), dtype=int)
+    for i in range(1, len(beats)):
+        index_in_bar[i] = 0 if downbeats[i] else index_in_bar[i - 1] + 1
+
+    def hit(note, t, vel):
+        kit.notes.append(pretty_midi.Note(int(np.clip(vel + rng.integers(-6, 7), 1, 127)), note, t, t + 0.08))
+
+    for i, b in enumerate(beats):
+        k = index_in_bar[i]
+        if k % 2 == 0:
+            hit(KICK, b, 95)
+        else:
+            hit(SNARE, b, 90)
+        hit(cymbal, b, 70)
+        hit(cymbal, b + step / 2, 55)
+        if downbeats[i] and bar_position[i] % 8 == 0:
+            hit(CRASH, b, 85)
+    return kit
+
+
+def transpose(part: pretty_midi.Instrument, semitones: int) -> None:
+    """Shift a melodic part in place (drums untouched), keeping pitches in MIDI range."""
+    if not part.is_drum:
+        for note in part.notes:
+            note.pitch = int(np.clip(note.pitch + semitones, 0, 127))
+
+
+def cut_span(midi: pretty_midi.PrettyMIDI, start: float, end: float) -> pretty_midi.PrettyMIDI:
+    """A copy without [start, end): later events move earlier, notes crossing ``start`` are cut there."""
+    return _edit_time(midi, start, end, repeat=False)
+
+
+def repeat_span(midi: pretty_midi.PrettyMIDI, start: float, end: float) -> pretty_midi.PrettyMIDI:
+    """A copy with [start, end) played twice: later events move later by its length."""
+    return _edit_time(midi, start, end, repeat=True)
+
+
+def _edit_time(midi: pretty_midi.PrettyMIDI, start: float, end: float, repeat: bool) -> pretty_midi.PrettyMIDI:
+    span = end - start
+    out = copy.deepcopy(midi)
+    for instrument in out.instruments:
+        notes = []
+        for note in instrument.notes:
+            if note.start >= end:
+                note.start, note.end = (note.start + span, note.end + span) if repeat else (note.start - span, note.end - span)
+                notes.append(note)
+            elif note.start >= start:
+                if repeat:
+                    notes.append(pretty_midi.Note(note.velocity, note.pitch, note.start + span, note.end + span))
+                    note.end = min(note.end, end)
+                    notes.append(note)
+            else:
+                note.end = min(note.end, start) if not repeat else note.end
+                notes.append(note)
+        instrument.notes = sorted(notes, key=lambda n: n.start)
+        events = []
+        for event in instrument.control_changes + instrument.pitch_bends:
+            if event.time >= end:
+                event.time += span if repeat else -span
+            elif event.time >= start and not repeat:
+                continue
+            events.append(event)
+        instrument.control_changes = [e for e in events if isinstance(e, pretty_midi.ControlChange)]
+        instrument.pitch_bends = [e for e in events if isinstance(e, pretty_midi.PitchBend)]
+    return out
+
+
+def scale_tempo(midi: pretty_midi.PrettyMIDI, ratio: float) -> pretty_midi.PrettyMIDI:
+    """A copy played ``ratio`` times faster (all event times divided by ``ratio``)."""
+    out = copy.deepcopy(midi)
+    for instrument in out.instruments:
+        for note in instrument.notes:
+            note.start /= ratio
+            note.end /= ratio
+        for event in instrument.control_changes + instrument.pitch_bends:
+            event.time /= ratio
+    for event in out.time_signature_changes + out.key_signature_changes + out.lyrics + out.text_events:
+        event.time /= ratio
+    return out

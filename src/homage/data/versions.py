@@ -1,0 +1,211 @@
+"""Versions of one work, drawn the way covers differ: arrangement, instruments, tempo, key, structure.
+
+``work_versions(work, n, seconds, rng)`` returns ``n`` ``Version``s as MIDI (or, for recorded audio,
+an excerpt), each with the parameters that made it (they go into the manifest).
+
+POP909 versions: the original arrangement (re-orchestrated), an earlier arrangement draft, and
+re-arrangements: the melody on a lead instrument (sometimes an octave away) over a new accompaniment
+generated from the chord labels (block, arpeggio, strum, Alberti or pad), with or without bass and drums.
+ASAP versions: different pianists' performances (and the score), on piano or another keyboard/string sound.
+Every version also gets its own tempo (±25 %), key (±6 semitones), excerpt position and, sometimes, a
+cut or repeated span of a few bars.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pretty_midi
+
+from homage.data import arrange
+from homage.data.render import excerpt
+from homage.data.sources import Work
+
+LEAD_PROGRAMS = (0, 4, 11, 16, 22, 24, 26, 40, 52, 53, 54, 56, 65, 66, 68, 71, 73, 80, 81, 85)
+CHORD_PROGRAMS = {
+    "block": (0, 1, 4, 5, 16, 19, 48, 61, 88),
+    "pad": (16, 19, 48, 49, 50, 52, 88, 89),
+    "strum": (24, 25, 26, 27, 29),
+    "arpeggio": (0, 4, 6, 8, 11, 24, 46),
+    "alberti": (0, 1, 4, 6, 46),
+}
+BASS_PROGRAMS = (32, 33, 34, 35, 38, 43)
+KEYBOARD_PROGRAMS = (0, 1, 2, 4, 6, 7, 11, 12, 16, 19, 21, 24, 46, 48)
+MIN_NOTES = 8
+
+
+@dataclass
+class Version:
+    version_id: str
+    params: dict
+    midi: pretty_midi.PrettyMIDI | None = None
+    audio_offset: float | None = None  # recorded sources: where the excerpt starts
+
+
+class SourceError(ValueError):
+    """A source file that cannot make versions (unreadable, empty, unsupported)."""
+
+
+def work_versions(work: Work, n: int, seconds: float, rng: np.random.Generator) -> list[Version]:
+    if work.source == "pop909":
+        return pop909_versions(work, n, seconds, rng)
+    if work.source == "asap":
+        return asap_versions(work, n, seconds, rng)
+    if work.source == "audio":
+        return [audio_version(work, seconds, rng)]
+    raise SourceError(f"unsupported source {work.source!r}")
+
+
+def read_midi(path: str) -> pretty_midi.PrettyMIDI:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pretty_midi warns about tempo events on non-zero tracks
+            midi = pretty_midi.PrettyMIDI(path)
+    except Exception as exc:  # mido/pretty_midi raise many kinds on bad files
+        raise SourceError(f"{path}: unreadable MIDI ({type(exc).__name__}: {exc})") from exc
+    if sum(len(i.notes) for i in midi.instruments) < MIN_NOTES:
+        raise SourceError(f"{path}: fewer than {MIN_NOTES} notes")
+    return midi
+
+
+def _draw_common(rng: np.random.Generator, tempo_range: float = 0.25) -> dict:
+    return {
+        "tempo_ratio": round(float(rng.uniform(1 - tempo_range, 1 + tempo_range)), 3),
+        "transpose": int(rng.integers(-6, 7)),
+    }
+
+
+def _structure_edit(midi: pretty_midi.PrettyMIDI, window: tuple[float, float], bar: float, rng) -> tuple:
+    """Sometimes cut or repeat 2–4 bars inside the excerpt window (score time)."""
+    roll = rng.random()
+    if roll > 0.4 or window[1] - window[0] < 12 * bar:
+        return midi, None
+    length = bar * int(rng.integers(2, 5))
+    start = window[0] + bar * int(rng.integers(1, max(2, int((window[1] - window[0] - length) / bar))))
+    edit = {"kind": "cut" if roll < 0.2 else "repeat", "start": round(start, 2), "end": round(start + length, 2)}
+    edited = (arrange.cut_span if edit["kind"] == "cut" else arrange.repeat_span)(midi, start, start + length)
+    return edited, edit
+
+
+def _finish(midi, params: dict, window_start: float, seconds: float) -> pretty_midi.PrettyMIDI:
+    """Excerpt the score window that lasts ``seconds`` at the version's tempo, then change tempo and key."""
+    ratio = params["tempo_ratio"]
+    out = arrange.scale_tempo(excerpt(midi, seconds * ratio, window_start), ratio)
+    for part in out.instruments:
+        arrange.transpose(part, params["transpose"])
+    if sum(len(p.notes) for p in out.instruments) < MIN_NOTES:
+        raise SourceError("excerpt has too few notes")
+    return out
+
+
+def pop909_versions(work: Work, n: int, seconds: float, rng: np.random.Generator) -> list[Version]:
+    song = read_midi(work.files[0])
+    chords = arrange.read_chords(work.chords)
+    beats, downbeats = arrange.read_beats(work.beats)
+    if not chords or len(beats) < 8:
+        raise SourceError(f"{work.chords}: no usable chord or beat annotations")
+    tracks = {i.name.upper(): i for i in song.instruments}
+    melody = tracks.get("MELODY") or song.instruments[0]
+    bar = float(np.median(np.diff(beats[downbeats]))) if downbeats.sum() > 1 else 4 * float(np.median(np.diff(beats)))
+    first_note = min(n.start for n in melody.notes) if melody.notes else 0.0
+    end = song.get_end_time()
+    anchor = float(rng.uniform(max(first_note - 2, 0), max(first_note - 2, end - seconds * 1.3, 0)))
+    drafts = list(work.files[1:])
+    kinds = ["original"] + (["draft"] if drafts and rng.random() < 0.6 else [])
+    kinds += ["rearranged"] * (n - len(kinds))
+
+    versions = []
+    for k, kind in enumerate(kinds[:n]):
+        params = {"arrangement": kind, **_draw_common(rng)}
+        if kind == "original":
+            midi = _orchestrate(song, params, rng)
+        elif kind == "draft":
+            draft = drafts[int(rng.integers(len(drafts)))]
+            midi = _orchestrate(read_midi(draft), params, rng)
+            params["draft"] = draft.rsplit("/", 1)[-1]
+        else:
+            midi = _rearrange(melody, chords, beats, downbeats, song, params, rng)
+        jitter = float(rng.uniform(-0.15, 0.15)) * seconds
+        window = (max(anchor + jitter, 0.0), max(anchor + jitter, 0.0) + seconds * params["tempo_ratio"])
+        midi, params["structure"] = _structure_edit(midi, window, bar, rng)
+        params["score_start"] = round(window[0], 2)
+        versions.append(Version(f"v{k}", params, _finish(midi, params, window[0], seconds)))
+    return versions
+
+
+def _orchestrate(song: pretty_midi.PrettyMIDI, params: dict, rng) -> pretty_midi.PrettyMIDI:
+    """The written arrangement with new instruments: a lead for the melody, others for the rest."""
+    out = pretty_midi.PrettyMIDI(initial_tempo=120)
+    programs = {}
+    for part in song.instruments:
+        copy = pretty_midi.Instrument(program=part.program, is_drum=part.is_drum, name=part.name)
+        copy.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start, n.end) for n in part.notes]
+        copy.control_changes = list(part.control_changes)
+        if not part.is_drum:
+            name = part.name.upper()
+            pool = LEAD_PROGRAMS if name in ("MELODY", "BRIDGE") else KEYBOARD_PROGRAMS
+            copy.program = int(rng.choice(pool))
+            programs[part.name or f"part{len(programs)}"] = copy.program
+        out.instruments.append(copy)
+    params["programs"] = programs
+    return out
+
+
+def _rearrange(melody, chords, beats, downbeats, song, params: dict, rng) -> pretty_midi.PrettyMIDI:
+    """Melody on a lead instrument over a generated accompaniment, bass and drums."""
+    out = pretty_midi.PrettyMIDI(initial_tempo=120)
+    lead = pretty_midi.Instrument(program=int(rng.choice(LEAD_PROGRAMS)), name="melody")
+    lead.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start, n.end) for n in melody.notes]
+    octave = int(rng.choice([-12, 0, 0, 0, 12]))
+    arrange.transpose(lead, octave)
+    style = str(rng.choice(arrange.STYLES))
+    chord_program = int(rng.choice(CHORD_PROGRAMS[style]))
+    out.instruments += [lead, arrange.accompaniment(chords, beats, style, chord_program, rng)]
+    params.update(style=style, programs={"melody": lead.program, "accompaniment": chord_program}, melody_octave=octave)
+    if rng.random() < 0.7:
+        bass = arrange.bass_line(chords, beats, int(rng.choice(BASS_PROGRAMS)), rng)
+        out.instruments.append(bass)
+        params["programs"]["bass"] = bass.program
+    params["drums"] = bool(rng.random() < 0.5)
+    if params["drums"]:
+        out.instruments.append(arrange.drum_pattern(beats, downbeats, rng))
+    bridge = next((i for i in song.instruments if i.name.upper() == "BRIDGE"), None)
+    if bridge is not None and bridge.notes and rng.random() < 0.3:
+        second = pretty_midi.Instrument(program=int(rng.choice(LEAD_PROGRAMS)), name="bridge")
+        second.notes = [pretty_midi.Note(max(n.velocity - 15, 1), n.pitch, n.start, n.end) for n in bridge.notes]
+        out.instruments.append(second)
+        params["programs"]["bridge"] = second.program
+    return out
+
+
+def asap_versions(work: Work, n: int, seconds: float, rng: np.random.Generator) -> list[Version]:
+    """Each pianist's performance (then the score) as a version; more than there are reuse them re-voiced."""
+    files = list(work.files)
+    order = [files[i] for i in rng.permutation(len(files) - 1)] + [files[-1]]
+    versions = []
+    for k in range(n):
+        path = order[k % len(order)]
+        params = {"arrangement": "score" if path == files[-1] else "performance", "performance": path.rsplit("/", 1)[-1],
+                  **_draw_common(rng, tempo_range=0.1)}  # fmt: skip
+        if rng.random() < 0.5:
+            params["transpose"] = 0
+        program = 0 if rng.random() < 0.5 else int(rng.choice(KEYBOARD_PROGRAMS))
+        midi = read_midi(path)
+        for part in midi.instruments:
+            part.program = program
+        params["programs"] = {"all": program}
+        start = float(rng.uniform(0, 3))
+        params["score_start"] = round(start, 2)
+        versions.append(Version(f"v{k}", params, _finish(midi, params, start, seconds)))
+    return versions
+
+
+def audio_version(work: Work, seconds: float, rng: np.random.Generator) -> Version:
+    """A ``seconds`` excerpt of a recording at a random position."""
+    from homage import audio
+
+    info = audio.probe(work.files[0])
+    offset = float(rng.uniform(0, max(info.duration - seconds, 0)))
+    return Version("v0", {"arrangement": "recording", "offset": round(offset, 2)}, audio_offset=offset)
