@@ -87,13 +87,16 @@ def requires_shared(sub: str) -> Path:
     return path
 
 
-def _have_synth() -> bool:
+def have_synth() -> bool:
     from homage.data.render import find_soundfonts
 
-    return shutil.which("fluidsynth") is not None and bool(find_soundfonts())
+    try:
+        import fluidsynth  # noqa: F401 - needs libfluidsynth
+    except (ImportError, OSError):
+        return False
+    return bool(find_soundfonts())
 
 
-needs_fluidsynth = pytest.mark.skipif(
-    not _have_synth(), reason="fluidsynth and a General-MIDI SoundFont are needed (run setup.sh)"
-)
+SYNTH_REASON = "FluidSynth and a General-MIDI SoundFont are needed (run setup.sh)"
+needs_fluidsynth = pytest.mark.skipif(not have_synth(), reason=SYNTH_REASON)
 

@@ -54,3 +54,29 @@ def build(
         f"{out}: {summary.works} works, {summary.versions} versions, {summary.hours:.1f} h of audio "
         f"({summary.skipped} works already built; this run {summary.seconds / 60:.1f} min, {len(summary.errors)} with errors)"
     )
+
+
+@data_app.command()
+def inspect(
+    corpus: Annotated[Path, typer.Argument(help="Corpus folder built by `homage data build`.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="PNG to write.")] = Path("corpus-inspect.png"),
+    works: Annotated[int, typer.Option(min=1, max=12, help="Works to show (rows).")] = 4,
+    seed: Annotated[int, typer.Option(help="Seed of the choice of works.")] = 0,
+):
+    """Write a PNG of the versions of a few works side by side (CQT above chroma), and print the corpus counts."""
+    from homage.data.build import read_manifest
+    from homage.data.inspect import inspect_corpus
+
+    rows = read_manifest(corpus)
+    if not rows:
+        fail(f"{corpus}: no manifest rows (build a corpus with `homage data build`)")
+    for split in ("train", "val", "test"):
+        part = [r for r in rows if r["split"] == split]
+        console.print(
+            f"{split:>5}: {len({r['work_id'] for r in part}):5d} works, {len(part):6d} versions, "
+            f"{sum(r['duration'] for r in part) / 3600:5.1f} h"
+        )
+    try:
+        console.print(f"PNG: {inspect_corpus(corpus, out, n_works=works, seed=seed)}")
+    except ValueError as exc:
+        fail(str(exc))

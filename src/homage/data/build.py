@@ -170,7 +170,8 @@ def _map(fn, jobs: list, workers: int):
     if workers <= 1 or len(jobs) <= 1:
         yield from map(fn, jobs)
         return
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    # spawn, not fork: a forked copy of a process that already holds a FluidSynth synthesizer can deadlock
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
         yield from pool.imap_unordered(fn, jobs, chunksize=1)
 
 

@@ -1,0 +1,210 @@
+"""The versions corpus end to end on a tiny made-up POP909/ASAP layout: build, manifest, splits, loaders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+
+from conftest import SYNTH_REASON, have_synth, synth_piece, write
+from homage.audio import load
+from homage.data import arrange
+from homage.data.build import BuildSettings, build, read_manifest, split_of
+from homage.data.chain import apply_chain, draw_chain
+from homage.data.loaders import Corpus, augment_original, load_features, original_triplets, pk_batches, version_triplets
+from homage.errors import ConfigError
+from homage.features.cache import FeatureCache
+from homage.features.cqt import CQTSpec
+
+PROGRESSION = [(0, "C:maj"), (7, "G:maj"), (9, "A:min"), (5, "F:maj/3")]
+
+
+def make_song(folder: Path, seed: int, bars: int = 12, beat: float = 0.5) -> None:
+    """A POP909-style song folder: MELODY/BRIDGE/PIANO tracks, chord and beat annotations."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    midi = pretty_midi.PrettyMIDI()
+    parts = {name: pretty_midi.Instrument(0, name=name) for name in ("MELODY", "BRIDGE", "PIANO")}
+    chords, beats = [], []
+    roots = rng.permutation(len(PROGRESSION))
+    for bar in range(bars):
+        root, label = PROGRESSION[roots[bar % len(roots)]]
+        t0 = bar * 4 * beat
+        chords.append(f"{t0:.3f}\t{t0 + 4 * beat:.3f}\t{label}")
+        for k in range(4):
+            beats.append(f"{t0 + k * beat:.3f} 1.0 {1.0 if k == 0 else 0.0}")
+            pitch = 72 + root + int(rng.choice([0, 4, 7]))
+            parts["MELODY"].notes.append(pretty_midi.Note(90, pitch, t0 + k * beat, t0 + (k + 1) * beat))
+        for interval in (0, 4, 7):
+            parts["PIANO"].notes.append(pretty_midi.Note(70, 48 + root + interval, t0, t0 + 4 * beat))
+        parts["BRIDGE"].notes.append(pretty_midi.Note(60, 60 + root, t0, t0 + 2 * beat))
+    midi.instruments = list(parts.values())
+    midi.write(str(folder / f"{folder.name}.mid"))
+    (folder / "chord_midi.txt").write_text("\n".join(chords) + "\n")
+    (folder / "beat_midi.txt").write_text("\n".join(beats) + "\n")
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("sources")
+    for k in range(1, 5):
+        make_song(root / "pop909" / f"{k:03d}", seed=k)
+    broken = root / "pop909" / "005"
+    broken.mkdir()
+    (broken / "005.mid").write_bytes(b"MThd not really a MIDI file")
+    (broken / "chord_midi.txt").write_text("0.0\t2.0\tC:maj\n")
+    (broken / "beat_midi.txt").write_text("0.0 1.0 1.0\n")
+    write(root / "recordings" / "tune.wav", synth_piece(7, seconds=20))
+    (root / "recordings" / "notes.txt").write_text("not audio")
+    return {"pop909": str(root / "pop909"), "audio": (str(root / "recordings"),)}
+
+
+def settings(sources: dict, **kw) -> BuildSettings:
+    from homage.data.render import default_soundfont
+
+    base = dict(seed=3, versions=4, seconds=8.0, soundfonts=(str(default_soundfont()),), **sources)
+    return BuildSettings(**{**base, **kw})
+
+
+@pytest.fixture(scope="module")
+def corpus(sources, tmp_path_factory) -> tuple[Path, object]:
+    if not have_synth():
+        pytest.skip(SYNTH_REASON)
+    out = tmp_path_factory.mktemp("corpus")
+    return out, build(out, settings(sources))
+
+
+def test_build_writes_versions_manifest_and_reports_bad_sources(corpus):
+    out, summary = corpus
+    rows = read_manifest(out)
+    assert summary.works == 5 and summary.versions == 4 * 4 + 1  # 4 songs × 4 versions + 1 distractor
+    assert any("pop909-005" in e and "unreadable MIDI" in e for e in summary.errors)
+    for row in rows:
+        assert {"work_id", "version_id", "split", "source", "licence", "path", "duration", "params", "render", "chain"} <= set(row)
+        assert (out / row["path"]).is_file() and row["path"].startswith(f"{row['split']}/{row['work_id']}/")
+        assert 7.0 <= row["duration"] <= 10.5
+    assert [r["role"] for r in rows if r["source"] == "audio"] == ["distractor"]
+    assert json.loads((out / "errors.jsonl").read_text().splitlines()[0])["work_id"] == "pop909-005"
+
+
+def test_splits_are_by_work(corpus):
+    out, _ = corpus
+    splits_of_work = {}
+    for row in read_manifest(out):
+        splits_of_work.setdefault(row["work_id"], set()).add(row["split"])
+    assert all(len(s) == 1 for s in splits_of_work.values())
+    drawn = [split_of(f"w{k}", 0, (0.8, 0.1)) for k in range(2000)]
+    assert 0.75 < drawn.count("train") / 2000 < 0.85 and drawn.count("val") > 100
+    assert drawn == [split_of(f"w{k}", 0, (0.8, 0.1)) for k in range(2000)]
+
+
+def test_versions_of_a_work_really_differ(corpus):
+    out, _ = corpus
+    by_work = {}
+    for row in read_manifest(out):
+        if row["source"] == "pop909":
+            by_work.setdefault(row["work_id"], []).append(row)
+    for rows in by_work.values():
+        signatures = {(json.dumps(r["params"].get("programs"), sort_keys=True), r["params"]["tempo_ratio"], r["params"]["transpose"]) for r in rows}
+        assert len(signatures) == len(rows)
+        assert len({r["params"]["arrangement"] for r in rows}) >= 2
+        assert len({r["params"]["tempo_ratio"] for r in rows}) == len(rows)
+
+
+def test_build_is_deterministic_and_resumable(corpus, sources, tmp_path):
+    out, _ = corpus
+    again = build(tmp_path / "again", settings(sources), workers=2)
+    first = sorted(read_manifest(out), key=lambda r: r["path"])
+    second = sorted(read_manifest(tmp_path / "again"), key=lambda r: r["path"])
+    assert first == second and again.versions == len(first)
+    for row in first[:6]:  # the same audio, up to FluidSynth's dither and the codec
+        a, b = (load(root / row["path"], sr=16000) for root in (out, tmp_path / "again"))
+        assert len(a) == len(b) and np.corrcoef(a, b)[0, 1] > 0.99
+    resumed = build(tmp_path / "again", settings(sources))
+    assert resumed.skipped == 5 and resumed.versions == len(first)
+    with pytest.raises(ConfigError, match="other settings"):
+        build(tmp_path / "again", settings(sources, seconds=9.0))
+
+
+def test_loaders_read_features_and_sample_batches(corpus, tmp_path):
+    out, _ = corpus
+    data = Corpus.load(out)
+    features = load_features(data.items, CQTSpec(), FeatureCache(tmp_path / "cache"))
+    assert len(features.features) == len(data.items) and features.features[0].shape[0] == 84
+    labels = features.labels
+    rng = np.random.default_rng(0)
+    batches = list(pk_batches(labels, 2, 3, rng))
+    assert batches and all(len(b) == 6 and len(set(labels[b])) == 2 for b in batches)
+    triplets = version_triplets(labels, 50, rng)
+    assert (labels[triplets[:, 0]] == labels[triplets[:, 1]]).all() and (triplets[:, 0] != triplets[:, 1]).all()
+    assert (labels[triplets[:, 0]] != labels[triplets[:, 2]]).all()
+    D = rng.random((len(labels), len(labels)))
+    hard = version_triplets(labels, 10, rng, distances=D)
+    for a, _, n in hard:
+        assert D[a, n] == D[a][labels != labels[a]].min()
+    pairs = original_triplets(labels, 30, rng)
+    assert (labels[pairs[:, 0]] != labels[pairs[:, 1]]).all()
+    X = features.features[0].astype(np.float32)
+    augmented = augment_original(X, rng)
+    assert augmented.shape[0] == X.shape[0] and 0.75 * X.shape[1] < augmented.shape[1] < 1.3 * X.shape[1]
+
+
+def test_corpus_folder_is_an_evaluation_dataset(corpus):
+    from homage.evaluation.datasets import load_dataset
+
+    out, _ = corpus
+    rows = read_manifest(out)
+    split = rows[0]["split"]
+    items = load_dataset(out / split)
+    assert len(items) == sum(r["split"] == split for r in rows)
+
+
+def test_inspect_writes_png(corpus, tmp_path):
+    from homage.data.inspect import inspect_corpus
+
+    out, _ = corpus
+    png = inspect_corpus(out, tmp_path / "inspect.png", n_works=2)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_chord_labels_parse():
+    assert arrange.parse_chord_label("C:maj") == (0, (0, 4, 7), 0)
+    assert arrange.parse_chord_label("F#:min7/b7") == (6, (0, 3, 7, 10), 4)
+    assert arrange.parse_chord_label("Bb:maj/3") == (10, (0, 4, 7), 2)
+    assert arrange.parse_chord_label("N") is None
+
+
+@pytest.mark.parametrize("style", arrange.STYLES)
+def test_accompaniment_plays_the_chord_tones(style):
+    chords = [arrange.Chord(0.0, 2.0, 0, (0, 4, 7), 0), arrange.Chord(2.0, 4.0, 9, (0, 3, 7), 9)]
+    beats = np.arange(0, 4, 0.5)
+    part = arrange.accompaniment(chords, beats, style, 0, np.random.default_rng(0))
+    assert part.notes
+    for note in part.notes:
+        chord = chords[0] if note.start < 2.0 else chords[1]
+        assert (note.pitch - chord.root) % 12 in chord.intervals
+        assert note.end <= chord.end + 1e-6
+
+
+def test_cut_and_repeat_change_the_length():
+    midi = pretty_midi.PrettyMIDI()
+    part = pretty_midi.Instrument(0)
+    part.notes = [pretty_midi.Note(80, 60 + k, k, k + 1) for k in range(8)]
+    midi.instruments.append(part)
+    assert arrange.cut_span(midi, 2, 4).get_end_time() == pytest.approx(6)
+    repeated = arrange.repeat_span(midi, 2, 4)
+    assert repeated.get_end_time() == pytest.approx(10)
+    assert [n.pitch for n in repeated.instruments[0].notes][:6] == [60, 61, 62, 63, 62, 63]
+
+
+def test_recording_chain_keeps_the_signal_finite_and_shaped():
+    rng = np.random.default_rng(0)
+    y = np.stack([synth_piece(1, seconds=4, sr=22050)] * 2, axis=1)
+    for seed in range(5):
+        chain = draw_chain(np.random.default_rng(seed))
+        out = apply_chain(y, 22050, chain, rng)
+        assert out.shape == y.shape and np.isfinite(out).all()
+        assert np.abs(out).max() == pytest.approx(10 ** (chain["gain_db"] / 20), rel=1e-3)
