@@ -215,6 +215,41 @@ def demo(
     run_demo(out, versions, seed)
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": False})
+def train(
+    ctx: typer.Context,
+    config: Annotated[Path, typer.Argument(help="Training config (YAML), e.g. configs/csi.yaml; then key=value overrides.")],
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/last.pt.")] = False,
+    device: Annotated[Optional[str], typer.Option(help="cpu (default) or cuda.")] = None,
+    init: Annotated[Optional[Path], typer.Option(help="ImageNet-format ResNet-18 weights (resnet18 only).")] = None,
+):
+    """Train a network on the versions corpus; checkpoints every epoch, curves and history in the config's OUT."""
+    from homage.cli.output import FileProgress
+    from homage.errors import HomageError
+    from homage.models.train import load_config
+    from homage.models.train import train as run_training
+
+    overrides = list(ctx.args) + ([f"device={device}"] if device else []) + ([f"init={init}"] if init else [])
+    try:
+        cfg = load_config(config, overrides)
+    except HomageError as exc:
+        fail(str(exc))
+    with FileProgress("features") as progress:
+        def on_step(epoch: int, step: int, total: int, loss: float) -> None:
+            if step == 1:
+                progress.stage(f"epoch {epoch}", total)
+            progress.advance(f"loss {loss:.4f}")
+
+        def log(line: str) -> None:
+            progress.progress.console.print(line, highlight=False)
+
+        try:
+            trainer = run_training(cfg, resume=resume, log=log, on_stage=progress.stage, on_item=progress.item, on_step=on_step)
+        except (HomageError, ValueError) as exc:
+            fail(str(exc))
+    console.print(f"checkpoints, history and curves: {trainer.out} (best validation MAP {trainer.best_map:.3f})")
+
+
 from homage.cli.data import data_app  # noqa: E402
 
 app.add_typer(data_app, name="data")

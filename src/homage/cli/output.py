@@ -116,8 +116,11 @@ class FileProgress:
     def stage(self, stage: str, total: int) -> None:
         self.progress.reset(self.task, total=total, stage=stage)
 
+    def advance(self, description: str) -> None:
+        self.progress.update(self.task, advance=1, description=description)
+
     def item(self, path: str, error: str | None) -> None:
-        self.progress.update(self.task, advance=1, description=Path(path).name[-40:])
+        self.advance(Path(path).name[-40:])
         if error:
             self.progress.console.print(f"[red]✗[/] {path}: {error}", highlight=False, soft_wrap=True)
 

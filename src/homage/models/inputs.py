@@ -1,0 +1,42 @@
+"""Network inputs from cached features: log-compressed, time-pooled matrices (bins × frames).
+
+A version-identification network needs pitch content at a coarse time scale (CQTNet averages the CQT
+down to about 2 frames per second); pooling makes whole songs cheap to embed on a CPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from homage.features.cqt import CQTSpec
+from homage.features.mel import MelSpec
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    feature: str = "cqt"  # "cqt" (84 bins, 25 fps) or "logmel" (128 bands, 43 fps)
+    pool: int = 10  # feature frames averaged into one input frame
+
+    def spec(self) -> CQTSpec | MelSpec:
+        return CQTSpec() if self.feature == "cqt" else MelSpec()
+
+    @property
+    def n_bins(self) -> int:
+        return self.spec().n_bins if self.feature == "cqt" else self.spec().n_mels
+
+    @property
+    def frame_rate(self) -> float:
+        return self.spec().frame_rate / self.pool
+
+    def prepare(self, X: np.ndarray) -> np.ndarray:
+        """Features as computed (CQT magnitude, or log-mel dB) → float32 (bins, frames) in about [0, 1]."""
+        X = np.asarray(X, dtype=np.float32)
+        if self.feature == "cqt":
+            X = np.log1p(100.0 * X / max(float(X.max()), 1e-8)) / np.log1p(100.0)
+        else:
+            X = (X + 80.0) / 80.0
+        frames = max(X.shape[1] // self.pool, 1)
+        X = X[:, : frames * self.pool] if X.shape[1] >= self.pool else X
+        return X.reshape(X.shape[0], frames, -1).mean(axis=2)

@@ -1,0 +1,112 @@
+"""The networks: the original project's two (``cnn128``, ``resnet18`` on log-mel) and ``csi``, built for
+versions (CQT input, IBN residual trunk, max over frequency for key invariance, GeM over time, BNNeck).
+
+Each maps a batch (B, 1, bins, frames) to ``(raw, normed)``: the embedding before and after the BNNeck;
+the L2-normalised ``normed`` vector is what the catalog stores. Any number of frames is accepted.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from homage.models.layers import GeM, EmbeddingHead, IBN, ResBlock
+
+
+class CSINet(nn.Module):
+    """Version-identification network on a time-pooled CQT (84 bins, ~2.5 frames/s)."""
+
+    def __init__(self, dim: int = 128, widths: tuple[int, ...] = (16, 32, 64, 128)):
+        super().__init__()
+        w = widths
+        self.stem = nn.Sequential(nn.Conv2d(1, w[0], (7, 3), padding=(3, 1), bias=False), IBN(w[0]), nn.ReLU())
+        self.trunk = nn.Sequential(
+            ResBlock(w[0], w[0], ibn=True),
+            ResBlock(w[0], w[1], stride=(2, 1), ibn=True),
+            ResBlock(w[1], w[2], stride=(2, 1), ibn=True),
+            ResBlock(w[2], w[3], stride=(2, 2)),
+        )
+        self.pool = GeM()
+        self.head = EmbeddingHead(w[3], dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.trunk(self.stem(x))
+        h = h.amax(dim=2)  # max over frequency: a transposed input moves features along it
+        return self.head(self.pool(h))
+
+
+class CNN128(nn.Module):
+    """The original project's CNN from scratch: four conv-BN-ReLU-maxpool blocks, 128-d output."""
+
+    def __init__(self, dim: int = 128, widths: tuple[int, ...] = (32, 64, 128, 128)):
+        super().__init__()
+        layers, cin = [], 1
+        for cout in widths:
+            layers += [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True)]
+            cin = cout
+        self.features = nn.Sequential(*layers)
+        self.head = EmbeddingHead(cin, dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.head(self.features(x).mean(dim=(2, 3)))
+
+
+class ResNet18(nn.Module):
+    """ResNet-18 (He et al. 2016) with a one-channel input and a 128-d embedding head.
+
+    Parameter names follow the ImageNet checkpoints (conv1, bn1, layer1…layer4), so ``load_imagenet``
+    can initialise it from a local ResNet-18 state dict.
+    """
+
+    def __init__(self, dim: int = 128):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 64, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        widths, cin, layers = (64, 128, 256, 512), 64, []
+        for i, cout in enumerate(widths):
+            stride = 1 if i == 0 else 2
+            layers.append(nn.Sequential(_Basic(cin, cout, stride), _Basic(cout, cout, 1)))
+            cin = cout
+        self.layer1, self.layer2, self.layer3, self.layer4 = layers
+        self.head = EmbeddingHead(512, dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.maxpool(F.relu(self.bn1(self.conv1(x))))
+        h = self.layer4(self.layer3(self.layer2(self.layer1(h))))
+        return self.head(h.mean(dim=(2, 3)))
+
+    def load_imagenet(self, state: dict[str, torch.Tensor]) -> list[str]:
+        """Copy matching ImageNet weights (first conv averaged over RGB); returns the names loaded."""
+        state = dict(state)
+        if "conv1.weight" in state and state["conv1.weight"].shape[1] == 3:
+            state["conv1.weight"] = state["conv1.weight"].mean(dim=1, keepdim=True)
+        own = self.state_dict()
+        loaded = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+        own.update(loaded)
+        self.load_state_dict(own)
+        return sorted(loaded)
+
+
+class _Basic(nn.Module):
+    """torchvision's BasicBlock layout (conv1/bn1/conv2/bn2/downsample) so ImageNet names match."""
+
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = (
+            nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
+            if stride != 1 or cin != cout
+            else None
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        return F.relu(y + (self.downsample(x) if self.downsample is not None else x))
+
+
+NETWORKS = {"csi": CSINet, "cnn128": CNN128, "resnet18": ResNet18}
