@@ -66,3 +66,33 @@ def test_qmax_by_hand():
     assert Q[0, 0] == 1 and Q[1, 1] == 2 and Q[2, 2] == 0 and Q[3, 3] == 1
     path = backtrack(Q, 1, 1)
     assert path.tolist() == [[0, 0], [1, 1]]
+
+
+def test_calibration_fit_orders_and_separates_scores():
+    from homage.align.verdict import fit_calibration
+
+    rng = np.random.default_rng(0)
+    scores = np.concatenate([rng.normal(5, 1, 200), rng.normal(2, 0.7, 200)])
+    truth = np.array([1] * 200 + [0] * 200)
+    cal = fit_calibration(scores, truth, "synthetic")
+    assert cal.slope > 0
+    assert cal.probability(7.0) > 0.95 and cal.probability(1.0) < 0.05
+    assert cal.verdict(7.0) == "version" and cal.verdict(1.0) == "unrelated"
+    midpoint = -cal.intercept / cal.slope
+    assert 3.0 < midpoint < 4.0 and cal.verdict(midpoint) == "maybe"
+
+
+def test_shipped_calibration_says_where_it_comes_from():
+    from homage.align.verdict import load_calibration
+
+    cal = load_calibration()
+    assert "corpus" in cal.fitted_on and cal.n_pairs > 100 and cal.slope > 0
+
+
+def test_fuse_uses_both_scores():
+    from homage.align.verdict import fuse
+
+    similarity = np.array([0.9, 0.8, 0.7])
+    alignment = np.array([1.0, 6.0, 1.0])
+    assert np.argmax(fuse(similarity, alignment)) == 1
+    assert np.argmax(fuse(similarity, alignment, weight=0.0)) == 0

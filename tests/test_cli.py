@@ -78,6 +78,30 @@ def test_query_ranks_the_versions_first(library, tmp_path):
     assert "similarity" in table.stdout and "faster.ogg" in table.stdout
 
 
+def test_query_rerank_aligns_the_top_candidates(library, tmp_path):
+    catalog = tmp_path / "cat"
+    run("index", library, "--catalog", catalog)
+    result = run("query", library / "work1" / "original.wav", "--catalog", catalog, "-k", "4", "--rerank", "3", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["results"]
+    assert [r["rank"] for r in rows] == [1, 2, 3, 4]
+    assert all("alignment_score" in r for r in rows[:3]) and "alignment_score" not in rows[3]
+    assert {r["path"].split("/")[-2] for r in rows[:2]} == {"work1"}
+    assert rows[0]["alignment_score"] > min(r["alignment_score"] for r in rows[:3])
+    by_name = {r["path"].split("/")[-1]: r for r in rows}
+    assert by_name["transposed.flac"]["transposition_semitones"] == 3
+    table = run("query", library / "work1" / "original.wav", "--catalog", catalog, "--rerank", "3")
+    assert "verdict" in table.stdout and "alignment" in table.stdout
+
+
+def test_compare_report(library, tmp_path):
+    result = run("compare", library / "work1" / "original.wav", library / "work1" / "faster.ogg", "--report", tmp_path / "rep")
+    assert result.exit_code == 0, result.output
+    report = (tmp_path / "rep" / "report.md").read_text()
+    assert "**Verdict: version**" in report and "| 1 |" in report and "-2 semitones" in report
+    assert (tmp_path / "rep" / "alignment.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_query_with_a_bad_file_fails_with_the_reason(library, tmp_path):
     catalog = tmp_path / "cat"
     run("index", library / "work1", "--catalog", catalog)
@@ -98,8 +122,10 @@ def test_compare(library):
     assert same["alignment"]["score"] > different["alignment"]["score"]
     segment = same["alignment"]["segments"][0]
     assert segment["a_end"] - segment["a_start"] > 15  # most of the 24 s piece matches
+    assert same["verdict"] == "version" and same["probability"] > 0.7
+    assert different["probability"] < same["probability"]
     text = run("compare", library / "work1" / "original.wav", library / "work2" / "original.wav")
-    assert text.stdout.startswith("similarity ") and "Matched segments" in text.stdout
+    assert text.stdout.split()[0] in ("unrelated", "maybe") and "Matched segments" in text.stdout
     bad = run("compare", library / "work1" / "original.wav", library / "bad" / "text.flac")
     assert bad.exit_code == 1 and "text.flac: not a readable audio file" in bad.stderr
 

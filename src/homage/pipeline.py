@@ -5,6 +5,7 @@ Each function takes paths and options and returns plain dataclasses; nothing her
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import time
@@ -17,6 +18,7 @@ import numpy as np
 
 from homage import audio
 from homage.align import Alignment, align_cqt
+from homage.align.verdict import fuse, load_calibration
 from homage.catalog import Catalog, Hit, NewRecording
 from homage.embed import Embedder, get_embedder
 from homage.errors import AudioError, CatalogError, HomageError
@@ -51,6 +53,7 @@ class QueryResult:
     query: str
     embedder: str
     hits: list[Hit]
+    alignments: dict[str, Alignment] = field(default_factory=dict)  # re-ranked hits, by path
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class Comparison:
     embedder: str
     similarity: float
     alignment: Alignment  # where and how the two match (pitch-class alignment)
+    probability: float  # that the two are versions, from the alignment score (calibrated)
+    verdict: str  # "version", "maybe" or "unrelated"
 
 
 def find_audio(root: str | Path) -> list[Path]:
@@ -181,15 +186,45 @@ def query(
     catalog_path: str | Path,
     *,
     k: int = 10,
+    rerank: int = 0,
     cache: FeatureCache | None = None,
     max_duration: float = audio.MAX_DURATION_S,
 ) -> QueryResult:
-    """The ``k`` catalogued recordings most similar to ``path`` (the file itself excluded)."""
+    """The ``k`` catalogued recordings most similar to ``path`` (the file itself excluded).
+
+    With ``rerank`` > 0 the embedding's top ``rerank`` candidates are aligned with the query and
+    re-ordered by the fused embedding + alignment score (``homage.align.verdict.fuse``).
+    """
+    cache = cache or FeatureCache(None)
     with Catalog(catalog_path) as catalog:
         embedder = embedder_for(catalog)
-        item = embed_file(path, embedder, cache or FeatureCache(None), max_duration=max_duration)
-        hits = catalog.search(item.vector, k, exclude=[item.path])[0]
-    return QueryResult(item.path, embedder.identity, hits)
+        item = embed_file(path, embedder, cache, max_duration=max_duration)
+        hits = catalog.search(item.vector, max(k, rerank), exclude=[item.path])[0]
+    alignments = {}
+    if rerank:
+        query_cqt = cache.features(item.path, CQTSpec(), content_hash=item.content_hash, max_duration=max_duration)
+        top, alignments = rerank_hits(query_cqt, hits[:rerank], cache, max_duration)
+        hits = top + [dataclasses.replace(h, rank=len(top) + n) for n, h in enumerate(hits[rerank:], start=1)]
+    return QueryResult(item.path, embedder.identity, hits[:k], alignments)
+
+
+def rerank_hits(query_cqt: np.ndarray, hits: list[Hit], cache: FeatureCache, max_duration: float = audio.MAX_DURATION_S):
+    """Align each hit with the query and re-order by the fused score; hits whose file cannot be read
+    any more keep their embedding order after the aligned ones."""
+    aligned, unreadable, alignments = [], [], {}
+    for hit in hits:
+        try:
+            C = cache.features(hit.recording.path, CQTSpec(), content_hash=hit.recording.content_hash, max_duration=max_duration)
+        except AudioError:
+            unreadable.append(hit)
+            continue
+        alignments[hit.recording.path] = align_cqt(query_cqt, C)
+        aligned.append(hit)
+    if aligned:
+        fused = fuse([h.score for h in aligned], [alignments[h.recording.path].score for h in aligned])
+        aligned = [aligned[i] for i in np.argsort(-fused, kind="stable")]
+    ordered = aligned + unreadable
+    return [dataclasses.replace(h, rank=n) for n, h in enumerate(ordered, start=1)], alignments
 
 
 def compare(
@@ -205,7 +240,12 @@ def compare(
     cache = cache or FeatureCache(None)
     ea, eb = (embed_file(p, embedder, cache, max_duration=max_duration) for p in (a, b))
     Ca, Cb = (cache.features(e.path, CQTSpec(), content_hash=e.content_hash, max_duration=max_duration) for e in (ea, eb))
-    return Comparison(ea.path, eb.path, embedder.identity, float(np.dot(ea.vector, eb.vector)), align_cqt(Ca, Cb))
+    alignment = align_cqt(Ca, Cb)
+    calibration = load_calibration()
+    return Comparison(
+        ea.path, eb.path, embedder.identity, float(np.dot(ea.vector, eb.vector)), alignment,
+        calibration.probability(alignment.score), calibration.verdict(alignment.score),
+    )  # fmt: skip
 
 
 # ---- parallel embedding --------------------------------------------------------------------------

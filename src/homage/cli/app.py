@@ -82,6 +82,9 @@ def query(
     file: Annotated[Path, typer.Argument(help="The recording to look up.")],
     catalog: CatalogOpt,
     k: Annotated[int, typer.Option("-k", min=1, help="How many results.")] = 10,
+    rerank: Annotated[
+        int, typer.Option("--rerank", min=0, help="Align the embedding's top K with the query and re-order them.")
+    ] = 0,
     max_duration: MaxDurOpt = 30.0,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
@@ -93,7 +96,9 @@ def query(
     from homage.errors import HomageError
 
     try:
-        result = pipeline.query(file, catalog, k=k, cache=_cache(cache, no_cache), max_duration=max_duration * 60)
+        result = pipeline.query(
+            file, catalog, k=k, rerank=rerank, cache=_cache(cache, no_cache), max_duration=max_duration * 60
+        )
     except HomageError as exc:
         fail(str(exc))
     if json_out:
@@ -107,6 +112,9 @@ def compare(
     a: Annotated[Path, typer.Argument(help="First recording.")],
     b: Annotated[Path, typer.Argument(help="Second recording.")],
     embedder: Annotated[Optional[str], typer.Option(help="Embedder [default: the shipped one].")] = None,
+    report: Annotated[
+        Optional[Path], typer.Option("--report", help="Write alignment.png and report.md into this folder.")
+    ] = None,
     max_duration: MaxDurOpt = 30.0,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
@@ -129,6 +137,11 @@ def compare(
         print_json(comparison_json(result))
     else:
         print_comparison(result)
+    if report:
+        from homage.align.report import write_report
+
+        path = write_report(result, report)
+        (errors if json_out else console).print(f"report: {path}", highlight=False)
 
 
 @app.command()

@@ -39,9 +39,25 @@ def hits_json(result) -> dict:
                 "artist": h.recording.artist,
                 "album": h.recording.album,
                 "duration": h.recording.duration,
+                **_alignment_json(result.alignments.get(h.recording.path)),
             }
             for h in result.hits
         ],
+    }
+
+
+def _alignment_json(al) -> dict:
+    if al is None:
+        return {}
+    from homage.align.verdict import load_calibration
+
+    calibration = load_calibration()
+    return {
+        "alignment_score": round(al.score, 4),
+        "probability": round(calibration.probability(al.score), 4),
+        "verdict": calibration.verdict(al.score),
+        "transposition_semitones": al.transposition,
+        "tempo_ratio": round(al.tempo_ratio, 3),
     }
 
 
@@ -49,11 +65,24 @@ def hits_table(result, *, title: str | None = None, highlight: set[str] = frozen
     table = Table(title=title or f"Nearest versions of {result.query}", title_justify="left")
     table.add_column("rank", justify="right")
     table.add_column("similarity", justify="right")
+    aligned = bool(getattr(result, "alignments", None))
+    if aligned:
+        for col in ("alignment", "verdict (p)", "key", "tempo"):
+            table.add_column(col, justify="right")
     table.add_column("title / artist")
     table.add_column("path", overflow="fold")
     for h in result.hits:
         style = "bold green" if h.recording.path in highlight else None
-        table.add_row(str(h.rank), f"{h.score:.3f}", h.recording.label, _short(h.recording.path), style=style)
+        cells = [str(h.rank), f"{h.score:.3f}"]
+        if aligned:
+            info = _alignment_json(result.alignments.get(h.recording.path))
+            cells += (
+                [f"{info['alignment_score']:.2f}", f"{info['verdict']} ({info['probability']:.2f})",
+                 f"{info['transposition_semitones']:+d}", f"×{info['tempo_ratio']:.2f}"]  # fmt: skip
+                if info
+                else ["", "", "", ""]
+            )
+        table.add_row(*cells, h.recording.label, _short(h.recording.path), style=style)
     return table
 
 
@@ -132,6 +161,8 @@ def comparison_json(result) -> dict:
         "b": result.b,
         "embedder": result.embedder,
         "similarity": round(result.similarity, 6),
+        "verdict": result.verdict,
+        "probability": round(result.probability, 4),
         "alignment": {
             "score": round(al.score, 4),
             "transposition_semitones": al.transposition,
@@ -146,7 +177,11 @@ def comparison_json(result) -> dict:
 
 
 def print_comparison(result) -> None:
+    from homage.align.report import clock
+
     al = result.alignment
+    colour = {"version": "green", "maybe": "yellow", "unrelated": "red"}[result.verdict]
+    console.print(f"[bold {colour}]{result.verdict}[/] (probability {result.probability:.2f})", highlight=False)
     console.print(f"similarity [bold]{result.similarity:.3f}[/] ({result.embedder})", highlight=False)
     console.print(f"  A: {result.a}\n  B: {result.b}", highlight=False)
     console.print(
@@ -158,9 +193,5 @@ def print_comparison(result) -> None:
     for col in ("#", "A from", "A to", "B from", "B to", "strength"):
         table.add_column(col, justify="right")
     for n, g in enumerate(al.segments, start=1):
-        table.add_row(str(n), _clock(g.a_start), _clock(g.a_end), _clock(g.b_start), _clock(g.b_end), f"{g.strength:.0f}")
+        table.add_row(str(n), clock(g.a_start), clock(g.a_end), clock(g.b_start), clock(g.b_end), f"{g.strength:.0f}")
     console.print(table)
-
-
-def _clock(seconds: float) -> str:
-    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"

@@ -25,16 +25,19 @@ def batch_hard_triplet_loss(embeddings: torch.Tensor, labels: torch.Tensor, marg
     return F.relu(hardest_positive - hardest_negative + margin)[valid].mean()
 
 
-class MarginSoftmax(nn.Module):
-    """Additive-margin softmax over training works (CosFace; ArcFace-style classification as in ByteCover
-    and CoverHunter): logits s·(cos θ − m) for the true work, s·cos θ for the others."""
+class WorkClassifier(nn.Module):
+    """Softmax classification over training works. ``scale=None``: a plain linear layer without bias
+    (ByteCover's classifier on the BNNeck output); otherwise additive-margin cosine logits (CosFace,
+    ArcFace-style as in CoverHunter): s·(cos θ − m) for the true work, s·cos θ for the others."""
 
-    def __init__(self, dim: int, n_classes: int, scale: float = 30.0, margin: float = 0.2):
+    def __init__(self, dim: int, n_classes: int, scale: float | None = None, margin: float = 0.0):
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(n_classes, dim) * 0.01)
+        self.weight = nn.Parameter(torch.randn(n_classes, dim) * (0.01 if scale else dim**-0.5))
         self.scale, self.margin = scale, margin
 
     def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if self.scale is None:
+            return F.cross_entropy(F.linear(embeddings, self.weight), labels)
         cosine = F.linear(F.normalize(embeddings), F.normalize(self.weight))
         logits = self.scale * (cosine - self.margin * F.one_hot(labels, cosine.shape[1]))
         return F.cross_entropy(logits, labels)

@@ -28,7 +28,7 @@ from homage.evaluation.metrics import retrieval_scores
 from homage.features.cache import FeatureCache
 from homage.models.embedder import build_network, embed_prepared
 from homage.models.inputs import InputSpec
-from homage.models.losses import MarginSoftmax, batch_hard_triplet_loss, triplet_loss
+from homage.models.losses import WorkClassifier, batch_hard_triplet_loss, triplet_loss
 
 LOSSES = ("triplet", "batch_hard", "batch_hard+softmax")
 POSITIVES = ("versions", "augmented")
@@ -51,7 +51,10 @@ class TrainConfig:
     input: InputSpec = InputSpec()
     positives: str = "versions"  # "versions": other versions of the work; "augmented": the original project's
     loss: str = "batch_hard+softmax"
-    margin: float = 0.3
+    margin: float = 0.3  # triplet margin (Euclidean, unit vectors)
+    triplet_weight: float = 1.0  # of the batch-hard term next to the softmax
+    softmax_scale: float | None = None  # None: plain linear softmax; else cosine logits × scale
+    softmax_margin: float = 0.0  # additive cosine margin (with softmax_scale)
     p: int = 16  # works per batch (batch-hard, softmax)
     k: int = 4  # versions per work
     triplets: int = 32  # triplets per batch (loss "triplet")
@@ -143,7 +146,11 @@ class Trainer:
             self.log(f"initialised {len(loaded)} tensors from {config.init}")
         n_classes = int(train.labels.max()) + 1
         dim = self.net.head.fc.out_features
-        self.softmax = MarginSoftmax(dim, n_classes).to(self.device) if config.loss == "batch_hard+softmax" else None
+        self.softmax = (
+            WorkClassifier(dim, n_classes, config.softmax_scale, config.softmax_margin).to(self.device)
+            if config.loss == "batch_hard+softmax"
+            else None
+        )
         params = list(self.net.parameters()) + (list(self.softmax.parameters()) if self.softmax else [])
         self.optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(config.epochs, 1))
@@ -187,6 +194,8 @@ class Trainer:
         labels = torch.from_numpy(split.labels[batch]).to(self.device)
         raw, normed = self.net(self._tensor(self._chunks(split.inputs, batch, augment, rng)))
         loss = batch_hard_triplet_loss(F.normalize(raw, dim=1), labels, c.margin)
+        if self.softmax is not None:
+            loss = c.triplet_weight * loss
         if self.softmax is not None and augment:  # validation works are not among the classes
             loss = loss + self.softmax(normed, labels)
         return loss
@@ -203,7 +212,7 @@ class Trainer:
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             if on_step:
                 on_step(self.epoch + 1, step + 1, len(batches), losses[-1])
         self.scheduler.step()

@@ -1,0 +1,88 @@
+"""A comparison report a person can read or attach: the cross-recurrence plot with the alignment path
+and matched segments marked (PNG), and a Markdown page with the verdict, the numbers and the segments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from homage.align import AlignConfig
+
+
+def clock(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
+
+
+def plot_alignment(comparison, path: str | Path, config: AlignConfig = AlignConfig()) -> Path:
+    """Cross-recurrence of A (rows) against B (columns), best path in red, segments boxed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    al = comparison.alignment
+    R = al.cross_recurrence
+    to_s = 1.0 / config.frame_rate
+    fig, ax = plt.subplots(figsize=(6.5, 6))
+    ax.imshow(R, origin="lower", cmap="Greys", aspect="auto", interpolation="nearest",
+              extent=(0, R.shape[1] * to_s, 0, R.shape[0] * to_s))  # fmt: skip
+    if al.path is not None:
+        ax.plot(al.path[:, 1] * to_s, al.path[:, 0] * to_s, color="red", lw=1.5, label="best alignment path")
+    for n, g in enumerate(al.segments, start=1):
+        ax.add_patch(Rectangle((g.b_start, g.a_start), g.b_end - g.b_start, g.a_end - g.a_start, fill=False, ec="C0", lw=1.2))
+        ax.text(g.b_start, g.a_end, f" {n}", color="C0", va="bottom", fontsize=9)
+    ax.set_xlabel(f"B: {Path(comparison.b).name} (s)")
+    ax.set_ylabel(f"A: {Path(comparison.a).name} (s)")
+    ax.set_title(f"{comparison.verdict} (p = {comparison.probability:.2f}), B transposed {al.transposition:+d} st, "
+                 f"tempo ×{al.tempo_ratio:.2f}", fontsize=9)  # fmt: skip
+    if al.path is not None:
+        ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def markdown(comparison, image: str | None = None) -> str:
+    al = comparison.alignment
+    lines = [
+        "# homage comparison",
+        "",
+        f"- **A**: `{comparison.a}`",
+        f"- **B**: `{comparison.b}`",
+        "",
+        f"**Verdict: {comparison.verdict}** — probability that A and B are versions of one work: "
+        f"{comparison.probability:.2f} (calibrated on rendered versions of the homage corpus, not on real covers).",
+        "",
+        "| measure | value |",
+        "| --- | --- |",
+        f"| alignment score (Qmax / √frames of B) | {al.score:.2f} |",
+        f"| embedding similarity ({comparison.embedder}) | {comparison.similarity:.3f} |",
+        f"| transposition of B relative to A | {al.transposition:+d} semitones |",
+        f"| tempo ratio (B duration / A duration) | {al.tempo_ratio:.2f} |",
+        "",
+        "## Matched segments",
+        "",
+        "| # | A from | A to | B from | B to | strength |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    lines += [f"| {n} | {clock(g.a_start)} | {clock(g.a_end)} | {clock(g.b_start)} | {clock(g.b_end)} | {g.strength:.0f} |"
+              for n, g in enumerate(al.segments, start=1)]  # fmt: skip
+    if not al.segments:
+        lines.append("| – | no matching passage | | | | |")
+    if image:
+        lines += ["", "## Cross-recurrence", "", f"![cross-recurrence of A and B with the alignment]({image})",
+                  "", "Dark cells: moments of A and B with similar pitch content (after transposition). Diagonal runs "
+                  "are passages played in both; the red line is the best alignment, the boxes are the matched segments."]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def write_report(comparison, folder: str | Path) -> Path:
+    """Write ``alignment.png`` and ``report.md`` into ``folder``; returns the Markdown path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    plot_alignment(comparison, folder / "alignment.png")
+    out = folder / "report.md"
+    out.write_text(markdown(comparison, "alignment.png"), encoding="utf-8")
+    return out
