@@ -123,3 +123,27 @@ def test_baseline_on_covers80_dev_is_well_above_chance(tmp_path):
     r = data["results"][0]
     assert r["n_recordings"] == 81 and r["n_works"] == 40
     assert r["map"] > 0.35  # random ranking ≈ 0.06; the baseline measured 0.47
+
+
+def test_rerank_twin_and_alignment_alone(piece_dir, tmp_path):
+    data, result = evaluate_json(piece_dir, tmp_path, "-p", "ftm2d", "-p", "align", "--rerank", "3")
+    names = [r["pipeline"] for r in data["results"]]
+    assert names == ["ftm2d", "ftm2d+rerank", "align"]
+    by_name = {r["pipeline"]: r for r in data["results"]}
+    assert all(r["n_recordings"] == 6 for r in data["results"])
+    assert by_name["align"]["map"] > 0.8  # transposed and faster copies align with their originals
+    assert by_name["ftm2d+rerank"]["seconds_per_recording"] > by_name["ftm2d"]["seconds_per_recording"]
+    assert "ftm2d+rerank" in result.stdout
+
+
+def test_rerank_only_reorders_the_top_k():
+    from homage.evaluation.run import rerank_distances
+
+    rng = np.random.default_rng(0)
+    seqs = [rng.random((40, 12)).astype(np.float32) for _ in range(6)]
+    seqs[3] = seqs[0].copy()  # item 3 aligns perfectly with item 0
+    D = np.array([[0, 1, 2, 3, 4, 5]] * 6, dtype=float) + np.eye(6) * 0
+    D_new = rerank_distances(D, seqs, k=4)
+    top = np.argsort(D_new[0][1:])[:4] + 1
+    assert top[0] == 3  # pulled to the front of query 0's list
+    assert sorted(D_new[0, [1, 2, 3, 4]]) == [1, 2, 3, 4] and D_new[0, 5] == 5  # the rest keeps its distance

@@ -183,13 +183,17 @@ def remove(
 def evaluate(
     data: Annotated[Path, typer.Argument(help="Folder per work, CSV of path,work_id, or covers80 list folder.")],
     pipeline: Annotated[
-        Optional[list[str]], typer.Option("--pipeline", "-p", help="Pipeline to evaluate (repeat for several).")
+        Optional[list[str]],
+        typer.Option("--pipeline", "-p", help="Embedder name, or 'align' (alignment alone); repeat for several."),
     ] = None,
     json_file: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON here.")] = None,
     report: Annotated[Optional[Path], typer.Option("--report", help="Write report.md and plots into this folder.")] = None,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Parallel worker processes.")] = 2,
     seed: Annotated[int, typer.Option(help="Seed of the random pairs and triplets.")] = 0,
     midi_seconds: Annotated[float, typer.Option(help="Seconds of each MIDI file to render.")] = 60.0,
+    rerank: Annotated[
+        int, typer.Option("--rerank", min=0, help="Also score each pipeline with its top K re-ranked by alignment.")
+    ] = 0,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
 ):
@@ -203,7 +207,7 @@ def evaluate(
         try:
             results = run_evaluation(
                 data, pipeline, cache=_cache(cache, no_cache), workers=workers, seed=seed, midi_seconds=midi_seconds,
-                on_stage=progress.stage, on_item=progress.item,
+                on_stage=progress.stage, on_item=progress.item, rerank=rerank,
             )
         except (HomageError, ValueError) as exc:
             fail(str(exc))

@@ -1,0 +1,153 @@
+"""Networks, losses and the trainer on tiny data: shapes, hand-made loss values, a step that learns,
+checkpoints that resume, and a trained network behind the embedder interface."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+from homage.models.embedder import NetworkEmbedder, chunks, embed_prepared
+from homage.models.inputs import InputSpec
+from homage.models.losses import WorkClassifier, batch_hard_triplet_loss, triplet_loss
+from homage.models.networks import NETWORKS
+from homage.models.train import Split, TrainConfig, Trainer, training_chunk
+
+torch.set_num_threads(1)
+
+
+@pytest.mark.parametrize("name,bins", [("csi", 84), ("cnn128", 128), ("resnet18", 128)])
+def test_networks_give_128d_vectors_for_any_length(name, bins):
+    net = NETWORKS[name]().eval()
+    for frames in (20, 75):
+        raw, normed = net(torch.randn(3, 1, bins, frames))
+        assert raw.shape == normed.shape == (3, 128)
+    X = np.random.default_rng(0).random((bins, 130)).astype(np.float32)
+    v = embed_prepared(net, X, chunk_frames=60)
+    assert v.shape == (128,) and np.linalg.norm(v) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_csi_is_nearly_key_invariant_by_construction():
+    net = NETWORKS["csi"]().eval()
+    x = torch.zeros(1, 1, 84, 60)
+    x[0, 0, 30:50:4, :] = 1.0
+    shifted = torch.roll(x, 3, dims=2)
+    with torch.no_grad():
+        a, b = (F.normalize(net(t)[1], dim=1) for t in (x, shifted))
+    assert float((a * b).sum()) > 0.9
+
+
+def test_resnet18_loads_imagenet_format_weights():
+    net = NETWORKS["resnet18"]()
+    fake = {k: torch.full_like(v, 0.5) for k, v in net.state_dict().items() if not k.startswith("head")}
+    fake["conv1.weight"] = torch.ones(64, 3, 7, 7) * torch.tensor([0.0, 0.3, 0.6]).view(1, 3, 1, 1)
+    fake["fc.weight"] = torch.zeros(1000, 512)  # the ImageNet classifier has no counterpart
+    loaded = net.load_imagenet(fake)
+    assert "conv1.weight" in loaded and "fc.weight" not in loaded
+    assert torch.allclose(net.conv1.weight, torch.full_like(net.conv1.weight, 0.3))
+
+
+def test_triplet_loss_by_hand():
+    a = torch.tensor([[0.0, 0.0]])
+    p = torch.tensor([[0.0, 1.0]])  # distance 1
+    n = torch.tensor([[0.0, 1.5]])  # distance 1.5
+    assert float(triplet_loss(a, p, n, margin=1.0)) == pytest.approx(0.5, abs=1e-5)
+    assert float(triplet_loss(a, p, torch.tensor([[0.0, 3.0]]), margin=1.0)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_batch_hard_picks_the_farthest_positive_and_nearest_negative():
+    e = torch.tensor([[0.0], [1.0], [3.0], [1.5]])
+    labels = torch.tensor([0, 0, 1, 1])
+    # per anchor: relu(farthest positive − nearest negative + margin)
+    loss = batch_hard_triplet_loss(e, labels, margin=1.0)
+    per_anchor = [max(1 - 1.5 + 1, 0), max(1 - 0.5 + 1, 0), max(1.5 - 2 + 1, 0), max(1.5 - 0.5 + 1, 0)]
+    assert float(loss) == pytest.approx(np.mean(per_anchor), abs=1e-5)
+
+
+def test_classifier_losses_prefer_the_right_work():
+    torch.manual_seed(0)
+    for head in (WorkClassifier(4, 3), WorkClassifier(4, 3, scale=16.0, margin=0.2)):
+        with torch.no_grad():
+            head.weight.copy_(torch.eye(3, 4))
+        x = torch.tensor([[5.0, 0, 0, 0]])
+        with torch.no_grad():
+            assert float(head(x, torch.tensor([0]))) < float(head(x, torch.tensor([1])))
+
+
+def toy_split(seed: int, works: int = 6, versions: int = 3) -> Split:
+    """Works as random pitch patterns; versions transposed and noisy (what the network should ignore)."""
+    rng = np.random.default_rng(seed)
+    inputs, labels = [], []
+    for w in range(works):
+        pattern = (rng.random((84, 30)) > 0.9).astype(np.float32)
+        for _ in range(versions):
+            X = np.roll(pattern, int(rng.integers(-3, 4)), axis=0) + 0.1 * rng.random((84, 30))
+            inputs.append(X.astype(np.float32))
+            labels.append(w)
+    return Split(inputs, np.array(labels))
+
+
+def tiny_config(tmp_path, **kw) -> TrainConfig:
+    base = dict(out=str(tmp_path / "run"), network_args={"dim": 16, "widths": (4, 8, 8, 16)}, p=3, k=2,
+                chunk_s=10.0, epochs=2, lr=0.01, steps_per_epoch=4, triplets=6)  # fmt: skip
+    return TrainConfig(**{**base, **kw})
+
+
+@pytest.mark.parametrize("loss,positives", [("triplet", "augmented"), ("triplet", "versions"),
+                                            ("batch_hard", "versions"), ("batch_hard+softmax", "versions")])  # fmt: skip
+def test_training_steps_lower_the_loss(tmp_path, loss, positives):
+    config = tiny_config(tmp_path, loss=loss, positives=positives)
+    train = toy_split(0)
+    trainer = Trainer(config, train, toy_split(1), log=lambda s: None)
+    batch = trainer._batches(train, np.random.default_rng(0), 1)[0]
+    trainer.net.train()
+    before = float(trainer.loss(train, batch, False, np.random.default_rng(5)))
+    for _ in range(15):
+        loss_value = trainer.loss(train, batch, False, np.random.default_rng(5))
+        trainer.optimizer.zero_grad()
+        loss_value.backward()
+        trainer.optimizer.step()
+    after = float(trainer.loss(train, batch, False, np.random.default_rng(5)))
+    assert after < before
+
+
+def test_checkpoint_resume_round_trip(tmp_path):
+    config = tiny_config(tmp_path)
+    first = Trainer(config, toy_split(0), toy_split(1), log=lambda s: None)
+    first.run_epoch()
+    assert (tmp_path / "run" / "last.pt").exists() and (tmp_path / "run" / "best.pt").exists()
+    assert "baseline_val_map" in first.history[0] and (tmp_path / "run" / "curves.png").exists()
+    again = Trainer(config, toy_split(0), toy_split(1), log=lambda s: None)
+    assert again.resume() and again.epoch == 1 and again.history == first.history
+    for (k, a), b in zip(first.net.state_dict().items(), again.net.state_dict().values()):
+        assert torch.equal(a, b), k
+    again.run_epoch()
+    assert again.epoch == 2 and len(again.history) == 2
+    other = Trainer(tiny_config(tmp_path, lr=0.5), toy_split(0), toy_split(1), log=lambda s: None)
+    with pytest.raises(Exception, match="another configuration"):
+        other.resume()
+
+
+def test_trained_checkpoint_embeds_audio_features(tmp_path):
+    from conftest import synth_piece
+
+    config = tiny_config(tmp_path, epochs=1)
+    trainer = Trainer(config, toy_split(0), toy_split(1), log=lambda s: None)
+    trainer.run_epoch()
+    embedder = NetworkEmbedder(tmp_path / "run" / "best.pt")
+    v = embedder.embed_audio(synth_piece(1, seconds=12))
+    assert v.shape == (16,) and np.linalg.norm(v) == pytest.approx(1.0, abs=1e-5)
+    assert embedder.identity.startswith("csi@")
+
+
+def test_chunks_and_training_chunk_shapes():
+    X = np.random.default_rng(0).random((84, 100)).astype(np.float32)
+    parts = chunks(X, 40)
+    assert parts.shape[1:] == (84, 40) and parts.shape[0] == 4  # starts 0, 20, 40, 60
+    assert chunks(X[:, :10], 40).shape == (1, 84, 40)
+    rng = np.random.default_rng(0)
+    assert training_chunk(X, 30, TrainConfig().augment, rng).shape == (84, 30)
+    spec = InputSpec()
+    prepared = spec.prepare(np.random.default_rng(1).random((84, 250)))
+    assert prepared.shape == (84, 25) and 0.0 <= prepared.min() and prepared.max() <= 1.0
