@@ -5,6 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 APT_PACKAGES=(ffmpeg fluidsynth fluid-soundfont-gm)
+# `bash setup.sh --corpus`: also what `homage data build` draws on — more General-MIDI SoundFonts and
+# Debian game-music packages (real recordings, used as distractors).
+if [ "${1:-}" = "--corpus" ]; then
+    APT_PACKAGES+=(timgm6mb-soundfont fluidr3mono-gm-soundfont musescore-general-soundfont-small
+                   wesnoth-1.16-music singularity-music asc-music)
+fi
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
