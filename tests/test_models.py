@@ -139,6 +139,11 @@ def test_trained_checkpoint_embeds_audio_features(tmp_path):
     v = embedder.embed_audio(synth_piece(1, seconds=12))
     assert v.shape == (16,) and np.linalg.norm(v) == pytest.approx(1.0, abs=1e-5)
     assert embedder.identity.startswith("csi@")
+    from homage.embed import get_embedder
+
+    by_path = get_embedder(str(tmp_path / "run" / "best.pt"))  # as `--pipeline`/`--embedder` accept it
+    assert by_path.identity.startswith(str(tmp_path / "run" / "best.pt") + "@")
+    assert np.allclose(by_path.embed_audio(synth_piece(1, seconds=12)), v, atol=1e-5)
 
 
 def test_chunks_and_training_chunk_shapes():

@@ -16,17 +16,29 @@ def _ftm2d() -> Embedder:
     return FTM2D()
 
 
-_REGISTRY: dict[str, Callable[[], Embedder]] = {"ftm2d": _ftm2d}
+def _csi() -> Embedder:
+    from homage.models.embedder import SHIPPED_CSI, NetworkEmbedder
+
+    if not SHIPPED_CSI.exists():
+        raise ConfigError("this homage ships no trained csi weights yet; use ftm2d or a checkpoint path")
+    return NetworkEmbedder(SHIPPED_CSI, name="csi")
+
+
+_REGISTRY: dict[str, Callable[[], Embedder]] = {"ftm2d": _ftm2d, "csi": _csi}
 
 
 def available_embedders() -> list[str]:
-    """Names accepted by :func:`get_embedder`."""
+    """Names accepted by :func:`get_embedder` (a checkpoint path written by `homage train` also is)."""
     return sorted(_REGISTRY)
 
 
 def get_embedder(name: str | None = None) -> Embedder:
-    """The embedder registered as ``name`` (the default one when None)."""
+    """The embedder registered as ``name`` (the default one when None), or a trained checkpoint ``*.pt``."""
     name = name or DEFAULT_EMBEDDER
+    if name.endswith(".pt"):
+        from homage.models.embedder import NetworkEmbedder
+
+        return NetworkEmbedder(name, name=name)
     try:
         factory = _REGISTRY[name]
     except KeyError:

@@ -19,7 +19,7 @@ from homage.errors import ConfigError
 from homage.models.inputs import InputSpec
 from homage.models.networks import NETWORKS
 
-MIN_FRAMES = 8
+SHIPPED_CSI = Path(__file__).with_name("assets") / "csi.pt"
 
 
 def build_network(name: str, args: dict | None = None) -> torch.nn.Module:
