@@ -28,14 +28,16 @@ def test_networks_give_128d_vectors_for_any_length(name, bins):
     assert v.shape == (128,) and np.linalg.norm(v) == pytest.approx(1.0, abs=1e-5)
 
 
-def test_csi_is_nearly_key_invariant_by_construction():
+def test_csi_is_key_invariant_by_construction():
+    """Max over frequency after the trunk: a transposition by a multiple of the trunk's frequency stride
+    (8 bins) gives the same vector, whatever the weights."""
+    torch.manual_seed(0)
     net = NETWORKS["csi"]().eval()
     x = torch.zeros(1, 1, 84, 60)
     x[0, 0, 30:50:4, :] = 1.0
-    shifted = torch.roll(x, 3, dims=2)
     with torch.no_grad():
-        a, b = (F.normalize(net(t)[1], dim=1) for t in (x, shifted))
-    assert float((a * b).sum()) > 0.9
+        a, b = (F.normalize(net(t)[1], dim=1) for t in (x, torch.roll(x, 8, dims=2)))
+    assert float((a * b).sum()) > 0.99
 
 
 def test_resnet18_loads_imagenet_format_weights():
