@@ -10,21 +10,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from homage.features.cqt import CQTSpec
+from homage.features.cqt import CQTSpec, chroma_from_cqt
 from homage.features.mel import MelSpec
 
 
 @dataclass(frozen=True)
 class InputSpec:
-    feature: str = "cqt"  # "cqt" (84 bins, 25 fps) or "logmel" (128 bands, 43 fps)
+    feature: str = "cqt"  # "cqt" (84 bins, 25 fps), "chroma" (12 pitch classes from that CQT), "logmel" (128 bands, 43 fps)
     pool: int = 10  # feature frames averaged into one input frame
 
     def spec(self) -> CQTSpec | MelSpec:
-        return CQTSpec() if self.feature == "cqt" else MelSpec()
+        return MelSpec() if self.feature == "logmel" else CQTSpec()
 
     @property
     def n_bins(self) -> int:
-        return self.spec().n_bins if self.feature == "cqt" else self.spec().n_mels
+        return {"cqt": 84, "chroma": 12, "logmel": 128}[self.feature]
 
     @property
     def frame_rate(self) -> float:
@@ -35,6 +35,8 @@ class InputSpec:
         X = np.asarray(X, dtype=np.float32)
         if self.feature == "cqt":
             X = np.log1p(100.0 * X / max(float(X.max()), 1e-8)) / np.log1p(100.0)
+        elif self.feature == "chroma":
+            X = chroma_from_cqt(X)
         else:
             X = (X + 80.0) / 80.0
         frames = max(X.shape[1] // self.pool, 1)

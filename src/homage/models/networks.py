@@ -36,6 +36,30 @@ class CSINet(nn.Module):
         return self.head(self.pool(h))
 
 
+class PitchClassNet(nn.Module):
+    """Version-identification network on chroma (12 pitch classes), key-invariant by construction
+    (after MOVE, Yesiler et al. 2020): the pitch axis is wrapped to 23 rows, a first convolution spans a
+    whole octave at each of the 12 transpositions, and the maximum over them is taken; dilated temporal
+    convolutions, GeM over time and a BNNeck follow."""
+
+    def __init__(self, dim: int = 128, widths: tuple[int, ...] = (64, 128, 256)):
+        super().__init__()
+        w = widths
+        self.octave = nn.Sequential(nn.Conv2d(1, w[0], (12, 5), padding=(0, 2), bias=False), nn.BatchNorm2d(w[0]), nn.ReLU())
+        self.temporal = nn.Sequential(
+            nn.Conv1d(w[0], w[1], 5, padding=2, bias=False), nn.BatchNorm1d(w[1]), nn.ReLU(), nn.MaxPool1d(2, ceil_mode=True),
+            nn.Conv1d(w[1], w[1], 5, padding=4, dilation=2, bias=False), nn.BatchNorm1d(w[1]), nn.ReLU(),
+            nn.Conv1d(w[1], w[2], 3, padding=2, dilation=2, bias=False), nn.BatchNorm1d(w[2]), nn.ReLU(),
+        )
+        self.pool = GeM()
+        self.head = EmbeddingHead(w[2], dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.cat([x, x[:, :, :11]], dim=2)  # 23 rows: every transposition of a full octave
+        h = self.octave(x).amax(dim=2)  # max over the 12 transpositions
+        return self.head(self.pool(self.temporal(h)))
+
+
 class CNN128(nn.Module):
     """The original project's CNN from scratch: four conv-BN-ReLU-maxpool blocks, 128-d output."""
 
@@ -109,4 +133,4 @@ class _Basic(nn.Module):
         return F.relu(y + (self.downsample(x) if self.downsample is not None else x))
 
 
-NETWORKS = {"csi": CSINet, "cnn128": CNN128, "resnet18": ResNet18}
+NETWORKS = {"csi": CSINet, "pcnet": PitchClassNet, "cnn128": CNN128, "resnet18": ResNet18}
