@@ -12,12 +12,12 @@ from homage.models.embedder import NetworkEmbedder, chunks, embed_prepared
 from homage.models.inputs import InputSpec
 from homage.models.losses import WorkClassifier, batch_hard_triplet_loss, triplet_loss
 from homage.models.networks import NETWORKS
-from homage.models.train import Split, TrainConfig, Trainer, training_chunk
+from homage.models.train import Augment, Split, TrainConfig, Trainer, training_chunk
 
 torch.set_num_threads(1)
 
 
-@pytest.mark.parametrize("name,bins", [("csi", 84), ("cnn128", 128), ("resnet18", 128)])
+@pytest.mark.parametrize("name,bins", [("csi", 84), ("pcnet", 12), ("cnn128", 128), ("resnet18", 128)])
 def test_networks_give_128d_vectors_for_any_length(name, bins):
     net = NETWORKS[name]().eval()
     for frames in (20, 75):
@@ -38,6 +38,19 @@ def test_csi_is_key_invariant_by_construction():
     with torch.no_grad():
         a, b = (F.normalize(net(t)[1], dim=1) for t in (x, torch.roll(x, 8, dims=2)))
     assert float((a * b).sum()) > 0.99
+
+
+def test_pcnet_is_exactly_key_invariant():
+    """The first convolution sees every transposition of a full octave and the maximum is kept: any
+    circular shift of the pitch classes gives the same vector."""
+    torch.manual_seed(0)
+    net = NETWORKS["pcnet"]().eval()
+    x = torch.rand(2, 1, 12, 50)
+    with torch.no_grad():
+        a = F.normalize(net(x)[1], dim=1)
+        for shift in (1, 5, 11):
+            b = F.normalize(net(torch.roll(x, shift, dims=2))[1], dim=1)
+            assert torch.allclose(a, b, atol=1e-5)
 
 
 def test_resnet18_loads_imagenet_format_weights():
@@ -99,18 +112,25 @@ def tiny_config(tmp_path, **kw) -> TrainConfig:
 @pytest.mark.parametrize("loss,positives", [("triplet", "augmented"), ("triplet", "versions"),
                                             ("batch_hard", "versions"), ("batch_hard+softmax", "versions")])  # fmt: skip
 def test_training_steps_lower_the_loss(tmp_path, loss, positives):
-    config = tiny_config(tmp_path, loss=loss, positives=positives)
+    still = Augment(tempo=(1.0, 1.0), key_shift=0, freq_mask=0, time_mask=0)  # the same chunks every step
+    config = tiny_config(tmp_path, loss=loss, positives=positives, augment=still)
     train = toy_split(0)
     trainer = Trainer(config, train, toy_split(1), log=lambda s: None)
     batch = trainer._batches(train, np.random.default_rng(0), 1)[0]
     trainer.net.train()
-    before = float(trainer.loss(train, batch, False, np.random.default_rng(5)))
+
+    def loss_now():
+        return trainer.loss(train, batch, True, np.random.default_rng(5))
+
+    with torch.no_grad():
+        before = float(loss_now())
     for _ in range(15):
-        loss_value = trainer.loss(train, batch, False, np.random.default_rng(5))
+        loss_value = loss_now()
         trainer.optimizer.zero_grad()
         loss_value.backward()
         trainer.optimizer.step()
-    after = float(trainer.loss(train, batch, False, np.random.default_rng(5)))
+    with torch.no_grad():
+        after = float(loss_now())
     assert after < before
 
 

@@ -184,20 +184,22 @@ class Trainer:
             positives = self._chunks(split.inputs, batch[:, 1], augment, rng)
         return [anchors, positives, self._chunks(split.inputs, batch[:, -1], augment, rng)]
 
-    def loss(self, split: Split, batch: np.ndarray, augment: bool, rng) -> torch.Tensor:
+    def loss(self, split: Split, batch: np.ndarray, training: bool, rng) -> torch.Tensor:
+        """The configured loss on one batch; training chunks are augmented and add the softmax term
+        (validation works are not among the training classes)."""
         c = self.config
         if c.loss == "triplet":
-            a, p, n = self._triplet_chunks(split, batch, augment, rng)
+            a, p, n = self._triplet_chunks(split, batch, training, rng)
             _, normed = self.net(self._tensor(a + p + n))
             a, p, n = F.normalize(normed, dim=1).chunk(3)
             return triplet_loss(a, p, n, c.margin)
         labels = torch.from_numpy(split.labels[batch]).to(self.device)
-        raw, normed = self.net(self._tensor(self._chunks(split.inputs, batch, augment, rng)))
+        raw, normed = self.net(self._tensor(self._chunks(split.inputs, batch, training, rng)))
         loss = batch_hard_triplet_loss(F.normalize(raw, dim=1), labels, c.margin)
         if self.softmax is not None:
             loss = c.triplet_weight * loss
-        if self.softmax is not None and augment:  # validation works are not among the classes
-            loss = loss + self.softmax(normed, labels)
+            if training:
+                loss = loss + self.softmax(normed, labels)
         return loss
 
     # --- epochs --------------------------------------------------------------------------------
