@@ -208,3 +208,52 @@ def test_recording_chain_keeps_the_signal_finite_and_shaped():
         out = apply_chain(y, 22050, chain, rng)
         assert out.shape == y.shape and np.isfinite(out).all()
         assert np.abs(out).max() == pytest.approx(10 ** (chain["gain_db"] / 20), rel=1e-3)
+
+
+def test_cli_build_reports_missing_sources_clearly(tmp_path):
+    from typer.testing import CliRunner
+
+    from homage.cli.app import app
+
+    result = CliRunner().invoke(app, ["data", "build", str(tmp_path / "out"), "--pop909", str(tmp_path / "nowhere"), "--no-debian-music"])
+    assert result.exit_code == 1 and "no such POP909 folder" in result.stderr
+    result = CliRunner().invoke(app, ["data", "build", str(tmp_path / "out2"), "--no-debian-music"])
+    assert result.exit_code == 1 and "no works" in result.stderr
+
+
+def test_cli_build_and_inspect_end_to_end(sources, tmp_path):
+    from typer.testing import CliRunner
+
+    from homage.cli.app import app
+    from homage.data.render import default_soundfont
+
+    if not have_synth():
+        pytest.skip(SYNTH_REASON)
+    out = tmp_path / "corpus"
+    result = CliRunner().invoke(app, ["data", "build", str(out), "--pop909", sources["pop909"], "--no-debian-music",
+                                      "--versions", "4", "--seconds", "6", "-j", "1",
+                                      "--soundfont", str(default_soundfont())])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "4 works, 16 versions" in " ".join(result.stdout.split())
+    assert "pop909-005: " in result.stderr and "unreadable MIDI" in result.stderr
+    shown = CliRunner().invoke(app, ["data", "inspect", str(out), "-o", str(tmp_path / "c.png"), "--works", "2"])
+    assert shown.exit_code == 0 and (tmp_path / "c.png").exists() and "versions" in shown.stdout
+
+
+def test_cli_trains_a_toy_model_and_resumes(sources, tmp_path):
+    from typer.testing import CliRunner
+
+    from homage.cli.app import app
+
+    if not have_synth():
+        pytest.skip(SYNTH_REASON)
+    out = tmp_path / "corpus"
+    build(out, settings(sources, fractions=(0.5, 0.5), audio=()))
+    args = ["train", "configs/tiny.yaml", f"corpus={out}", f"out={tmp_path / 'run'}", "epochs=1"]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "epoch 1 train_loss" in first.stderr and (tmp_path / "run" / "best.pt").exists()
+    resumed = CliRunner().invoke(app, [*args[:-1], "epochs=2", "--resume"])
+    assert resumed.exit_code != 0 and "another configuration" in resumed.stderr  # epochs is part of the config
+    again = CliRunner().invoke(app, [*args, "--resume"])
+    assert again.exit_code == 0 and "resumed" in again.stderr and "epoch 2" not in again.stderr

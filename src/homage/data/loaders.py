@@ -148,10 +148,10 @@ def _draw_other(labels: np.ndarray, anchor: int, rng: np.random.Generator) -> in
 
 def pk_batches(labels: np.ndarray, p: int, k: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
     """One epoch of batches of ``p`` works × ``k`` versions (drawn with replacement when a work has fewer);
-    only works with at least two versions take part."""
+    only works with at least two versions take part (all of them in one batch when there are fewer than ``p``)."""
     groups = {w: idx for w, idx in _others(labels).items() if len(idx) > 1}
     works = rng.permutation(list(groups))
-    for start in range(0, len(works) - p + 1, p):
+    for start in range(0, max(len(works) - p + 1, 1 if len(works) > 1 else 0), p):
         batch = []
         for w in works[start : start + p]:
             idx = groups[int(w)]

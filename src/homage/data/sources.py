@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from homage import audio
+from homage.errors import ConfigError
 
 LICENCES = {
     "pop909": "MIT (POP909, Wang et al. 2020)",
@@ -35,6 +36,8 @@ class Work:
 
 def pop909_works(root: str | Path) -> list[Work]:
     """Song folders with a MIDI file and chord/beat annotations (others are left out)."""
+    if not Path(root).is_dir():
+        raise ConfigError(f"{root}: no such POP909 folder")
     works = []
     for folder in sorted(p for p in Path(root).iterdir() if p.is_dir()):
         song, chords, beats = folder / f"{folder.name}.mid", folder / "chord_midi.txt", folder / "beat_midi.txt"
@@ -51,6 +54,8 @@ def pop909_works(root: str | Path) -> list[Work]:
 def asap_works(root: str | Path) -> list[Work]:
     """One work per ASAP folder: its performances (sorted) followed by the score rendition."""
     root = Path(root)
+    if not (root / "metadata.csv").is_file():
+        raise ConfigError(f"{root}: no ASAP metadata.csv there")
     by_folder: dict[str, dict] = {}
     with open(root / "metadata.csv", newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
@@ -71,6 +76,8 @@ def audio_works(roots: list[str | Path]) -> list[Work]:
 
     works = []
     for root in roots:
+        if not Path(root).is_dir():
+            raise ConfigError(f"{root}: no such folder of recordings")
         for path in find_audio(root):
             package = _debian_package(path)
             name = path.stem.replace(" ", "_")
