@@ -249,7 +249,8 @@ def test_cli_trains_a_toy_model_and_resumes(sources, tmp_path):
         pytest.skip(SYNTH_REASON)
     out = tmp_path / "corpus"
     build(out, settings(sources, fractions=(0.5, 0.5), audio=()))
-    args = ["train", "configs/tiny.yaml", f"corpus={out}", f"out={tmp_path / 'run'}", "epochs=1"]
+    tiny = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
+    args = ["train", str(tiny), f"corpus={out}", f"out={tmp_path / 'run'}", "epochs=1"]
     first = CliRunner().invoke(app, args)
     assert first.exit_code == 0, first.output
     assert "epoch 1 train_loss" in first.stderr and (tmp_path / "run" / "best.pt").exists()
