@@ -251,7 +251,8 @@ class Trainer:
                 losses.append(float(triplet_loss(a, p, n, c.margin)))
             else:
                 emb = flat(self._chunks(data.inputs, batch, False, rng))
-                losses.append(float(batch_hard_triplet_loss(emb, torch.from_numpy(data.labels[batch]), c.margin)))
+                loss = batch_hard_triplet_loss(emb, torch.from_numpy(data.labels[batch]), c.margin)
+                losses.append(float(loss) * (c.triplet_weight if self.softmax is not None else 1.0))
         pooled = np.stack([X.mean(axis=1) / (np.linalg.norm(X.mean(axis=1)) + 1e-9) for X in data.inputs])
         return {"baseline_val_loss": float(np.mean(losses)), "baseline_val_map": _map(pooled, data.labels)}
 
@@ -330,11 +331,11 @@ def plot_curves(history: list[dict], path: Path) -> None:
 
     epochs = [h["epoch"] for h in history]
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
-    left.plot(epochs, [h["train_loss"] for h in history], label="train")
-    left.plot(epochs, [h["val_loss"] for h in history], label="validation")
+    left.plot(epochs, [h["train_loss"] for h in history], label="train (every term)")
+    left.plot(epochs, [h["val_loss"] for h in history], label="validation (triplet term)")
     right.plot(epochs, [h["val_map"] for h in history], label="validation MAP", color="C2")
     if history and "baseline_val_loss" in history[0]:
-        left.axhline(history[0]["baseline_val_loss"], ls="--", color="grey", label="no model")
+        left.axhline(history[0]["baseline_val_loss"], ls="--", color="grey", label="no model (triplet term)")
         right.axhline(history[0]["baseline_val_map"], ls="--", color="grey", label="no model")
     left.set_xlabel("epoch"), left.set_ylabel("loss"), right.set_xlabel("epoch"), right.set_ylabel("MAP")
     left.legend(fontsize=7), right.legend(fontsize=7)
