@@ -11,9 +11,7 @@ segments). Target: ≤ 10 ms per pair of 4-minute songs.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +24,7 @@ from homage.align.sequences import fixed_rate_chroma
 from homage.data.render import VersionParams, make_version, render
 from homage.demo import PIECES, score_to_midi
 from homage.features.cqt import CQTSpec
+from timing import median_time  # bench/timing.py
 
 LENGTHS_S = (30, 120, 240, 480)
 
@@ -43,16 +42,6 @@ def loop(C: np.ndarray, seconds: float, frame_rate: float) -> np.ndarray:
     return np.tile(C, (1, int(np.ceil(frames / C.shape[1]))))[:, :frames]
 
 
-def timed(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=20)
@@ -65,9 +54,9 @@ def main() -> None:
         table.add_column(col, justify="right")
     for seconds in LENGTHS_S:
         A, B = loop(Ca, seconds, spec.frame_rate), loop(Cb, seconds / 1.1, spec.frame_rate)
-        chroma_ms = timed(lambda: (fixed_rate_chroma(A, spec, config.frame_rate), fixed_rate_chroma(B, spec, config.frame_rate)), args.repeats)
+        chroma_ms = 1000 * median_time(lambda: (fixed_rate_chroma(A, spec, config.frame_rate), fixed_rate_chroma(B, spec, config.frame_rate)), args.repeats)[0]
         a, b = fixed_rate_chroma(A, spec, config.frame_rate), fixed_rate_chroma(B, spec, config.frame_rate)
-        align_ms = timed(lambda: align_sequences(a, b, config), args.repeats)
+        align_ms = 1000 * median_time(lambda: align_sequences(a, b, config), args.repeats)[0]
         result = align_sequences(a, b, config)
         table.add_row(f"{seconds / 60:g} min", f"{chroma_ms:.1f}", f"{align_ms:.1f}", f"{chroma_ms + align_ms:.1f}",
                       f"{result.transposition:+d}", f"{result.tempo_ratio:.2f}")  # fmt: skip

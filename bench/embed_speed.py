@@ -10,10 +10,8 @@ Each step is timed warm (after one untimed run), median of the repeats. Target: 
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +20,7 @@ from rich.table import Table
 
 from homage import audio
 from homage.embed import get_embedder
+from timing import median_time  # bench/timing.py
 
 SONG_S = 240.0
 
@@ -43,16 +42,6 @@ def encode(wav: Path, out: Path, *args: str) -> Path:
     return out
 
 
-def timed(fn, repeats: int) -> tuple[float, object]:
-    result = fn()  # warm-up: first calls compile numba code and fill caches
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--embedder", default=None)
@@ -70,10 +59,10 @@ def main() -> None:
             "mp3 44.1 kHz stereo 128 kbps": encode(wav, Path(tmp, "high.mp3"), "-b:a", "128k"),
         }
         for label, path in files.items():
-            t_decode, y = timed(lambda: audio.load(path, sr=sr), args.repeats)
-            t_features, X = timed(lambda: embedder.feature.compute(y), args.repeats)
-            t_embed, _ = timed(lambda: embedder.embed(X), args.repeats)
-            t_total, _ = timed(lambda: embedder.embed(embedder.feature.compute(audio.load(path, sr=sr))), args.repeats)
+            t_decode, y = median_time(lambda: audio.load(path, sr=sr), args.repeats)
+            t_features, X = median_time(lambda: embedder.feature.compute(y), args.repeats)
+            t_embed, _ = median_time(lambda: embedder.embed(X), args.repeats)
+            t_total, _ = median_time(lambda: embedder.embed(embedder.feature.compute(audio.load(path, sr=sr))), args.repeats)
             for step, seconds in [("decode", t_decode), ("features", t_features), ("embed", t_embed),
                                   ("whole path", t_total)]:
                 table.add_row(label, step, f"{seconds:.3f}", f"{seconds / (SONG_S / 60):.3f}",

@@ -10,8 +10,6 @@ Medians of the repeats, after one untimed run, with torch's default threads.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import torch
@@ -21,19 +19,10 @@ from rich.table import Table
 from homage.models.embedder import embed_prepared
 from homage.models.inputs import InputSpec
 from homage.models.networks import NETWORKS
+from timing import median_time  # bench/timing.py
 
 INPUTS = {"cnn128": InputSpec("logmel", 16), "resnet18": InputSpec("logmel", 16), "csi": InputSpec("cqt", 10),
           "pcnet": InputSpec("chroma", 5)}  # fmt: skip
-
-
-def median_seconds(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -59,8 +48,8 @@ def main() -> None:
             optimizer.step()
 
         song = rng.random((spec.n_bins, int(240 * spec.frame_rate)), dtype=np.float32)
-        train_s = median_seconds(step, args.repeats)
-        embed_s = median_seconds(lambda: embed_prepared(net, song, chunk), args.repeats)
+        train_s = median_time(step, args.repeats)[0]
+        embed_s = median_time(lambda: embed_prepared(net, song, chunk), args.repeats)[0]
         table.add_row(name, f"{spec.feature} {spec.n_bins} × {spec.frame_rate:.1f} fps", f"{sum(p.numel() for p in net.parameters()) / 1e6:.2f} M",
                       f"{train_s:.2f} s", f"{embed_s * 1000:.0f} ms")  # fmt: skip
     Console().print(table)

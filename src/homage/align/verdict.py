@@ -8,6 +8,7 @@ ships as ``assets/calibration.json`` and names the data that set it.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -42,7 +43,9 @@ class Calibration:
         return path
 
 
+@functools.lru_cache(maxsize=8)
 def load_calibration(path: str | Path = CALIBRATION_FILE) -> Calibration:
+    """The calibration stored at ``path`` (read once per process; a Calibration is immutable)."""
     return Calibration(**json.loads(Path(path).read_text()))
 
 

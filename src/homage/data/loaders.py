@@ -159,6 +159,16 @@ def pk_batches(labels: np.ndarray, p: int, k: int, rng: np.random.Generator) -> 
         yield np.concatenate(batch)
 
 
+def shift_bins(X: np.ndarray, shift: int, fill: float) -> np.ndarray:
+    """``X`` (bins, frames) moved ``shift`` bins up (down when negative); the bins left empty get ``fill``."""
+    X = np.roll(X, shift, axis=0)
+    if shift > 0:
+        X[:shift] = fill
+    elif shift < 0:
+        X[shift:] = fill
+    return X
+
+
 def augment_original(X: np.ndarray, rng: np.random.Generator, *, bins_per_octave: int = 12) -> np.ndarray:
     """The original project's positive: the same recording with noise, a time stretch (0.8–1.2×) and a
     pitch shift (±2 semitones), on a (bins, frames) magnitude or dB feature."""
@@ -168,10 +178,6 @@ def augment_original(X: np.ndarray, rng: np.random.Generator, *, bins_per_octave
     positions = np.clip(np.arange(0, frames, stretch), 0, frames - 1)
     X = np.stack([np.interp(positions, np.arange(frames), row) for row in X])
     shift = int(round(rng.uniform(-2, 2) * bins_per_octave / 12))
-    X = np.roll(X, shift, axis=0)
-    if shift > 0:
-        X[:shift] = X.min()
-    elif shift < 0:
-        X[shift:] = X.min()
+    X = shift_bins(X, shift, fill=float(X.min()))
     scale = float(np.std(X)) or 1.0
     return X + rng.normal(0, 0.05 * scale, X.shape).astype(np.float32)

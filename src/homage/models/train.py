@@ -22,7 +22,15 @@ import torch
 from torch.nn import functional as F
 
 from homage.config import load_yaml
-from homage.data.loaders import Corpus, augment_original, load_features, original_triplets, pk_batches, version_triplets
+from homage.data.loaders import (
+    Corpus,
+    augment_original,
+    load_features,
+    original_triplets,
+    pk_batches,
+    shift_bins,
+    version_triplets,
+)
 from homage.errors import ConfigError
 from homage.evaluation.metrics import retrieval_scores
 from homage.features.cache import FeatureCache
@@ -120,8 +128,7 @@ def training_chunk(X: np.ndarray, frames: int, aug: Augment, rng: np.random.Gene
         return X
     shift = int(rng.integers(-aug.key_shift, aug.key_shift + 1)) if aug.key_shift else 0
     if shift:
-        X = np.roll(X, shift, axis=0)
-        X[(slice(0, shift) if shift > 0 else slice(shift, None))] = 0.0
+        X = shift_bins(X, shift, fill=0.0)
     if aug.freq_mask:
         width, at = int(rng.integers(aug.freq_mask + 1)), int(rng.integers(X.shape[0]))
         X[at : at + width] = 0.0
@@ -223,8 +230,10 @@ class Trainer:
         row = {"epoch": self.epoch, "train_loss": float(np.mean(losses)), **self.validate(), **baseline,
                "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
         self.history.append(row)
-        self.save(best=row["val_map"] > self.best_map)
-        self.best_map = max(self.best_map, row["val_map"])
+        is_best = row["val_map"] > self.best_map
+        if is_best:
+            self.best_map = row["val_map"]
+        self.save(best=is_best)
         return row
 
     @torch.no_grad()
@@ -276,7 +285,7 @@ class Trainer:
             "scheduler": self.scheduler.state_dict(),
             "softmax": self.softmax.state_dict() if self.softmax else None,
             "history": self.history,
-            "best_map": self.best_map if not best else self.history[-1]["val_map"],
+            "best_map": self.best_map,
             "rng": self.rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
         }
