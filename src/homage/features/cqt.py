@@ -10,6 +10,11 @@ from dataclasses import dataclass
 
 import librosa
 import numpy as np
+import scipy.fft
+
+
+CRP_DROP = 0.3  # share of the lowest pitch-cepstral coefficients CRP removes
+CRP_ETA = 1000.0  # log compression: log(1 + eta · energy)
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,31 @@ def chroma_from_cqt(C: np.ndarray, *, bins_per_octave: int = 12, fmin: float = 3
     """
     chroma = librosa.feature.chroma_cqt(C=C, bins_per_octave=bins_per_octave, fmin=fmin, n_chroma=12)
     return chroma.astype(np.float32)
+
+
+def crp_chroma(
+    C: np.ndarray, *, bins_per_octave: int = 12, fmin: float = 32.703, drop: float = CRP_DROP, eta: float = CRP_ETA
+) -> np.ndarray:
+    """Timbre-robust chroma: CRP, "chroma DCT-reduced log pitch" (Müller & Ewert 2010).
+
+    The log-compressed pitch energies are taken to the cepstral domain along the pitch axis, the
+    lowest ``drop`` share of coefficients (the spectral envelope: timbre, loudness) is removed, and
+    what is left is folded into 12 pitch classes. Versions played on other instruments keep their
+    harmony and melody but lose their instrument's colour.
+
+    Returns
+    -------
+    chroma : np.ndarray, shape (12, n_frames), float32, each frame scaled to a maximum of 1
+    """
+    energy = (C / max(float(C.max()), 1e-9)) ** 2
+    cepstrum = scipy.fft.dct(np.log1p(eta * energy), axis=0, norm="ortho")
+    cepstrum[: int(round(drop * len(C)))] = 0.0
+    pitch = np.maximum(scipy.fft.idct(cepstrum, axis=0, norm="ortho"), 0.0)
+    start = int(round(bins_per_octave * np.log2(fmin / librosa.note_to_hz("C1")))) % bins_per_octave
+    classes = (np.arange(len(C)) * 12 // bins_per_octave + start * 12 // bins_per_octave) % 12
+    chroma = np.zeros((12, C.shape[1]), dtype=np.float64)
+    np.add.at(chroma, classes, pitch)
+    return (chroma / np.maximum(chroma.max(axis=0, keepdims=True), 1e-9)).astype(np.float32)
 
 
 def onset_strength(C: np.ndarray, *, sr: int = 16000, hop_length: int = 640) -> np.ndarray:

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from homage.features.cqt import CQTSpec, chroma_from_cqt
+from homage.features.cqt import CQTSpec, chroma_from_cqt, crp_chroma
 from homage.features.mel import MelSpec
 
 
 @dataclass(frozen=True)
 class InputSpec:
-    feature: str = "cqt"  # "cqt" (84 bins, 25 fps), "chroma" (12 pitch classes from that CQT), "logmel" (128 bands, 43 fps)
+    feature: str = "cqt"  # "cqt" (84 bins, 25 fps), "chroma" or "crp" (12 pitch classes from that CQT), "logmel" (128 bands, 43 fps)
     pool: int = 10  # feature frames averaged into one input frame
 
     def spec(self) -> CQTSpec | MelSpec:
@@ -24,7 +24,7 @@ class InputSpec:
 
     @property
     def n_bins(self) -> int:
-        return {"cqt": 84, "chroma": 12, "logmel": 128}[self.feature]
+        return {"cqt": 84, "chroma": 12, "crp": 12, "logmel": 128}[self.feature]
 
     @property
     def frame_rate(self) -> float:
@@ -37,6 +37,8 @@ class InputSpec:
             X = np.log1p(100.0 * X / max(float(X.max()), 1e-8)) / np.log1p(100.0)
         elif self.feature == "chroma":
             X = chroma_from_cqt(X)
+        elif self.feature == "crp":
+            X = crp_chroma(X)
         else:
             X = (X + 80.0) / 80.0
         frames = max(X.shape[1] // self.pool, 1)
