@@ -39,7 +39,7 @@ def test_identity_changes_with_settings():
     assert FTM2D().identity != FTM2D(FTM2DConfig(patch_len=50)).identity
     assert FTM2D().identity != FTM2D(center=None).identity
     assert FTM2D().identity == FTM2D().identity
-    assert FTM2D().identity.startswith("ftm2d@1#")
+    assert FTM2D().identity.startswith("ftm2d@2#")
 
 
 def test_registry():

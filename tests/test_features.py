@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from homage import features
-from homage.features import CQTSpec, FeatureCache, MelSpec, chroma_from_cqt, cqt, log_mel
+from homage.features import CQTSpec, FeatureCache, MelSpec, chroma_from_cqt, cqt, crp_chroma, log_mel
 
 from conftest import SR, synth_piece, write
 
@@ -29,6 +29,27 @@ def test_chroma_folds_octaves_to_pitch_classes():
         chroma = chroma_from_cqt(cqt(tone(pitch)))
         assert chroma.shape[0] == 12
         assert int(np.argmax(chroma[:, 50])) == pitch % 12
+
+
+def harmonic_tone(midi_pitch: int, weights, seconds: float = 4.0, sr: int = SR) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    f = 440.0 * 2 ** ((midi_pitch - 69) / 12)
+    y = sum(w * np.sin(2 * np.pi * f * (h + 1) * t) for h, w in enumerate(weights))
+    return (0.5 * y / np.abs(y).max()).astype(np.float32)
+
+
+def test_crp_chroma_keeps_the_pitch_class_and_drops_the_timbre():
+    mellow, bright = (1.0, 0.1, 0.02), (0.3, 1.0, 0.8, 0.7, 0.6)  # one note, two instruments' harmonics
+    for pitch in (57, 60, 64):
+        a, b = cqt(harmonic_tone(pitch, mellow)), cqt(harmonic_tone(pitch, bright))
+        crp_a, crp_b = crp_chroma(a)[:, 50], crp_chroma(b)[:, 50]
+        assert crp_a.shape == (12,) and int(np.argmax(crp_a)) == int(np.argmax(crp_b)) == pitch % 12
+
+        def cosine(x, y):
+            return float(x @ y / np.linalg.norm(x) / np.linalg.norm(y))
+
+        plain = cosine(chroma_from_cqt(a)[:, 50], chroma_from_cqt(b)[:, 50])
+        assert cosine(crp_a, crp_b) > plain  # the two instruments look more alike after CRP
 
 
 def test_log_mel_shape_and_range():

@@ -1,6 +1,6 @@
 """Alignment: where and how two recordings match, from their pitch-class content.
 
-Fixed-rate chroma → global transposition (OTI) → delay embedding → binary cross-recurrence →
+Fixed-rate CRP chroma (timbre removed) → global transposition (OTI) → delay embedding → binary cross-recurrence →
 Qmax local alignment. The result says how strongly two songs match, at what transposition and tempo
 ratio, and which time spans of each correspond.
 """

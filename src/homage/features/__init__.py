@@ -2,12 +2,12 @@
 
 - :mod:`homage.features.mel` — the original project's log-mel spectrogram.
 - :mod:`homage.features.cqt` — the constant-Q transform the version-identification field uses, and what
-  derives from it without touching the audio again: chroma, onset strength, beats, beat-synchronous frames.
+  derives from it without touching the audio again: chroma, timbre-robust CRP chroma, onset strength, beats, beat-synchronous frames.
 - :mod:`homage.features.cache` — an on-disk cache keyed by file content and parameters.
 """
 
 from homage.features.cache import FeatureCache
-from homage.features.cqt import CQTSpec, beat_frames, beat_sync, chroma_from_cqt, cqt
+from homage.features.cqt import CQTSpec, beat_frames, beat_sync, chroma_from_cqt, cqt, crp_chroma
 from homage.features.mel import MelSpec, log_mel
 
 __all__ = [
@@ -18,5 +18,6 @@ __all__ = [
     "beat_sync",
     "chroma_from_cqt",
     "cqt",
+    "crp_chroma",
     "log_mel",
 ]
