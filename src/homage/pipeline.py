@@ -261,15 +261,16 @@ def embed_many(
 ) -> Iterator[tuple[str, EmbeddedFile | str]]:
     """Embed ``(path, content hash or None)`` pairs; yield ``(path, EmbeddedFile or error reason)`` in order.
 
-    Runs in ``workers`` forked processes when more than one; a file that fails never stops the others.
+    Runs in ``workers`` spawned processes when more than one (not forked: a parent that has run a
+    PyTorch network hangs its forked children); a file that fails never stops the others.
     """
     _init_worker(embedder, cache, max_duration)
     if workers <= 1 or len(todo) <= 1:
         for path, content_hash in todo:
             yield path, _embed_one(path, content_hash)
         return
-    _warm_up(embedder)  # compile numba code once, before forking, so workers never compile concurrently
-    context = multiprocessing.get_context("fork")
+    _warm_up(embedder)  # compile (and cache) numba code once, so workers never compile concurrently
+    context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_init_worker, initargs=(embedder, cache, max_duration)
     ) as pool:
