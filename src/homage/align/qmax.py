@@ -17,10 +17,10 @@ def cross_recurrence(A: np.ndarray, B: np.ndarray, kappa: float = 0.1) -> np.nda
     R : np.ndarray, shape (len(A), len(B)), uint8
     """
     S = A @ B.T  # rows are unit vectors: cosine similarity
-    ka = max(1, int(round(kappa * S.shape[1])))
-    kb = max(1, int(round(kappa * S.shape[0])))
-    row_cut = -np.partition(-S, ka - 1, axis=1)[:, ka - 1 : ka]
-    col_cut = -np.partition(-S, kb - 1, axis=0)[kb - 1 : kb, :]
+    n, m = S.shape
+    ka, kb = max(1, int(round(kappa * m))), max(1, int(round(kappa * n)))
+    row_cut = np.partition(S, m - ka, axis=1)[:, m - ka, None]  # the ka-th largest of each row
+    col_cut = np.partition(np.ascontiguousarray(S.T), n - kb, axis=1)[None, :, n - kb]
     return ((S >= row_cut) & (S >= col_cut)).astype(np.uint8)
 
 

@@ -8,22 +8,20 @@ from homage.features.cqt import CQTSpec, crp_chroma
 
 
 def fixed_rate_chroma(C: np.ndarray, spec: CQTSpec, frame_rate: float) -> np.ndarray:
-    """Timbre-robust chroma (CRP) of a magnitude CQT averaged down to ``frame_rate`` frames per second,
-    each frame L2-normalised. CRP rather than plain chroma: on the versions corpus validation split it
-    lifts alignment-alone MAP from 0.64 to 0.78 (covers80-dev: 0.52 to 0.69).
+    """Timbre-robust chroma (CRP) of a magnitude CQT at ``frame_rate`` frames per second, each frame
+    L2-normalised. The CQT is pooled down to that rate first (ten times less work for the CRP).
+    CRP rather than plain chroma: on the versions corpus validation split it lifts alignment-alone MAP
+    from 0.64 to 0.78 (covers80-dev: 0.52 to 0.69).
 
     Returns
     -------
     chroma : np.ndarray, shape (n_frames, 12), float32
     """
-    chroma = crp_chroma(C, bins_per_octave=spec.bins_per_octave, fmin=spec.fmin).T
     step = max(1, int(round(spec.frame_rate / frame_rate)))
-    n = len(chroma) // step
-    if n == 0:
-        pooled = chroma.mean(axis=0, keepdims=True)
-    else:
-        pooled = chroma[: n * step].reshape(n, step, 12).mean(axis=1)
-    return (pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-9)).astype(np.float32)
+    n = C.shape[1] // step
+    pooled = C.sum(axis=1, keepdims=True) if n == 0 else np.add.reduceat(C[:, : n * step], np.arange(0, n * step, step), axis=1)
+    chroma = crp_chroma(pooled, bins_per_octave=spec.bins_per_octave, fmin=spec.fmin).T
+    return (chroma / np.maximum(np.linalg.norm(chroma, axis=1, keepdims=True), 1e-9)).astype(np.float32)
 
 
 def optimal_transposition(a: np.ndarray, b: np.ndarray) -> int:
@@ -31,9 +29,14 @@ def optimal_transposition(a: np.ndarray, b: np.ndarray) -> int:
 
     ``np.roll(b, k, axis=1)`` with the returned ``k`` is ``b`` transposed to ``a``'s key.
     """
+    return int(transposition_candidates(a, b, 1)[0])
+
+
+def transposition_candidates(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """The ``n`` circular shifts of ``b`` whose global pitch-class profile best matches ``a``'s, best first."""
     ga, gb = a.sum(axis=0), b.sum(axis=0)
     ga, gb = ga / max(ga.max(), 1e-9), gb / max(gb.max(), 1e-9)
-    return int(np.argmax([ga @ np.roll(gb, k) for k in range(12)]))
+    return np.argsort([-(ga @ np.roll(gb, k)) for k in range(12)], kind="stable")[:n]
 
 
 def delay_embed(x: np.ndarray, m: int, tau: int = 1) -> np.ndarray:

@@ -89,8 +89,7 @@ def crp_chroma(
     pitch = np.maximum(scipy.fft.idct(cepstrum, axis=0, norm="ortho"), 0.0)
     start = int(round(bins_per_octave * np.log2(fmin / librosa.note_to_hz("C1")))) % bins_per_octave
     classes = (np.arange(len(C)) * 12 // bins_per_octave + start * 12 // bins_per_octave) % 12
-    chroma = np.zeros((12, C.shape[1]), dtype=np.float64)
-    np.add.at(chroma, classes, pitch)
+    chroma = np.eye(12, dtype=pitch.dtype)[:, classes] @ pitch  # sum the octaves of each pitch class
     return (chroma / np.maximum(chroma.max(axis=0, keepdims=True), 1e-9)).astype(np.float32)
 
 
