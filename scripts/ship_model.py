@@ -1,6 +1,6 @@
 """Ship a trained checkpoint as the package's default network, with its model card.
 
-    .venv/bin/python scripts/ship_model.py runs/csi/best.pt --covers80 covers80.json
+    .venv/bin/python scripts/ship_model.py runs/pcnet-crp/best.pt --config configs/pcnet.yaml --covers80 covers80.json
 
 Writes src/homage/models/assets/csi.pt (weights in float16, ≤ 20 MB) and csi.md (the model card: data,
 command, duration, hardware, validation history and, when given, the covers80-dev figures from
@@ -22,6 +22,7 @@ ASSETS = Path(__file__).resolve().parents[1] / "src" / "homage" / "models" / "as
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", type=Path, help="best.pt written by homage train")
+    parser.add_argument("--config", default="configs/csi.yaml", help="the config that trained it (for the card)")
     parser.add_argument("--covers80", type=Path, help="JSON from homage evaluate on covers80-dev")
     args = parser.parse_args()
 
@@ -36,7 +37,7 @@ def main() -> None:
     history, config = last["history"], last["config"]
     hours = sum(h["seconds"] for h in history) / 3600
     lines = [
-        "# Model card: csi (shipped default network)",
+        "# Model card: csi (the shipped version-identification network)",
         "",
         f"- Network: `{best['network']}` {best['network_args'] or '(default widths)'}, input {best['input']}, "
         f"{best['chunk_frames']}-frame chunks; {sum(v.numel() for v in best['weights'].values()):,} parameters; "
@@ -44,7 +45,7 @@ def main() -> None:
         f"- Data: the homage versions corpus `{config['corpus']}` (rendered POP909 and ASAP versions, Debian "
         "recordings as distractors), train split; checkpoint chosen on the corpus validation split. No real "
         "covers were used for training or selection.",
-        f"- Command: `homage train configs/csi.yaml` (loss {config['loss']}, P×K {config['p']}×{config['k']}, "
+        f"- Command: `homage train {args.config}` (loss {config['loss']}, P×K {config['p']}×{config['k']}, "
         f"lr {config['lr']}, seed {config['seed']}).",
         f"- Training time: {hours:.2f} h on {platform.processor() or platform.machine()} "
         f"({torch.get_num_threads()} threads, CPU).",

@@ -67,14 +67,17 @@ def test_index_prune_and_remove(library, tmp_path):
 def test_query_ranks_the_versions_first(library, tmp_path):
     catalog = tmp_path / "cat"
     run("index", library, "--catalog", catalog)
-    result = run("query", library / "work1" / "original.wav", "--catalog", catalog, "-k", "3", "--json")
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
-    assert [r["rank"] for r in data["results"]] == [1, 2, 3]
-    top2 = {r["path"].split("/")[-2] for r in data["results"][:2]}
-    assert top2 == {"work1"}  # both other versions of work1, the query itself excluded
-    assert all(r["path"] != str(library / "work1" / "original.wav") for r in data["results"])
-    table = run("query", library / "work1" / "original.wav", "--catalog", catalog)
+    for rerank in ("0", "100"):  # embedding only, and re-ranked by alignment (the default)
+        result = run("query", library / "work1" / "original.wav", "--catalog", catalog, "-k", "3", "--rerank", rerank, "--json")
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.stdout)
+        assert [r["rank"] for r in data["results"]] == [1, 2, 3]
+        top2 = {r["path"].split("/")[-2] for r in data["results"][:2]}
+        assert top2 == {"work1"}  # both other versions of work1, the query itself excluded
+        assert all(r["path"] != str(library / "work1" / "original.wav") for r in data["results"])
+    default = json.loads(run("query", library / "work1" / "original.wav", "--catalog", catalog, "--json").stdout)
+    assert all("alignment_score" in r for r in default["results"])  # every candidate of this small catalog aligned
+    table = run("query", library / "work1" / "original.wav", "--catalog", catalog, "--rerank", "0")
     assert "similarity" in table.stdout and "faster.ogg" in table.stdout
 
 

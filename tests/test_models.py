@@ -178,3 +178,15 @@ def test_chunks_and_training_chunk_shapes():
     spec = InputSpec()
     prepared = spec.prepare(np.random.default_rng(1).random((84, 250)))
     assert prepared.shape == (84, 25) and 0.0 <= prepared.min() and prepared.max() <= 1.0
+
+
+def test_shipped_weights_load_and_embed():
+    from homage.embed import get_embedder
+
+    from conftest import synth_piece
+
+    csi = get_embedder("csi")
+    original, transposed, other = (csi.embed_audio(synth_piece(seed, transpose=t)) for seed, t in ((1, 0), (1, 3), (3, 0)))
+    assert original.shape == (128,) and np.linalg.norm(original) == pytest.approx(1.0, abs=1e-5)
+    assert csi.identity.startswith("csi@")
+    assert float(original @ transposed) > float(original @ other)  # key-invariant, and tells pieces apart

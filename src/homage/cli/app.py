@@ -9,6 +9,10 @@ import typer
 
 from homage.cli.output import console, errors, fail, print_json
 
+# Candidates `homage query` re-ranks by alignment unless told otherwise: on the versions corpus validation
+# split the re-ranked MAP grows with K up to 100 (K = 10/25/50/100: 0.29/0.37/0.44/0.54); ≈ 1 s per query.
+QUERY_RERANK = 100
+
 app = typer.Typer(
     name="homage",
     help="Find which recordings are versions of one another: covers, live takes, re-arrangements.",
@@ -83,8 +87,11 @@ def query(
     catalog: CatalogOpt,
     k: Annotated[int, typer.Option("-k", min=1, help="How many results.")] = 10,
     rerank: Annotated[
-        int, typer.Option("--rerank", min=0, help="Align the embedding's top K with the query and re-order them.")
-    ] = 0,
+        int,
+        typer.Option(
+            "--rerank", min=0, help="Align the embedding's top K with the query and re-order them (0: embedding only)."
+        ),
+    ] = QUERY_RERANK,
     max_duration: MaxDurOpt = 30.0,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
