@@ -54,7 +54,7 @@ def run_demo(out: Path, n_versions: int, seed: int) -> None:
         console.print(f"[bold yellow]![/] its other versions rank {sorted(ranks) or 'below the top 8'}.")
     console.print(
         "\nTry next:\n"
-        f"  homage query {made[4].path} --catalog {catalog} --rerank 10\n"
+        f"  homage query {made[4].path} --catalog {catalog}\n"
         f"  homage compare {made[0].path} {made[2].path} --report {out / 'report'}\n"
         f"  homage info --catalog {catalog}"
     )
