@@ -122,7 +122,7 @@ def test_baseline_on_covers80_dev_is_well_above_chance(tmp_path):
     data, _ = evaluate_json(data_dir, tmp_path)
     r = data["results"][0]
     assert r["n_recordings"] == 81 and r["n_works"] == 40
-    assert r["map"] > 0.35  # random ranking ≈ 0.06; the baseline measured 0.47
+    assert r["map"] > 0.40  # random ranking ≈ 0.06; the baseline measured 0.525
 
 
 def test_rerank_twin_and_alignment_alone(piece_dir, tmp_path):
