@@ -56,8 +56,9 @@ def align_sequences(a: np.ndarray, b: np.ndarray, config: AlignConfig = AlignCon
         B = delay_embed(np.roll(b, shift, axis=1), config.embed_dim)
         R = cross_recurrence(A, B, config.kappa)
         Q = qmax_matrix(R, config.gap_onset, config.gap_extension)
-        if best is None or Q.max() > best[0]:
-            best = (float(Q.max()), int(shift), R, Q)
+        qmax = float(Q.max())
+        if best is None or qmax > best[0]:
+            best = (qmax, int(shift), R, Q)
     qmax, shift, R, Q = best
     segments, best_path = _segments(Q, config)
     tempo = 1.0

@@ -24,16 +24,9 @@ def fixed_rate_chroma(C: np.ndarray, spec: CQTSpec, frame_rate: float) -> np.nda
     return (chroma / np.maximum(np.linalg.norm(chroma, axis=1, keepdims=True), 1e-9)).astype(np.float32)
 
 
-def optimal_transposition(a: np.ndarray, b: np.ndarray) -> int:
-    """OTI: the circular shift (semitones, 0–11) of ``b``'s pitch classes that best matches ``a``'s profile.
-
-    ``np.roll(b, k, axis=1)`` with the returned ``k`` is ``b`` transposed to ``a``'s key.
-    """
-    return int(transposition_candidates(a, b, 1)[0])
-
-
 def transposition_candidates(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
-    """The ``n`` circular shifts of ``b`` whose global pitch-class profile best matches ``a``'s, best first."""
+    """OTI: the ``n`` circular shifts (semitones, 0–11) of ``b``'s pitch classes whose global profile best
+    matches ``a``'s, best first. ``np.roll(b, k, axis=1)`` with the first ``k`` is ``b`` in ``a``'s key."""
     ga, gb = a.sum(axis=0), b.sum(axis=0)
     ga, gb = ga / max(ga.max(), 1e-9), gb / max(gb.max(), 1e-9)
     return np.argsort([-(ga @ np.roll(gb, k)) for k in range(12)], kind="stable")[:n]

@@ -24,7 +24,9 @@ class InputSpec:
 
     @property
     def n_bins(self) -> int:
-        return {"cqt": 84, "chroma": 12, "crp": 12, "logmel": 128}[self.feature]
+        if self.feature in ("chroma", "crp"):
+            return 12
+        return self.spec().n_mels if self.feature == "logmel" else self.spec().n_bins
 
     @property
     def frame_rate(self) -> float:
