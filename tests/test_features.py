@@ -69,6 +69,15 @@ def test_beats_follow_the_pulse():
     assert synced.shape == (12, len(beats) + 1)
 
 
+def test_beat_crp_chroma_has_one_frame_per_beat_whatever_the_tempo():
+    spec = CQTSpec()
+    slow, fast = (features.beat_crp_chroma(cqt(synth_piece(1, seconds=s, tempo=t)), spec)
+                  for s, t in ((24, 1.0), (20, 1.2)))
+    assert slow.shape[0] == fast.shape[0] == 12
+    assert slow.max(axis=0) == pytest.approx(1.0)
+    assert abs(slow.shape[1] - fast.shape[1]) <= 0.15 * slow.shape[1]  # the same beats at both tempi
+
+
 def test_cache_hits_on_second_call_and_on_renamed_copy(tmp_path):
     path = write(tmp_path / "a.wav", synth_piece(1, seconds=5))
     cache = FeatureCache(tmp_path / "cache")

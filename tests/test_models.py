@@ -17,7 +17,7 @@ from homage.models.train import Augment, Split, TrainConfig, Trainer, training_c
 torch.set_num_threads(1)
 
 
-@pytest.mark.parametrize("name,bins", [("csi", 84), ("pcnet", 12), ("cnn128", 128), ("resnet18", 128)])
+@pytest.mark.parametrize("name,bins", [("csi", 84), ("pcnet", 12), ("cnn128", 128), ("resnet18", 128), ("ftmnet", 12)])
 def test_networks_give_128d_vectors_for_any_length(name, bins):
     net = NETWORKS[name]().eval()
     for frames in (20, 75):
@@ -51,6 +51,20 @@ def test_pcnet_is_exactly_key_invariant():
         for shift in (1, 5, 11):
             b = F.normalize(net(torch.roll(x, shift, dims=2))[1], dim=1)
             assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_ftmnet_ignores_transposition_and_patch_position():
+    """|2D FFT| of each patch is unchanged by a circular shift of the pitch classes, and a circular shift
+    in time only permutes the patches (GeM pools them)."""
+    torch.manual_seed(0)
+    net = NETWORKS["ftmnet"](patch_len=16).eval()
+    x = torch.rand(2, 1, 12, 16)
+    with torch.no_grad():
+        a = F.normalize(net(x)[1], dim=1)
+        for moved in (torch.roll(x, 5, dims=2), torch.roll(x, 7, dims=3), torch.roll(x, (3, 4), dims=(2, 3))):
+            assert torch.allclose(a, F.normalize(net(moved)[1], dim=1), atol=1e-5)
+        other = F.normalize(net(torch.rand(2, 1, 12, 16))[1], dim=1)
+    assert not torch.allclose(a, other, atol=1e-3)
 
 
 def test_resnet18_loads_imagenet_format_weights():

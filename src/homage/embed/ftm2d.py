@@ -18,7 +18,7 @@ import numpy as np
 
 from homage.errors import ConfigError
 from homage.embed.base import Embedder, l2_normalize
-from homage.features.cqt import CQTSpec, beat_frames, beat_sync, crp_chroma
+from homage.features.cqt import CQTSpec, beat_crp_chroma, crp_chroma
 
 
 @dataclass(frozen=True)
@@ -64,16 +64,12 @@ class FTM2D(Embedder):
 
     def embed(self, X: np.ndarray) -> np.ndarray:
         """Magnitude CQT (n_bins, n_frames) → unit vector of 12 × (patch_len // 2 + 1) values."""
-        v = ftm2d_vector(pitch_class_frames(X, self.feature, self.config.beat_sync), self.config)
+        if self.config.beat_sync:
+            chroma = beat_crp_chroma(X, self.feature)
+        else:
+            chroma = crp_chroma(X, bins_per_octave=self.feature.bins_per_octave, fmin=self.feature.fmin)
+        v = ftm2d_vector(chroma, self.config)
         return v if self.center is None else l2_normalize(v - self.center)
-
-
-def pitch_class_frames(C: np.ndarray, spec: CQTSpec, beat_synchronous: bool) -> np.ndarray:
-    """CRP chroma from the CQT, beat-synchronous if asked, each frame scaled to a maximum of 1: (12, n)."""
-    chroma = crp_chroma(C, bins_per_octave=spec.bins_per_octave, fmin=spec.fmin)
-    if beat_synchronous:
-        chroma = beat_sync(chroma, beat_frames(C, sr=spec.sr, hop_length=spec.hop_length))
-    return chroma / np.maximum(chroma.max(axis=0, keepdims=True), 1e-9)
 
 
 def ftm2d_vector(chroma: np.ndarray, config: FTM2DConfig) -> np.ndarray:

@@ -7,13 +7,14 @@
 """
 
 from homage.features.cache import FeatureCache
-from homage.features.cqt import CQTSpec, beat_frames, beat_sync, chroma_from_cqt, cqt, crp_chroma
+from homage.features.cqt import CQTSpec, beat_crp_chroma, beat_frames, beat_sync, chroma_from_cqt, cqt, crp_chroma
 from homage.features.mel import MelSpec, log_mel
 
 __all__ = [
     "CQTSpec",
     "FeatureCache",
     "MelSpec",
+    "beat_crp_chroma",
     "beat_frames",
     "beat_sync",
     "chroma_from_cqt",

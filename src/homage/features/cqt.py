@@ -118,3 +118,13 @@ def beat_frames(
 def beat_sync(X: np.ndarray, beats: np.ndarray) -> np.ndarray:
     """Median of the frames of ``X`` (features × frames) between consecutive beats."""
     return librosa.util.sync(X, beats, aggregate=np.median).astype(np.float32)
+
+
+def beat_crp_chroma(C: np.ndarray, spec: CQTSpec) -> np.ndarray:
+    """Beat-synchronous CRP chroma of a CQT computed under ``spec``, each beat scaled to a maximum of 1: (12, n_beats).
+
+    One column per tracked beat makes versions at other tempi line up column for column.
+    """
+    chroma = beat_sync(crp_chroma(C, bins_per_octave=spec.bins_per_octave, fmin=spec.fmin),
+                       beat_frames(C, sr=spec.sr, hop_length=spec.hop_length))  # fmt: skip
+    return chroma / np.maximum(chroma.max(axis=0, keepdims=True), 1e-9)

@@ -10,13 +10,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from homage.features.cqt import CQTSpec, chroma_from_cqt, crp_chroma
+from homage.features.cqt import CQTSpec, beat_crp_chroma, chroma_from_cqt, crp_chroma
 from homage.features.mel import MelSpec
+
+
+NOMINAL_BEATS_PER_S = 2.0
 
 
 @dataclass(frozen=True)
 class InputSpec:
-    feature: str = "cqt"  # "cqt" (84 bins, 25 fps), "chroma" or "crp" (12 pitch classes from that CQT), "logmel" (128 bands, 43 fps)
+    # "cqt" (84 bins, 25 fps), "chroma" or "crp" (12 pitch classes from that CQT), "beat_crp" (CRP, one
+    # frame per tracked beat), "logmel" (128 bands, 43 fps)
+    feature: str = "cqt"
     pool: int = 10  # feature frames averaged into one input frame
 
     def spec(self) -> CQTSpec | MelSpec:
@@ -24,13 +29,15 @@ class InputSpec:
 
     @property
     def n_bins(self) -> int:
-        if self.feature in ("chroma", "crp"):
+        if self.feature in ("chroma", "crp", "beat_crp"):
             return 12
         return self.spec().n_mels if self.feature == "logmel" else self.spec().n_bins
 
     @property
     def frame_rate(self) -> float:
-        return self.spec().frame_rate / self.pool
+        """Input frames per second (beat-synchronous input: at a nominal 120 beats per minute)."""
+        rate = NOMINAL_BEATS_PER_S if self.feature == "beat_crp" else self.spec().frame_rate
+        return rate / self.pool
 
     def prepare(self, X: np.ndarray) -> np.ndarray:
         """Features as computed (CQT magnitude, or log-mel dB) → float32 (bins, frames) in about [0, 1]."""
@@ -41,6 +48,8 @@ class InputSpec:
             X = chroma_from_cqt(X)
         elif self.feature == "crp":
             X = crp_chroma(X)
+        elif self.feature == "beat_crp":
+            X = beat_crp_chroma(X, self.spec())
         else:
             X = (X + 80.0) / 80.0
         frames = max(X.shape[1] // self.pool, 1)

@@ -133,4 +133,32 @@ class _Basic(nn.Module):
         return F.relu(y + (self.downsample(x) if self.downsample is not None else x))
 
 
-NETWORKS = {"csi": CSINet, "pcnet": PitchClassNet, "cnn128": CNN128, "resnet18": ResNet18}
+class FTMNet(nn.Module):
+    """A learnt 2D Fourier transform magnitude (after Humphrey, Nieto & Bello, ISMIR 2013) on
+    beat-synchronous chroma. Every ``patch_len``-beat patch goes through |2D FFT| — unchanged by a
+    transposition or by where the patch starts — and log compression; a learnt projection maps each
+    patch's coefficients to ``hidden`` features, GeM pools them over the patches, a BNNeck follows.
+    Input (B, 1, 12, beats)."""
+
+    def __init__(self, dim: int = 128, patch_len: int = 32, hidden: int = 512):
+        super().__init__()
+        self.patch_len = patch_len
+        coefficients = 12 * (patch_len // 2 + 1)
+        self.project = nn.Sequential(
+            nn.BatchNorm1d(coefficients), nn.Linear(coefficients, hidden), nn.BatchNorm1d(hidden), nn.ReLU()
+        )
+        self.pool = GeM()
+        self.head = EmbeddingHead(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = x[:, 0]
+        if x.shape[-1] < self.patch_len:  # a short input: repeat it to fill one patch
+            x = x.repeat(1, 1, -(-self.patch_len // x.shape[-1]))
+        patches = x.unfold(2, self.patch_len, 1).transpose(1, 2)  # (B, n_patches, 12, patch_len)
+        magnitude = torch.log1p(torch.fft.rfft2(patches).abs()).flatten(2)
+        B, n, d = magnitude.shape
+        h = self.project(magnitude.reshape(B * n, d)).reshape(B, n, -1)
+        return self.head(self.pool(h.transpose(1, 2)))
+
+
+NETWORKS = {"csi": CSINet, "pcnet": PitchClassNet, "cnn128": CNN128, "resnet18": ResNet18, "ftmnet": FTMNet}
