@@ -135,30 +135,36 @@ class _Basic(nn.Module):
 
 class FTMNet(nn.Module):
     """A learnt 2D Fourier transform magnitude (after Humphrey, Nieto & Bello, ISMIR 2013) on
-    beat-synchronous chroma. Every ``patch_len``-beat patch goes through |2D FFT| — unchanged by a
-    transposition or by where the patch starts — and log compression; a learnt projection maps each
-    patch's coefficients to ``hidden`` features, GeM pools them over the patches, a BNNeck follows.
-    Input (B, 1, 12, beats)."""
+    beat-synchronous chroma. Every patch of ``patch_lens`` beats goes through |2D FFT| — unchanged by a
+    transposition or by where the patch starts — and log compression; a learnt projection per patch
+    length maps each patch's coefficients to ``hidden`` features, GeM pools them over the patches, and
+    the scales' pooled features, concatenated, go to a BNNeck. Input (B, 1, 12, beats)."""
 
-    def __init__(self, dim: int = 128, patch_len: int = 32, hidden: int = 512):
+    def __init__(self, dim: int = 128, patch_lens: tuple[int, ...] = (32,), hidden: int = 512, dropout: float = 0.0):
         super().__init__()
-        self.patch_len = patch_len
-        coefficients = 12 * (patch_len // 2 + 1)
-        self.project = nn.Sequential(
-            nn.BatchNorm1d(coefficients), nn.Linear(coefficients, hidden), nn.BatchNorm1d(hidden), nn.ReLU()
+        self.patch_lens = tuple(patch_lens)
+        self.projections = nn.ModuleList(
+            nn.Sequential(
+                nn.BatchNorm1d(12 * (length // 2 + 1)), nn.Linear(12 * (length // 2 + 1), hidden),
+                nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(dropout),
+            )  # fmt: skip
+            for length in self.patch_lens
         )
-        self.pool = GeM()
-        self.head = EmbeddingHead(hidden, dim)
+        self.pools = nn.ModuleList(GeM() for _ in self.patch_lens)
+        self.head = EmbeddingHead(hidden * len(self.patch_lens), dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = x[:, 0]
-        if x.shape[-1] < self.patch_len:  # a short input: repeat it to fill one patch
-            x = x.repeat(1, 1, -(-self.patch_len // x.shape[-1]))
-        patches = x.unfold(2, self.patch_len, 1).transpose(1, 2)  # (B, n_patches, 12, patch_len)
-        magnitude = torch.log1p(torch.fft.rfft2(patches).abs()).flatten(2)
-        B, n, d = magnitude.shape
-        h = self.project(magnitude.reshape(B * n, d)).reshape(B, n, -1)
-        return self.head(self.pool(h.transpose(1, 2)))
+        longest = max(self.patch_lens)
+        if x.shape[-1] < longest:  # a short input: repeat it to fill one patch
+            x = x.repeat(1, 1, -(-longest // x.shape[-1]))
+        pooled = []
+        for length, project, pool in zip(self.patch_lens, self.projections, self.pools):
+            patches = x.unfold(2, length, 1).transpose(1, 2)  # (B, n_patches, 12, length)
+            magnitude = torch.log1p(torch.fft.rfft2(patches).abs()).flatten(2)
+            B, n, d = magnitude.shape
+            pooled.append(pool(project(magnitude.reshape(B * n, d)).reshape(B, n, -1).transpose(1, 2)))
+        return self.head(torch.cat(pooled, dim=1))
 
 
 NETWORKS = {"csi": CSINet, "pcnet": PitchClassNet, "cnn128": CNN128, "resnet18": ResNet18, "ftmnet": FTMNet}
