@@ -22,7 +22,7 @@ from homage.models.networks import NETWORKS
 from timing import median_time  # bench/timing.py
 
 INPUTS = {"cnn128": InputSpec("logmel", 16), "resnet18": InputSpec("logmel", 16), "csi": InputSpec("cqt", 10),
-          "pcnet": InputSpec("chroma", 5)}  # fmt: skip
+          "pcnet": InputSpec("crp", 5), "ftmnet": InputSpec("beat_crp", 1)}  # fmt: skip
 
 
 def main() -> None:

@@ -129,6 +129,21 @@ def test_build_is_deterministic_and_resumable(corpus, sources, tmp_path):
         build(tmp_path / "again", settings(sources, seconds=9.0))
 
 
+def test_build_of_some_splits_renders_only_their_works(corpus, sources, tmp_path):
+    out, _ = corpus
+    wanted = {r["split"] for r in read_manifest(out)} - {"train"} or {"train"}
+    only = build(tmp_path / "only", settings(sources, splits=tuple(wanted)))
+    rows = read_manifest(tmp_path / "only")
+    assert rows and {r["split"] for r in rows} == wanted
+    assert {r["work_id"] for r in rows} == {r["work_id"] for r in read_manifest(out) if r["split"] in wanted}
+    assert only.versions == len(rows)
+    with pytest.raises(ConfigError, match="unknown split"):
+        build(tmp_path / "bad", settings(sources, splits=("dev",)))
+    legacy = json.loads((out / "build.json").read_text())  # a build written before `splits` existed resumes
+    (out / "build.json").write_text(json.dumps({k: v for k, v in legacy.items() if k != "splits"}))
+    assert build(out, settings(sources)).skipped == 5
+
+
 def test_loaders_read_features_and_sample_batches(corpus, tmp_path):
     out, _ = corpus
     data = Corpus.load(out)

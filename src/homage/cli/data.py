@@ -24,20 +24,24 @@ def build(
     versions: Annotated[int, typer.Option(min=2, help="Versions per work.")] = 4,
     seconds: Annotated[float, typer.Option(min=5, help="Length of each version (an excerpt of the work).")] = 30.0,
     max_works: Annotated[Optional[int], typer.Option(min=1, help="Use a seeded sample of this many works.")] = None,
+    split: Annotated[
+        Optional[list[str]],
+        typer.Option(help="Render only the works of this split (train/val/test; repeatable) [default: all]."),
+    ] = None,
     soundfont: Annotated[Optional[list[Path]], typer.Option(help="SoundFont(s) to draw from [default: all installed].")] = None,
     seed: Annotated[int, typer.Option(help="Seed: the same seed and sources give the same corpus.")] = 0,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Parallel worker processes.")] = 2,
 ):
     """Render works from POP909/ASAP (and recordings as distractors) in several versions each, with splits by work."""
     from homage.cli.output import FileProgress
-    from homage.data.build import BuildSettings
+    from homage.data.build import SPLITS, BuildSettings
     from homage.data.build import build as run_build
     from homage.data.sources import debian_music_dirs
     from homage.errors import HomageError
 
     audio_dirs = [str(p) for p in audio or []] + ([str(p) for p in debian_music_dirs()] if debian_music else [])
     settings = BuildSettings(
-        seed=seed, versions=versions, seconds=seconds, max_works=max_works,
+        seed=seed, versions=versions, seconds=seconds, max_works=max_works, splits=tuple(split or SPLITS),
         pop909=str(pop909) if pop909 else None, asap=str(asap) if asap else None, audio=tuple(audio_dirs),
         soundfonts=tuple(str(p) for p in soundfont or []),
     )  # fmt: skip

@@ -52,6 +52,7 @@ class BuildSettings:
     audio: tuple[str, ...] = ()  # folders of recordings used as single-version distractors
     soundfonts: tuple[str, ...] = ()  # empty: every installed SoundFont
     fractions: tuple[float, float] = (0.8, 0.1)  # train, validation; the rest is test
+    splits: tuple[str, ...] = SPLITS  # render only the works of these splits (e.g. whole-song val versions)
 
 
 @dataclass
@@ -75,7 +76,9 @@ def _hash_int(text: str) -> int:
 
 
 def select_works(settings: BuildSettings) -> list[Work]:
-    """The works of all configured sources, or a seeded sample of ``max_works`` of them."""
+    """The works of all configured sources (or a seeded sample of ``max_works`` of them) in ``splits``."""
+    if unknown := set(settings.splits) - set(SPLITS):
+        raise ConfigError(f"unknown split(s) {', '.join(sorted(unknown))}: choose from {', '.join(SPLITS)}")
     works = []
     if settings.pop909:
         works += pop909_works(settings.pop909)
@@ -88,7 +91,7 @@ def select_works(settings: BuildSettings) -> list[Work]:
     if settings.max_works is not None and settings.max_works < len(works):
         keep = sorted(works, key=lambda w: _hash_int(f"{settings.seed}:pick:{w.work_id}"))[: settings.max_works]
         works = sorted(keep, key=lambda w: w.work_id)
-    return works
+    return [w for w in works if split_of(w.work_id, settings.seed, settings.fractions) in settings.splits]
 
 
 def build(
@@ -156,7 +159,9 @@ def _check_settings(out: Path, settings: BuildSettings) -> None:
     path = out / "build.json"
     wanted = json.loads(json.dumps(dataclasses.asdict(settings)))
     if path.exists():
+        defaults = json.loads(json.dumps(dataclasses.asdict(BuildSettings())))
         existing = json.loads(path.read_text())
+        existing = {**{k: defaults[k] for k in wanted if k not in existing}, **existing}  # older builds: defaults
         if existing != wanted:
             changed = sorted(k for k in wanted if existing.get(k) != wanted[k])
             raise ConfigError(f"{out} holds a build with other settings ({', '.join(changed)}): use another folder")
