@@ -1,10 +1,11 @@
 """Ship a trained checkpoint as the package's default network, with its model card.
 
-    .venv/bin/python scripts/ship_model.py runs/pcnet-crp/best.pt --config configs/pcnet.yaml --covers80 covers80.json
+    .venv/bin/python scripts/ship_model.py runs/ftmnet/best.pt --config configs/ftmnet.yaml \
+        --results "covers80-dev (real covers, validation only)=covers80.json" \
+        --results "corpus-long/val (whole-song versions of the validation works)=long.json"
 
 Writes src/homage/models/assets/csi.pt (weights in float16, ≤ 20 MB) and csi.md (the model card: data,
-command, duration, hardware, validation history and, when given, the covers80-dev figures from
-`homage evaluate ... --json`).
+command, duration, hardware, validation history and, when given, figures from `homage evaluate ... --json`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", type=Path, help="best.pt written by homage train")
     parser.add_argument("--config", default="configs/csi.yaml", help="the config that trained it (for the card)")
-    parser.add_argument("--covers80", type=Path, help="JSON from homage evaluate on covers80-dev")
+    parser.add_argument(
+        "--results", action="append", default=[], metavar="LABEL=JSON",
+        help="figures from `homage evaluate ... --json JSON` on the data set LABEL (repeatable)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     run = args.checkpoint.parent
@@ -56,9 +60,10 @@ def main() -> None:
     lines += [f"| {h['epoch']} | {h['train_loss']:.3f} | {h['val_loss']:.3f} | {h['val_map']:.3f} |" for h in history]
     if history and "baseline_val_map" in history[0]:
         lines += ["", f"No-model baseline on the validation split: MAP {history[0]['baseline_val_map']:.3f}."]
-    if args.covers80:
-        results = json.loads(args.covers80.read_text())["results"]
-        lines += ["", "covers80-dev (real covers, validation only):", "", "| pipeline | MAP | MR1 | top-1 |", "| --- | ---: | ---: | ---: |"]
+    for item in args.results:
+        label, _, path = item.rpartition("=")
+        results = json.loads(Path(path).read_text())["results"]
+        lines += ["", f"{label}:", "", "| pipeline | MAP | MR1 | top-1 |", "| --- | ---: | ---: | ---: |"]
         lines += [f"| {r['pipeline']} | {r['map']:.3f} | {r['mr1']:.1f} | {r['top1']:.3f} |" for r in results]
     (ASSETS / "csi.md").write_text("\n".join(lines) + "\n")
     print(f"shipped {ASSETS / 'csi.pt'} ({(ASSETS / 'csi.pt').stat().st_size / 1e6:.1f} MB) and {ASSETS / 'csi.md'}")

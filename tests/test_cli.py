@@ -138,7 +138,7 @@ def test_info(library, tmp_path):
     catalog = tmp_path / "cat"
     run("index", library / "work1", "--catalog", catalog, "--ann")
     info = json.loads(run("info", "--catalog", catalog, "--json").stdout)
-    assert info["recordings"] == 3 and info["index_kind"] == "hnsw" and info["embedder"].startswith("ftm2d@")
+    assert info["recordings"] == 3 and info["index_kind"] == "hnsw" and info["embedder"].startswith("csi@")
     assert "recordings" in run("info", "--catalog", catalog).stdout
 
 
@@ -150,7 +150,7 @@ def test_catalog_refuses_another_embedder(library, tmp_path, monkeypatch):
     run("index", library / "work1", "--catalog", catalog)
     monkeypatch.setitem(embed._REGISTRY, "short", lambda: FTM2D(FTM2DConfig(patch_len=40)))
     result = run("index", library / "work2", "--catalog", catalog, "--embedder", "short")
-    assert result.exit_code == 1 and "holds vectors of ftm2d@" in result.stderr
+    assert result.exit_code == 1 and "holds vectors of csi@" in result.stderr
 
 
 def test_help_lists_every_command():

@@ -32,16 +32,16 @@ def test_folder_per_work(piece_dir, tmp_path):
     data, result = evaluate_json(piece_dir, tmp_path, "--report", tmp_path / "report")
     (r,) = data["results"]
     assert REQUIRED_KEYS <= set(r)
-    assert r["pipeline"] == "ftm2d" and r["n_works"] == 3 and r["n_recordings"] == 6
+    assert r["pipeline"] == "csi" and r["n_works"] == 3 and r["n_recordings"] == 6  # the default embedder
     for key in REQUIRED_KEYS - {"pipeline", "n_works", "n_recordings", "mr1", "seconds_per_recording",
                                 "mean_distance_versions", "mean_distance_non_versions"}:
         assert 0.0 <= r[key] <= 1.0, key
     assert r["map"] > 0.5 and r["mean_distance_versions"] < r["mean_distance_non_versions"]
     assert "MAP" in result.stdout
     report = (tmp_path / "report" / "report.md").read_text()
-    assert "Nearest-neighbour accuracy" in report and "| ftm2d |" in report
-    assert (tmp_path / "report" / "distances-ftm2d.png").stat().st_size > 1000
-    assert (tmp_path / "report" / "pr-ftm2d.png").stat().st_size > 1000
+    assert "Nearest-neighbour accuracy" in report and "| csi |" in report
+    assert (tmp_path / "report" / "distances-csi.png").stat().st_size > 1000
+    assert (tmp_path / "report" / "pr-csi.png").stat().st_size > 1000
 
 
 def test_csv_layout_with_a_bad_file(piece_dir, tmp_path):

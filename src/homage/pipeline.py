@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -272,7 +273,7 @@ def embed_many(
     _warm_up(embedder)  # compile (and cache) numba code once, so workers never compile concurrently
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(embedder, cache, max_duration)
+        workers, mp_context=context, initializer=_init_pool_worker, initargs=(embedder, cache, max_duration)
     ) as pool:
         futures = [pool.submit(_embed_one, path, content_hash) for path, content_hash in todo]
         for (path, _), future in zip(todo, futures):
@@ -284,6 +285,13 @@ def embed_many(
 
 def _init_worker(embedder: Embedder, cache: FeatureCache, max_duration: float) -> None:
     _worker_state.update(embedder=embedder, cache=cache, max_duration=max_duration)
+
+
+def _init_pool_worker(embedder: Embedder, cache: FeatureCache, max_duration: float) -> None:
+    """A pool worker computes on one thread: the workers already share the cores between them."""
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+    _init_worker(embedder, cache, max_duration)
 
 
 def _embed_one(path: str, content_hash: str | None) -> EmbeddedFile | str:

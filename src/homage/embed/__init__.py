@@ -7,7 +7,7 @@ from collections.abc import Callable
 from homage.embed.base import Embedder, l2_normalize
 from homage.errors import ConfigError
 
-DEFAULT_EMBEDDER = "ftm2d"
+DEFAULT_EMBEDDER = "csi"  # the trained network shipped in the package; ftm2d is the training-free baseline
 
 
 def _ftm2d() -> Embedder:
