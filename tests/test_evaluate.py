@@ -117,12 +117,13 @@ def test_asap_metadata_csv_groups_by_folder():
 
 
 @pytest.mark.slow
-def test_baseline_on_covers80_dev_is_well_above_chance(tmp_path):
+def test_shipped_model_beats_the_baseline_on_covers80_dev(tmp_path):
     data_dir = requires_shared("data/covers80-dev")
-    data, _ = evaluate_json(data_dir, tmp_path)
-    r = data["results"][0]
-    assert r["n_recordings"] == 81 and r["n_works"] == 40
-    assert r["map"] > 0.40  # random ranking ≈ 0.06; the baseline measured 0.525
+    data, _ = evaluate_json(data_dir, tmp_path, "-p", "csi", "-p", "ftm2d")
+    shipped, baseline = data["results"]
+    assert shipped["n_recordings"] == 81 and shipped["n_works"] == 40
+    # random ranking ≈ 0.06; measured: the shipped csi 0.621, the training-free ftm2d 0.525
+    assert shipped["map"] > 0.55 and baseline["map"] > 0.45 and shipped["map"] > baseline["map"]
 
 
 def test_rerank_twin_and_alignment_alone(piece_dir, tmp_path):

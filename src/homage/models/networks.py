@@ -140,7 +140,9 @@ class FTMNet(nn.Module):
     length maps each patch's coefficients to ``hidden`` features, GeM pools them over the patches, and
     the scales' pooled features, concatenated, go to a BNNeck. Input (B, 1, 12, beats)."""
 
-    def __init__(self, dim: int = 128, patch_lens: tuple[int, ...] = (32,), hidden: int = 512, dropout: float = 0.0):
+    def __init__(
+        self, dim: int = 128, patch_lens: tuple[int, ...] = (16, 32, 64), hidden: int = 512, dropout: float = 0.0
+    ):
         super().__init__()
         self.patch_lens = tuple(patch_lens)
         self.projections = nn.ModuleList(
