@@ -121,10 +121,8 @@ def beat_sync(X: np.ndarray, beats: np.ndarray) -> np.ndarray:
 
 
 def beat_crp_chroma(C: np.ndarray, spec: CQTSpec) -> np.ndarray:
-    """Beat-synchronous CRP chroma of a CQT computed under ``spec``, each beat scaled to a maximum of 1: (12, n_beats).
-
-    One column per tracked beat makes versions at other tempi line up column for column.
-    """
-    chroma = beat_sync(crp_chroma(C, bins_per_octave=spec.bins_per_octave, fmin=spec.fmin),
-                       beat_frames(C, sr=spec.sr, hop_length=spec.hop_length))  # fmt: skip
+    """Beat-synchronous CRP chroma of a CQT computed under ``spec``: (12, n_beats), each beat scaled to a
+    maximum of 1. One column per tracked beat makes versions at other tempi line up column for column."""
+    chroma = crp_chroma(C, bins_per_octave=spec.bins_per_octave, fmin=spec.fmin)
+    chroma = beat_sync(chroma, beat_frames(C, sr=spec.sr, hop_length=spec.hop_length))
     return chroma / np.maximum(chroma.max(axis=0, keepdims=True), 1e-9)

@@ -1,5 +1,7 @@
-"""The networks: the original project's two (``cnn128``, ``resnet18`` on log-mel) and ``csi``, built for
-versions (CQT input, IBN residual trunk, max over frequency for key invariance, GeM over time, BNNeck).
+"""The networks: the original project's two (``cnn128``, ``resnet18`` on log-mel) and three built for
+versions — ``csi`` (CQT input, IBN residual trunk, max over frequency for key invariance, GeM over time,
+BNNeck), ``pcnet`` (chroma, key-invariant by construction) and ``ftmnet`` (a learnt 2D Fourier transform
+magnitude of beat-synchronous chroma; the network shipped as the ``csi`` embedder).
 
 Each maps a batch (B, 1, bins, frames) to ``(raw, normed)``: the embedding before and after the BNNeck;
 the L2-normalised ``normed`` vector is what the catalog stores. Any number of frames is accepted.
