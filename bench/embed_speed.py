@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from homage import audio
-from homage.embed import get_embedder
+from homage.models import get_embedder
 from timing import median_time  # bench/timing.py
 
 SONG_S = 240.0

@@ -13,14 +13,14 @@ from __future__ import annotations
 import argparse
 import csv
 import tempfile
-from collections import defaultdict
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from homage.embed import available_embedders
-from homage.evaluation.run import evaluate
+from homage.models import available_embedders
+from homage.pipeline import DEFAULT_PIPELINE, evaluate
+from homage.data.manifest import read_asap
 from homage.features.cache import FeatureCache, default_cache_dir
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -28,18 +28,12 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 def asap_subset(n_works: int, n_versions: int, out_csv: Path) -> Path:
     """A ``path,work_id`` CSV of an ASAP subset."""
-    groups = defaultdict(list)
-    with open(SHARED / "asap" / "metadata.csv", newline="") as fh:
-        for row in csv.DictReader(fh):
-            groups[row["folder"]].append(row["midi_performance"])
     rows = []
-    for folder in sorted(groups):
-        performances = sorted(set(groups[folder]))
-        if len(performances) < 2:
+    for piece in read_asap(SHARED / "asap" / "metadata.csv"):
+        if len(piece.performances) < 2:
             continue
-        score = f"{folder}/midi_score.mid"
-        chosen = ([score] if (SHARED / "asap" / score).exists() else []) + performances
-        rows += [(str(SHARED / "asap" / p), folder) for p in chosen[:n_versions]]
+        chosen = ([piece.score] if (SHARED / "asap" / piece.score).exists() else []) + list(piece.performances)
+        rows += [(str(SHARED / "asap" / p), piece.folder) for p in chosen[:n_versions]]
         if len({w for _, w in rows}) >= n_works:
             break
     with open(out_csv, "w", newline="") as fh:
@@ -55,7 +49,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=default_cache_dir())
     args = parser.parse_args()
     cache = FeatureCache(args.cache)
-    pipelines = available_embedders()
+    pipelines = available_embedders() + [DEFAULT_PIPELINE]
     table = Table(title="homage quality (homage evaluate)", title_justify="left")
     for col in ("data set", "pipeline", "works", "recordings", "MAP", "MR1", "top-1", "P@10", "ROC-AUC", "s/rec"):
         table.add_column(col, justify="left" if col in ("data set", "pipeline") else "right")

@@ -15,11 +15,12 @@ import itertools
 import numpy as np
 
 from homage.align import align_sequences
-from homage.align.sequences import fixed_rate_chroma
 from homage.align.verdict import MAYBE_AT, VERSION_AT, fit_calibration
-from homage.data.loaders import Corpus, load_features
-from homage.features.cache import FeatureCache, default_cache_dir
-from homage.features.cqt import CQTSpec
+from homage.data.manifest import read_corpus, work_labels
+from homage.errors import Failure
+from homage.features.cache import FeatureCache
+from homage.pipeline.analysis import SequenceTask
+from homage.parallel import as_executor
 
 
 def main() -> None:
@@ -30,10 +31,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    items = [i for i in Corpus.load(args.corpus).split(args.split) if i.role == "version"]
-    data = load_features(items, CQTSpec(), FeatureCache(default_cache_dir()), workers=2)
-    chroma = [fixed_rate_chroma(X.astype(np.float32), CQTSpec(), 2.5) for X in data.features]
-    labels = data.labels
+    entries = [e for e in read_corpus(args.corpus, args.split) if e.role == "version"]
+    results = as_executor(2).map(SequenceTask(FeatureCache.default()), [str(e.path) for e in entries])
+    kept = [(e, seq) for e, (_, seq) in zip(entries, results) if not isinstance(seq, Failure)]
+    chroma = [seq for _, seq in kept]
+    labels = work_labels([e.work for e, _ in kept])
     rng = np.random.default_rng(args.seed)
     positives = [(i, j) for i, j in itertools.combinations(range(len(labels)), 2) if labels[i] == labels[j]]
     positives = [positives[k] for k in rng.permutation(len(positives))[: args.max_pairs // 2]]
@@ -47,7 +49,7 @@ def main() -> None:
     truth = np.array([1] * len(positives) + [0] * len(negatives))
     fitted_on = (
         f"{len(pairs)} pairs ({len(positives)} versions, {len(negatives)} non-versions) of the versions corpus "
-        f"'{args.split}' split (rendered POP909/ASAP versions, {np.mean([X.shape[1] for X in data.features]) / 25:.0f} s "
+        f"'{args.split}' split (rendered POP909/ASAP versions, {np.mean([len(c) for c in chroma]) / 2.5:.0f} s "
         f"excerpts), seed {args.seed}"
     )
     calibration = fit_calibration(scores, truth, fitted_on)

@@ -4,7 +4,7 @@
 vector of a reference collection before normalising restores contrast. The reference collection is
 rendered here from music21's bundled corpus, so the result is reproducible offline:
 
-    .venv/bin/python scripts/fit_ftm2d_center.py [--n 80] [--out src/homage/embed/assets/ftm2d_center.npy]
+    .venv/bin/python scripts/fit_ftm2d_center.py [--n 80] [--out src/homage/models/assets/ftm2d_center.npy]
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 
 from homage.data.render import VersionParams, excerpt, make_version, render
 from homage.demo import PIECES, PROGRAMS, score_to_midi
-from homage.embed.ftm2d import FTM2D, FTM2DConfig
+from homage.models.ftm2d import FTM2D, FTM2DConfig
 from homage.features.cache import FeatureCache
 
 
@@ -38,7 +38,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=80, help="pieces to render")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="src/homage/embed/assets/ftm2d_center.npy")
+    parser.add_argument("--out", default="src/homage/models/assets/ftm2d_center.npy")
     args = parser.parse_args()
 
     embedder = FTM2D(FTM2DConfig(), center=None)

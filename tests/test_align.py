@@ -90,9 +90,47 @@ def test_shipped_calibration_says_where_it_comes_from():
 
 
 def test_fuse_uses_both_scores():
-    from homage.align.verdict import fuse
+    from homage.align.rerank import fuse
 
     similarity = np.array([0.9, 0.8, 0.7])
     alignment = np.array([1.0, 6.0, 1.0])
     assert np.argmax(fuse(similarity, alignment)) == 1
     assert np.argmax(fuse(similarity, alignment, weight=0.0)) == 0
+
+
+def test_rerank_pulls_the_aligned_version_forward_and_keeps_the_rest_in_embedding_order():
+    from homage.align.rerank import rerank
+
+    rng = np.random.default_rng(0)
+    query = rng.random((40, 12)).astype(np.float32)
+    candidates = [rng.random((40, 12)).astype(np.float32) for _ in range(5)]
+    candidates[2] = query.copy()  # aligns perfectly
+    similarity = np.array([0.9, 0.8, 0.7, 0.6, 0.5])
+    ranked = rerank(query, candidates[:4] + [None], similarity)  # the last one beyond the depth
+    assert ranked.order[0] == 2 and ranked.order[-1] == 4
+    assert ranked.alignments[4] is None and ranked.alignments[2].score > ranked.alignments[0].score
+    assert ranked.scores[4] < ranked.scores[:4].min()  # below every aligned candidate
+    np.testing.assert_array_equal(np.argsort(-ranked.scores, kind="stable"), ranked.order)
+
+
+def test_prepared_query_aligns_as_a_fresh_one():
+    from homage.align import Prepared
+
+    rng = np.random.default_rng(3)
+    a = rng.random((50, 12)).astype(np.float32)
+    b = np.roll(a, 5, axis=1)[5:]  # transposed, a little shorter
+    prepared = Prepared(a)
+    for other in (b, rng.random((45, 12)).astype(np.float32), b):
+        reused, fresh = prepared.align(other), align_sequences(a, other)
+        assert reused.score == fresh.score and reused.transposition == fresh.transposition
+        np.testing.assert_array_equal(reused.cross_recurrence, fresh.cross_recurrence)
+
+
+def test_recurrence_threshold_equals_a_sort():
+    from homage.align.qmax import kth_largest
+
+    rng = np.random.default_rng(4)
+    S = (2 * rng.random((30, 200)) - 1).astype(np.float32)
+    S[:, :50] = 0.25  # ties
+    for k in (1, 20, 60, 200):
+        np.testing.assert_array_equal(kth_largest(S, k), np.sort(S, axis=1)[:, -k])

@@ -16,6 +16,13 @@ def records(X, prefix="/music/song"):
     return [NewRecording(f"{prefix}{i}.mp3", f"hash{i}", x, duration=60.0 + i, title=f"Song {i}") for i, x in enumerate(X)]
 
 
+def hits(cat, xq, k, exclude=()):
+    """``cat.search`` read back as (path, similarity) lists, one per query, padding dropped."""
+    S, I = cat.search(xq, k, exclude=[cat.get(p).id for p in exclude])
+    found = cat.by_ids(I.ravel())
+    return [[(found[i].path, float(s)) for s, i in zip(row_s, row_i) if i >= 0] for row_s, row_i in zip(S, I)]
+
+
 @pytest.fixture
 def vectors():
     return unit(np.random.default_rng(0), 20)
@@ -25,12 +32,12 @@ def vectors():
 def test_add_then_search_finds_each_vector_first(tmp_path, vectors, kind):
     with Catalog(tmp_path / "cat", create=True, index_kind=kind) as cat:
         assert cat.add(records(vectors), embedder=EMB) == (20, 0)
-        results = cat.search(vectors[:5], k=3)
-    for i, hits in enumerate(results):
-        assert hits[0].recording.path == f"/music/song{i}.mp3"
-        assert hits[0].score == pytest.approx(1.0, abs=1e-5)
-        assert [h.rank for h in hits] == [1, 2, 3]
-        assert hits[0].score >= hits[1].score >= hits[2].score
+        results = hits(cat, vectors[:5], k=3)
+    for i, found in enumerate(results):
+        assert found[0][0] == f"/music/song{i}.mp3"
+        assert found[0][1] == pytest.approx(1.0, abs=1e-5)
+        assert len(found) == 3
+        assert found[0][1] >= found[1][1] >= found[2][1]
 
 
 def test_catalog_persists_and_reopens(tmp_path, vectors):
@@ -39,7 +46,7 @@ def test_catalog_persists_and_reopens(tmp_path, vectors):
     with Catalog(tmp_path / "cat") as cat:
         assert len(cat) == 20 and cat.embedder == EMB and cat.dim == 8
         assert cat.get("/music/song3.mp3").title == "Song 3"
-        assert cat.search(vectors[3], k=1)[0][0].recording.path == "/music/song3.mp3"
+        assert hits(cat, vectors[3], k=1)[0][0][0] == "/music/song3.mp3"
         assert cat.info()["hours_of_audio"] == pytest.approx(sum(60 + i for i in range(20)) / 3600, abs=1e-3)
     assert len(list((tmp_path / "cat").glob("vectors.*.faiss"))) == 1
 
@@ -56,7 +63,7 @@ def test_replacing_a_path_keeps_one_entry(tmp_path, vectors):
         assert cat.add([new], embedder=EMB) == (0, 1)
         assert len(cat) == 3
         assert cat.get("/music/song0.mp3").content_hash == "changed"
-        assert cat.search(vectors[10], k=1)[0][0].recording.path == "/music/song0.mp3"
+        assert hits(cat, vectors[10], k=1)[0][0][0] == "/music/song0.mp3"
 
 
 @pytest.mark.parametrize("kind", ["flat", "hnsw"])
@@ -66,16 +73,16 @@ def test_remove(tmp_path, vectors, kind):
         cat.search(vectors[0], k=1)  # index in memory, then updated in place
         assert cat.remove(["/music/song0.mp3", "/music/unknown.mp3"]) == 1
         assert len(cat) == 19 and cat.get("/music/song0.mp3") is None
-        assert all(h.recording.path != "/music/song0.mp3" for h in cat.search(vectors[0], k=19)[0])
+        assert all(path != "/music/song0.mp3" for path, _ in hits(cat, vectors[0], k=19)[0])
     with Catalog(tmp_path / "cat") as cat:
-        assert len(cat.search(vectors[0], k=50)[0]) == 19
+        assert len(hits(cat, vectors[0], k=50)[0]) == 19
 
 
 def test_search_can_exclude_the_query_file(tmp_path, vectors):
     with Catalog(tmp_path / "cat", create=True) as cat:
         cat.add(records(vectors), embedder=EMB)
-        hits = cat.search(vectors[4], k=3, exclude=["/music/song4.mp3"])[0]
-    assert len(hits) == 3 and "/music/song4.mp3" not in [h.recording.path for h in hits]
+        found = hits(cat, vectors[4], k=3, exclude=["/music/song4.mp3"])[0]
+    assert len(found) == 3 and "/music/song4.mp3" not in [path for path, _ in found]
 
 
 def test_recordings_under_a_folder(tmp_path, vectors):
@@ -118,7 +125,7 @@ def test_crash_before_the_index_is_saved_rebuilds_it(tmp_path, vectors):
     cat._db.close()  # simulated crash: no flush, no close
     with Catalog(tmp_path / "cat") as cat:
         assert len(cat) == 20
-        assert cat.search(vectors[15], k=1)[0][0].recording.path == "/later/5.mp3"
+        assert hits(cat, vectors[15], k=1)[0][0][0] == "/later/5.mp3"
 
 
 def test_damaged_index_file_is_rebuilt(tmp_path, vectors):
@@ -127,7 +134,7 @@ def test_damaged_index_file_is_rebuilt(tmp_path, vectors):
     (index_file,) = (tmp_path / "cat").glob("vectors.*.faiss")
     index_file.write_bytes(b"not an index")
     with Catalog(tmp_path / "cat") as cat:
-        assert cat.search(vectors[7], k=1)[0][0].recording.path == "/music/song7.mp3"
+        assert hits(cat, vectors[7], k=1)[0][0][0] == "/music/song7.mp3"
 
 
 def test_not_a_catalog_database(tmp_path):
@@ -139,4 +146,35 @@ def test_not_a_catalog_database(tmp_path):
 
 def test_empty_catalog_search_returns_nothing(tmp_path):
     with Catalog(tmp_path / "cat", create=True) as cat:
-        assert cat.search(np.ones(8, dtype=np.float32), k=3) == [[]]
+        assert hits(cat, np.ones(8, dtype=np.float32), k=3) == [[]]
+
+
+def test_alignment_sequences_are_stored_and_set_aside_when_their_kind_changes(tmp_path, vectors):
+    rng = np.random.default_rng(1)
+    entries = [NewRecording(f"/m/{i}.mp3", f"h{i}", v, sequence=rng.random((30 + i, 12)).astype(np.float16))
+               for i, v in enumerate(vectors[:3])]  # fmt: skip
+    with Catalog(tmp_path / "cat", create=True) as cat:
+        cat.add(entries, embedder=EMB, sequence_kind="crp@2.5")
+        ids = [cat.get(e.path).id for e in entries]
+        stored = cat.sequences(ids, "crp@2.5")
+        assert all(np.array_equal(stored[i], e.sequence) for i, e in zip(ids, entries))
+        assert cat.sequences(ids, "crp@5") == {}  # computed otherwise: not used
+        cat.add([NewRecording("/m/new.mp3", "h9", vectors[5], sequence=np.zeros((4, 12), np.float16))],
+                embedder=EMB, sequence_kind="crp@5")  # fmt: skip
+        assert set(cat.sequences(ids + [cat.get("/m/new.mp3").id], "crp@5")) == {cat.get("/m/new.mp3").id}
+
+
+def test_a_format_1_catalog_is_migrated(tmp_path, vectors):
+    import sqlite3
+
+    with Catalog(tmp_path / "cat", create=True) as cat:
+        cat.add(records(vectors[:4]), embedder=EMB)
+    db = sqlite3.connect(tmp_path / "cat" / "catalog.sqlite")
+    db.execute("ALTER TABLE recordings DROP COLUMN sequence")
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'format_version'")
+    db.commit()
+    db.close()
+    with Catalog(tmp_path / "cat") as cat:
+        assert len(cat) == 4 and cat.info()["recordings"] == 4
+        assert hits(cat, vectors[2], k=1)[0][0][0] == "/music/song2.mp3"
+        assert cat.sequences([cat.get("/music/song2.mp3").id], "any") == {}

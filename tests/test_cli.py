@@ -143,12 +143,12 @@ def test_info(library, tmp_path):
 
 
 def test_catalog_refuses_another_embedder(library, tmp_path, monkeypatch):
-    from homage.embed.ftm2d import FTM2D, FTM2DConfig
-    import homage.embed as embed
+    import homage.models as models
+    from homage.models.ftm2d import FTM2D, FTM2DConfig
 
     catalog = tmp_path / "cat"
     run("index", library / "work1", "--catalog", catalog)
-    monkeypatch.setitem(embed._REGISTRY, "short", lambda: FTM2D(FTM2DConfig(patch_len=40)))
+    monkeypatch.setitem(models._REGISTRY, "short", lambda: FTM2D(FTM2DConfig(patch_len=40)))
     result = run("index", library / "work2", "--catalog", catalog, "--embedder", "short")
     assert result.exit_code == 1 and "holds vectors of csi@" in result.stderr
 

@@ -12,9 +12,9 @@ import pytest
 from conftest import SYNTH_REASON, have_synth, synth_piece, write
 from homage.audio import load
 from homage.data import arrange
-from homage.data.build import BuildSettings, build, read_manifest, split_of
+from homage.data.build import BuildSettings, build, split_of
 from homage.data.chain import apply_chain, draw_chain
-from homage.data.loaders import Corpus, augment_original, load_features, original_triplets, pk_batches, version_triplets
+from homage.data.manifest import read_corpus, read_manifest, work_labels
 from homage.errors import ConfigError
 from homage.features.cache import FeatureCache
 from homage.features.cqt import CQTSpec
@@ -144,12 +144,15 @@ def test_build_of_some_splits_renders_only_their_works(corpus, sources, tmp_path
     assert build(out, settings(sources)).skipped == 5
 
 
-def test_loaders_read_features_and_sample_batches(corpus, tmp_path):
+def test_corpus_features_and_batch_samplers(corpus, tmp_path):
+    from homage.training.augment import augment_original
+    from homage.training.samplers import original_triplets, pk_batches, version_triplets
+
     out, _ = corpus
-    data = Corpus.load(out)
-    features = load_features(data.items, CQTSpec(), FeatureCache(tmp_path / "cache"))
-    assert len(features.features) == len(data.items) and features.features[0].shape[0] == 84
-    labels = features.labels
+    entries = read_corpus(out)
+    features = FeatureCache(tmp_path / "cache").many([e.path for e in entries], CQTSpec(), workers=2)
+    assert len(features) == len(entries) and features[0].shape[0] == 84
+    labels = work_labels([e.work for e in entries])
     rng = np.random.default_rng(0)
     batches = list(pk_batches(labels, 2, 3, rng))
     assert batches and all(len(b) == 6 and len(set(labels[b])) == 2 for b in batches)
@@ -162,13 +165,13 @@ def test_loaders_read_features_and_sample_batches(corpus, tmp_path):
         assert D[a, n] == D[a][labels != labels[a]].min()
     pairs = original_triplets(labels, 30, rng)
     assert (labels[pairs[:, 0]] != labels[pairs[:, 1]]).all()
-    X = features.features[0].astype(np.float32)
+    X = features[0].astype(np.float32)
     augmented = augment_original(X, rng)
     assert augmented.shape[0] == X.shape[0] and 0.75 * X.shape[1] < augmented.shape[1] < 1.3 * X.shape[1]
 
 
 def test_corpus_folder_is_an_evaluation_dataset(corpus):
-    from homage.evaluation.datasets import load_dataset
+    from homage.data.manifest import load_dataset
 
     out, _ = corpus
     rows = read_manifest(out)

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from homage.cli.app import app
-from homage.evaluation.datasets import load_dataset
+from homage.data.manifest import load_dataset
 from homage.errors import HomageError
 
 from conftest import needs_fluidsynth, requires_shared, synth_piece, write
@@ -32,16 +32,16 @@ def test_folder_per_work(piece_dir, tmp_path):
     data, result = evaluate_json(piece_dir, tmp_path, "--report", tmp_path / "report")
     (r,) = data["results"]
     assert REQUIRED_KEYS <= set(r)
-    assert r["pipeline"] == "csi" and r["n_works"] == 3 and r["n_recordings"] == 6  # the default embedder
+    assert r["pipeline"] == "csi+rerank100" and r["n_works"] == 3 and r["n_recordings"] == 6  # what query does
     for key in REQUIRED_KEYS - {"pipeline", "n_works", "n_recordings", "mr1", "seconds_per_recording",
                                 "mean_distance_versions", "mean_distance_non_versions"}:
         assert 0.0 <= r[key] <= 1.0, key
     assert r["map"] > 0.5 and r["mean_distance_versions"] < r["mean_distance_non_versions"]
     assert "MAP" in result.stdout
     report = (tmp_path / "report" / "report.md").read_text()
-    assert "Nearest-neighbour accuracy" in report and "| csi |" in report
-    assert (tmp_path / "report" / "distances-csi.png").stat().st_size > 1000
-    assert (tmp_path / "report" / "pr-csi.png").stat().st_size > 1000
+    assert "Nearest-neighbour accuracy" in report and "| csi+rerank100 |" in report
+    assert (tmp_path / "report" / "distances-csi+rerank100.png").stat().st_size > 1000
+    assert (tmp_path / "report" / "pr-csi+rerank100.png").stat().st_size > 1000
 
 
 def test_csv_layout_with_a_bad_file(piece_dir, tmp_path):
@@ -69,10 +69,10 @@ def test_covers80_list_layout(tmp_path):
 
 
 def test_several_pipelines_side_by_side(piece_dir, tmp_path, monkeypatch):
-    import homage.embed as embed
-    from homage.embed.ftm2d import FTM2D, FTM2DConfig
+    import homage.models as models
+    from homage.models.ftm2d import FTM2D, FTM2DConfig
 
-    monkeypatch.setitem(embed._REGISTRY, "ftm2d-mean", lambda: FTM2D(FTM2DConfig(pooling="mean")))
+    monkeypatch.setitem(models._REGISTRY, "ftm2d-mean", lambda: FTM2D(FTM2DConfig(pooling="mean")))
     data, _ = evaluate_json(piece_dir, tmp_path, "--pipeline", "ftm2d-mean", "--pipeline", "ftm2d")
     assert [r["pipeline"] for r in data["results"]] == ["ftm2d-mean", "ftm2d"]
 
@@ -129,22 +129,23 @@ def test_shipped_model_beats_the_baseline_on_covers80_dev(tmp_path):
 def test_rerank_twin_and_alignment_alone(piece_dir, tmp_path):
     data, result = evaluate_json(piece_dir, tmp_path, "-p", "ftm2d", "-p", "align", "--rerank", "3")
     names = [r["pipeline"] for r in data["results"]]
-    assert names == ["ftm2d", "ftm2d+rerank", "align"]
+    assert names == ["ftm2d", "ftm2d+rerank3", "align"]
     by_name = {r["pipeline"]: r for r in data["results"]}
     assert all(r["n_recordings"] == 6 for r in data["results"])
     assert by_name["align"]["map"] > 0.8  # transposed and faster copies align with their originals
-    assert by_name["ftm2d+rerank"]["seconds_per_recording"] > by_name["ftm2d"]["seconds_per_recording"]
-    assert "ftm2d+rerank" in result.stdout
+    assert by_name["ftm2d+rerank3"]["seconds_per_recording"] > by_name["ftm2d"]["seconds_per_recording"]
+    assert "ftm2d+rerank3" in result.stdout
 
 
 def test_rerank_only_reorders_the_top_k():
-    from homage.evaluation.run import rerank_distances
+    from homage.pipeline.evaluate import rerank_scores
 
     rng = np.random.default_rng(0)
     seqs = [rng.random((40, 12)).astype(np.float32) for _ in range(6)]
     seqs[3] = seqs[0].copy()  # item 3 aligns perfectly with item 0
-    D = np.array([[0, 1, 2, 3, 4, 5]] * 6, dtype=float) + np.eye(6) * 0
-    D_new = rerank_distances(D, seqs, k=4)
-    top = np.argsort(D_new[0][1:])[:4] + 1
-    assert top[0] == 3  # pulled to the front of query 0's list
-    assert sorted(D_new[0, [1, 2, 3, 4]]) == [1, 2, 3, 4] and D_new[0, 5] == 5  # the rest keeps its distance
+    S = np.array([[1.0, 0.9, 0.8, 0.7, 0.6, 0.5]] * 6)
+    final = rerank_scores(S, seqs, depth=4)
+    order = [j for j in np.argsort(-final[0], kind="stable") if j != 0]
+    assert order[0] == 3  # pulled to the front of query 0's list
+    assert set(order[:4]) == {1, 2, 3, 4} and order[4] == 5  # the rest stays behind, in embedding order
+    assert final[0, 5] < final[0, [1, 2, 3, 4]].min()

@@ -1,44 +1,47 @@
 import numpy as np
 import pytest
 
-from homage import pipeline
-from homage.embed import get_embedder
-from homage.errors import AudioError, HomageError
+from homage import audio, pipeline
+from homage.models import get_embedder
+from homage.errors import AudioError, Failure, HomageError
 from homage.features.cache import FeatureCache
 
 
-def test_embed_file_reuses_the_cached_embedding(piece_dir, tmp_path):
+def test_analyze_file_reuses_the_cached_embedding(piece_dir, tmp_path):
     cache = FeatureCache(tmp_path / "cache")
     embedder = get_embedder()
-    first = pipeline.embed_file(piece_dir / "work1" / "original.wav", embedder, cache)
-    assert cache.misses == 2  # the embedding, then the features it needs
-    second = pipeline.embed_file(piece_dir / "work1" / "original.wav", embedder, cache)
-    assert cache.hits == 1 and cache.misses == 2  # straight from the embedding entry
+    first = pipeline.analyze_file(piece_dir / "work1" / "original.wav", embedder, cache)
+    assert cache.misses == 3  # the embedding, the features it needs (once), the alignment sequence
+    second = pipeline.analyze_file(piece_dir / "work1" / "original.wav", embedder, cache)
+    assert cache.hits == 2 and cache.misses == 3  # straight from the embedding and sequence entries
     np.testing.assert_array_equal(first.vector, second.vector)
+    np.testing.assert_array_equal(first.sequence, second.sequence)
+    assert first.sequence.dtype == np.float16 and first.sequence.shape[1] == 12
     assert first.duration == second.duration == pytest.approx(24.0, abs=0.1)
 
 
-def test_embed_many_in_workers_matches_one_process(piece_dir):
+def test_analyze_many_in_workers_matches_one_process(piece_dir):
     files = [(str(p), None) for p in sorted(piece_dir.rglob("*.*"))] + [(str(piece_dir / "missing.wav"), None)]
     embedder = get_embedder()
-    serial = dict(pipeline.embed_many(files, embedder, FeatureCache(None), workers=1))
-    parallel = dict(pipeline.embed_many(files, embedder, FeatureCache(None), workers=2))
+    serial = dict(pipeline.analyze_many(files, embedder, FeatureCache(None), workers=1))
+    parallel = dict(pipeline.analyze_many(files, embedder, FeatureCache(None), workers=2))
     assert list(serial) == list(parallel) == [p for p, _ in files]  # order kept
-    assert serial[str(piece_dir / "missing.wav")] == parallel[str(piece_dir / "missing.wav")] == "no such file"
+    missing = str(piece_dir / "missing.wav")
+    assert serial[missing] == parallel[missing] == Failure(missing, "no such file")
     for path, result in serial.items():
-        if not isinstance(result, str):
+        if not isinstance(result, Failure):
             np.testing.assert_allclose(result.vector, parallel[path].vector, atol=1e-6)
 
 
 def test_find_audio_skips_hidden_and_non_audio(tmp_path, piece_dir):
     (piece_dir / ".hidden.wav").write_bytes(b"")
     try:
-        found = pipeline.find_audio(piece_dir)
+        found = audio.find_audio(piece_dir)
         assert len(found) == 6 and all(not p.name.startswith(".") for p in found)
     finally:
         (piece_dir / ".hidden.wav").unlink()
     with pytest.raises(HomageError, match="no such folder"):
-        pipeline.find_audio(tmp_path / "nowhere")
+        audio.find_audio(tmp_path / "nowhere")
 
 
 def test_compare_raises_audio_error_naming_the_file(piece_dir, tmp_path):

@@ -1,7 +1,8 @@
 """`homage demo`: the main job on music that ships with the install, no files of the user's needed.
 
 Pieces from music21's bundled corpus are rendered in several versions each (other instrument, tempo
-and key, several file formats), indexed into a catalog, and one version is used as the query.
+and key, several file formats), indexed into a catalog, and one version is used as the query: the demo
+succeeds when the query's other versions rank above every recording of another piece.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 
+from homage import pipeline
 from homage.data.render import VersionParams, excerpt, make_version, render
+from homage.features.cache import FeatureCache
 
 # (music21 corpus work, title, composer)
 PIECES = [
@@ -37,6 +40,43 @@ class DemoVersion:
     composer: str
     params: VersionParams
     path: Path
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    catalog: Path
+    versions: list[DemoVersion]  # every rendered version
+    query: DemoVersion  # the version used as the query
+    expected: frozenset[str]  # paths of the query's other versions
+    result: pipeline.QueryResult
+
+    @property
+    def ranks(self) -> list[int]:
+        """Where the query's other versions rank."""
+        return sorted(m.rank for m in self.result.matches if m.recording.path in self.expected)
+
+    @property
+    def found_all(self) -> bool:
+        """Whether the other versions take the first places, above every recording of another piece."""
+        return self.ranks == list(range(1, len(self.expected) + 1))
+
+
+def run_demo(out: str | Path, *, n_versions: int = 3, seed: int = 0, on_file=None, on_stage=None) -> DemoResult:
+    """Render the demo music under ``out/music``, index it into ``out/catalog`` and query with the first
+    piece's second version (other instrument, tempo and key). ``on_stage(text)`` says what is under way."""
+    out = Path(out)
+    music, catalog, cache = out / "music", out / "catalog", FeatureCache(out / "cache")
+    if on_stage:
+        on_stage(f"Rendering {len(PIECES)} pieces from music21's corpus, {n_versions} versions each "
+                 "(instrument, tempo and key change; flac/mp3/ogg/wav)")  # fmt: skip
+    made = render_demo_music(music, n_versions=n_versions, seed=seed, on_file=on_file)
+    if on_stage:
+        on_stage(f"Indexing {music} into the catalog {catalog}")
+    pipeline.index_dir(music, catalog, cache=cache, prune=True)
+    query = made[1]
+    expected = frozenset(str(v.path.absolute()) for v in made if v.work == query.work) - {str(query.path.absolute())}
+    result = pipeline.query(query.path, catalog, k=8, cache=cache)
+    return DemoResult(catalog, made, query, expected, result)
 
 
 def version_plan(n_versions: int, seed: int) -> list[list[VersionParams]]:

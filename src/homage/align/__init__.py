@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from homage.align.qmax import backtrack, cross_recurrence, qmax_matrix
-from homage.align.sequences import delay_embed, fixed_rate_chroma, signed_semitones, transposition_candidates
+from homage.align.qmax import backtrack, neighbours, qmax_matrix, recurrence
+from homage.align.sequences import best_shifts, delay_embed, fixed_rate_chroma, global_profile, signed_semitones
 from homage.features.cqt import CQTSpec
 
 
@@ -48,37 +48,67 @@ class Alignment:
     path: np.ndarray | None = field(default=None, repr=False)  # best path, frame indices (i in A, j in B)
 
 
+class Prepared:
+    """One recording's alignment sequence with what each comparison against it reuses: its global pitch
+    profile and its delay embedding at each transposition tried. Align a query with many candidates
+    through one ``Prepared`` query: its work is done once."""
+
+    def __init__(self, a: np.ndarray, config: AlignConfig = AlignConfig()):
+        self.a = np.asarray(a, dtype=np.float32)
+        self.config = config
+        self.profile = global_profile(self.a)
+        self._embedded: dict[int, np.ndarray] = {}
+
+    def embedded(self, shift: int) -> np.ndarray:
+        """The delay embedding of the sequence moved ``shift`` pitch classes down (what B moved up meets)."""
+        if shift not in self._embedded:
+            self._embedded[shift] = delay_embed(np.roll(self.a, -shift, axis=1), self.config.embed_dim)
+        return self._embedded[shift]
+
+    def align(self, b: np.ndarray) -> Alignment:
+        """Align with a fixed-rate chroma sequence ``b`` of shape (m, 12)."""
+        config = self.config
+        b = np.asarray(b, dtype=np.float32)
+        B = delay_embed(b, config.embed_dim)
+        best = None
+        for shift in best_shifts(self.profile, global_profile(b), config.transpositions):
+            S = np.ascontiguousarray(self.embedded(int(shift)) @ B.T)  # = A against B moved up by shift
+            R = recurrence(S, *neighbours(S.shape, config.kappa))
+            Q = qmax_matrix(R, config.gap_onset, config.gap_extension)
+            qmax = float(Q.max())
+            if best is None or qmax > best[0]:
+                best = (qmax, int(shift), R, Q)
+        qmax, shift, R, Q = best
+        segments, best_path = _segments(Q, config)
+        tempo = 1.0
+        if best_path is not None and len(best_path) > 1:
+            di, dj = np.ptp(best_path[:, 0]), np.ptp(best_path[:, 1])
+            tempo = float(dj / di) if di > 0 else 1.0
+        return Alignment(
+            score=qmax / np.sqrt(len(B)),
+            qmax=qmax,
+            transposition=signed_semitones((-shift) % 12),
+            tempo_ratio=tempo,
+            segments=segments,
+            cross_recurrence=R,
+            path=best_path,
+        )
+
+
 def align_sequences(a: np.ndarray, b: np.ndarray, config: AlignConfig = AlignConfig()) -> Alignment:
     """Align two fixed-rate chroma sequences, shapes (n, 12) and (m, 12)."""
-    A = delay_embed(a, config.embed_dim)
-    best = None
-    for shift in transposition_candidates(a, b, config.transpositions):
-        B = delay_embed(np.roll(b, shift, axis=1), config.embed_dim)
-        R = cross_recurrence(A, B, config.kappa)
-        Q = qmax_matrix(R, config.gap_onset, config.gap_extension)
-        qmax = float(Q.max())
-        if best is None or qmax > best[0]:
-            best = (qmax, int(shift), R, Q)
-    qmax, shift, R, Q = best
-    segments, best_path = _segments(Q, config)
-    tempo = 1.0
-    if best_path is not None and len(best_path) > 1:
-        di, dj = np.ptp(best_path[:, 0]), np.ptp(best_path[:, 1])
-        tempo = float(dj / di) if di > 0 else 1.0
-    return Alignment(
-        score=qmax / np.sqrt(len(B)),
-        qmax=qmax,
-        transposition=signed_semitones((-shift) % 12),
-        tempo_ratio=tempo,
-        segments=segments,
-        cross_recurrence=R,
-        path=best_path,
-    )
+    return Prepared(a, config).align(b)
+
+
+def alignment_sequence(C: np.ndarray, spec: CQTSpec = CQTSpec(), config: AlignConfig = AlignConfig()) -> np.ndarray:
+    """What the alignment reads of a recording, from its magnitude CQT: CRP chroma at ``config.frame_rate``,
+    (n_frames, 12), stored as float16 (the catalog keeps it for re-ranking; ≈ 14 kB per 4-minute song)."""
+    return fixed_rate_chroma(C, spec, config.frame_rate).astype(np.float16)
 
 
 def align_cqt(Ca: np.ndarray, Cb: np.ndarray, spec: CQTSpec = CQTSpec(), config: AlignConfig = AlignConfig()) -> Alignment:
     """Align two recordings from their magnitude CQTs (as the feature cache holds them)."""
-    return align_sequences(fixed_rate_chroma(Ca, spec, config.frame_rate), fixed_rate_chroma(Cb, spec, config.frame_rate), config)
+    return align_sequences(alignment_sequence(Ca, spec, config), alignment_sequence(Cb, spec, config), config)
 
 
 def _segments(Q: np.ndarray, config: AlignConfig) -> tuple[list[Segment], np.ndarray | None]:
@@ -103,4 +133,4 @@ def _segments(Q: np.ndarray, config: AlignConfig) -> tuple[list[Segment], np.nda
     return found, best
 
 
-__all__ = ["AlignConfig", "Alignment", "Segment", "align_cqt", "align_sequences"]
+__all__ = ["AlignConfig", "Alignment", "Prepared", "Segment", "align_cqt", "align_sequences", "alignment_sequence"]

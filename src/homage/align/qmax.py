@@ -7,7 +7,7 @@ import numpy as np
 
 
 def cross_recurrence(A: np.ndarray, B: np.ndarray, kappa: float = 0.1) -> np.ndarray:
-    """Mutual nearest-neighbour cross-recurrence of two embedded sequences.
+    """Mutual nearest-neighbour cross-recurrence of two embedded sequences (rows unit vectors).
 
     ``R[i, j]`` is 1 when frame ``j`` of B is among the ``kappa`` share of B's frames nearest to frame
     ``i`` of A, and frame ``i`` among the ``kappa`` share of A's frames nearest to ``j``.
@@ -16,15 +16,60 @@ def cross_recurrence(A: np.ndarray, B: np.ndarray, kappa: float = 0.1) -> np.nda
     -------
     R : np.ndarray, shape (len(A), len(B)), uint8
     """
-    S = A @ B.T  # rows are unit vectors: cosine similarity
+    S = np.ascontiguousarray(A @ B.T, dtype=np.float32)  # cosine similarity
+    return recurrence(S, *neighbours(S.shape, kappa))
+
+
+def neighbours(shape: tuple[int, int], kappa: float) -> tuple[int, int]:
+    """How many nearest frames count as recurrent, of B for each frame of A and of A for each frame of B."""
+    n, m = shape
+    return max(1, int(round(kappa * m))), max(1, int(round(kappa * n)))
+
+
+@numba.njit(cache=True, nogil=True)
+def recurrence(S: np.ndarray, ka: int, kb: int) -> np.ndarray:
+    """Binary mutual nearest-neighbour recurrence from a similarity matrix (values in [-1, 1])."""
+    row_cut = kth_largest(S, ka)
+    col_cut = kth_largest(S.T.copy(), kb)
     n, m = S.shape
-    ka, kb = max(1, int(round(kappa * m))), max(1, int(round(kappa * n)))
-    row_cut = np.partition(S, m - ka, axis=1)[:, m - ka, None]  # the ka-th largest of each row
-    col_cut = np.partition(np.ascontiguousarray(S.T), n - kb, axis=1)[None, :, n - kb]
-    return ((S >= row_cut) & (S >= col_cut)).astype(np.uint8)
+    R = np.empty((n, m), dtype=np.uint8)
+    for i in range(n):
+        for j in range(m):
+            R[i, j] = 1 if S[i, j] >= row_cut[i] and S[i, j] >= col_cut[j] else 0
+    return R
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
+def kth_largest(S: np.ndarray, k: int) -> np.ndarray:
+    """The ``k``-th largest value of each row of ``S`` (values in [-1, 1]), exactly, without sorting rows:
+    a histogram finds the bin holding it, and only that bin's few values are sorted."""
+    n_bins = 1024
+    n, m = S.shape
+    out = np.empty(n, dtype=S.dtype)
+    counts = np.empty(n_bins, dtype=np.int32)
+    bins = np.empty(m, dtype=np.int32)
+    in_bin = np.empty(m, dtype=S.dtype)
+    scale = n_bins / 2.0
+    for i in range(n):
+        counts[:] = 0
+        for j in range(m):
+            b = min(max(int((S[i, j] + 1.0) * scale), 0), n_bins - 1)
+            bins[j] = b
+            counts[b] += 1
+        above, b = 0, n_bins - 1
+        while above + counts[b] < k:
+            above += counts[b]
+            b -= 1
+        c = 0
+        for j in range(m):
+            if bins[j] == b:
+                in_bin[c] = S[i, j]
+                c += 1
+        out[i] = np.sort(in_bin[:c])[c - (k - above)]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
 def qmax_matrix(R: np.ndarray, gap_onset: float, gap_extension: float) -> np.ndarray:
     """Cumulative local-alignment matrix: runs of recurrences grow along (near-)diagonals, gaps cost."""
     n, m = R.shape

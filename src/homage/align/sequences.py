@@ -24,11 +24,20 @@ def fixed_rate_chroma(C: np.ndarray, spec: CQTSpec, frame_rate: float) -> np.nda
     return (chroma / np.maximum(np.linalg.norm(chroma, axis=1, keepdims=True), 1e-9)).astype(np.float32)
 
 
+def global_profile(x: np.ndarray) -> np.ndarray:
+    """A sequence's pitch-class profile (12,), its frames summed and scaled to a maximum of 1."""
+    g = np.asarray(x, dtype=np.float32).sum(axis=0)
+    return g / max(float(g.max()), 1e-9)
+
+
 def transposition_candidates(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
     """OTI: the ``n`` circular shifts (semitones, 0–11) of ``b``'s pitch classes whose global profile best
     matches ``a``'s, best first. ``np.roll(b, k, axis=1)`` with the first ``k`` is ``b`` in ``a``'s key."""
-    ga, gb = a.sum(axis=0), b.sum(axis=0)
-    ga, gb = ga / max(ga.max(), 1e-9), gb / max(gb.max(), 1e-9)
+    return best_shifts(global_profile(a), global_profile(b), n)
+
+
+def best_shifts(ga: np.ndarray, gb: np.ndarray, n: int) -> np.ndarray:
+    """:func:`transposition_candidates` from the two global profiles."""
     return np.argsort([-(ga @ np.roll(gb, k)) for k in range(12)], kind="stable")[:n]
 
 

@@ -1,5 +1,5 @@
 """From an alignment score to what a person needs: a probability that two recordings are versions, and
-a verdict (version / maybe / unrelated); and the re-ranking of embedding candidates by alignment.
+a verdict (version / maybe / unrelated).
 
 The probability is a logistic fit of the alignment score on labelled pairs of the versions corpus
 (``scripts/calibrate_alignment.py``, validation split: rendered versions, never real covers); the fit
@@ -14,13 +14,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize
 
 CALIBRATION_FILE = Path(__file__).with_name("assets") / "calibration.json"
 VERSION_AT, MAYBE_AT = 0.7, 0.3  # probability thresholds of the verdicts
-# Weight of the alignment in the re-ranking score; chosen on the versions corpus validation split
-# (ftm2d top 10/25/50 re-ranked with weights 0.3/0.5/0.7/0.9: 0.7 best at every K).
-FUSION_WEIGHT = 0.7
 
 
 @dataclass(frozen=True)
@@ -51,6 +47,8 @@ def load_calibration(path: str | Path = CALIBRATION_FILE) -> Calibration:
 
 def fit_calibration(scores: np.ndarray, is_version: np.ndarray, fitted_on: str) -> Calibration:
     """Logistic regression of ``is_version`` on the alignment score (maximum likelihood, balanced classes)."""
+    from scipy.optimize import minimize
+
     scores, y = np.asarray(scores, dtype=float), np.asarray(is_version, dtype=float)
     weights = np.where(y > 0, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9))
 
@@ -60,14 +58,3 @@ def fit_calibration(scores: np.ndarray, is_version: np.ndarray, fitted_on: str) 
 
     theta = minimize(loss, x0=np.array([1.0, -float(np.median(scores))]), method="Nelder-Mead").x
     return Calibration(float(theta[0]), float(theta[1]), fitted_on, int(len(scores)))
-
-
-def fuse(similarities: np.ndarray, alignment_scores: np.ndarray, weight: float = FUSION_WEIGHT) -> np.ndarray:
-    """Re-ranking score of one query's candidates: weighted sum of the z-scored embedding similarity and
-    alignment score (z-scores within the candidate list, so the two scales need no common unit)."""
-
-    def z(x):
-        x = np.asarray(x, dtype=float)
-        return (x - x.mean()) / (x.std() + 1e-9)
-
-    return (1 - weight) * z(similarities) + weight * z(alignment_scores)

@@ -2,8 +2,11 @@
 
 Layout of a catalog folder::
 
-    catalog.sqlite          recordings (path, content hash, duration, tags, vector) + meta
+    catalog.sqlite          recordings (path, content hash, duration, tags, vector, alignment sequence) + meta
     vectors.<gen>.faiss     the FAISS index of generation <gen>
+
+Each recording keeps its alignment sequence (float16 pitch classes at a few frames per second, ≈ 14 kB per
+4-minute song), so re-ranking a query's candidates reads it here instead of decoding their audio.
 
 Every write is one SQLite transaction that also bumps the catalog's generation, so a crash leaves the
 last committed state. The FAISS file is written atomically (temp file + rename) under the generation it
@@ -15,18 +18,18 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sqlite3
-import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from homage.atomic import atomic_write
 from homage.errors import CatalogError
 
 DB_NAME = "catalog.sqlite"
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"  # 2: alignment sequences
 INDEX_KINDS = ("flat", "hnsw")
 HNSW_NEIGHBOURS = 32
 
@@ -41,7 +44,8 @@ CREATE TABLE IF NOT EXISTS recordings (
     artist TEXT,
     album TEXT,
     added_at TEXT NOT NULL,
-    vector BLOB NOT NULL
+    vector BLOB NOT NULL,
+    sequence BLOB
 );
 CREATE INDEX IF NOT EXISTS recordings_content_hash ON recordings (content_hash);
 """
@@ -71,7 +75,7 @@ class Recording:
 
 @dataclass(frozen=True)
 class NewRecording:
-    """What :meth:`Catalog.add` stores for one file."""
+    """What :meth:`Catalog.add` stores for one file: what the analysis of a file yields."""
 
     path: str
     content_hash: str
@@ -80,13 +84,7 @@ class NewRecording:
     title: str | None = None
     artist: str | None = None
     album: str | None = None
-
-
-@dataclass(frozen=True)
-class Hit:
-    rank: int
-    score: float  # inner product of unit vectors: cosine similarity
-    recording: Recording
+    sequence: np.ndarray | None = field(default=None, repr=False)  # alignment sequence (frames, 12), float16
 
 
 class Catalog:
@@ -107,6 +105,10 @@ class Catalog:
             self._db.executescript(_SCHEMA)
             if not self._meta("format_version"):
                 self._write_meta(format_version=FORMAT_VERSION, index_kind=index_kind, generation="0")
+            elif self._meta("format_version") == "1":  # add the alignment sequences; old rows have none
+                with self._transaction():
+                    self._db.execute("ALTER TABLE recordings ADD COLUMN sequence BLOB")
+                    self._write_meta(format_version=FORMAT_VERSION)
         except sqlite3.DatabaseError as exc:
             raise CatalogError(f"{db}: not a readable catalog ({exc})") from exc
         if self._meta("format_version") != FORMAT_VERSION:
@@ -180,26 +182,42 @@ class Catalog:
         X = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
         return np.array([r[0] for r in rows], dtype=np.int64), X
 
-    def search(self, xq: np.ndarray, k: int = 10, *, exclude: Iterable[str] = ()) -> list[list[Hit]]:
-        """The ``k`` most similar recordings for each query vector (rows of ``xq``), best first.
+    def by_ids(self, ids: Iterable[int]) -> dict[int, Recording]:
+        """The recordings of ``ids`` (unknown ids are left out), by id."""
+        ids = sorted({int(i) for i in ids if i >= 0})
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._db.execute(f"SELECT {_COLUMNS} FROM recordings WHERE id IN ({marks})", ids)
+        return {row[0]: Recording(*row) for row in rows}
 
-        ``exclude`` names paths never to return (e.g. the query file itself when it is catalogued).
-        """
+    def sequences(self, ids: Iterable[int], kind: str) -> dict[int, np.ndarray]:
+        """The stored alignment sequences of ``ids`` that were computed as ``kind`` describes (see :meth:`add`)."""
+        ids = sorted({int(i) for i in ids if i >= 0})
+        if not ids or self._meta("sequence_kind") != kind:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._db.execute(f"SELECT id, sequence FROM recordings WHERE id IN ({marks}) AND sequence IS NOT NULL", ids)
+        return {i: np.frombuffer(blob, dtype=np.float16).reshape(-1, 12) for i, blob in rows}
+
+    def search(self, xq: np.ndarray, k: int = 10, *, exclude: Iterable[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+        """``(S, I)``: for each query vector (rows of ``xq``) the ids of the ``k`` most similar recordings and
+        their similarities (inner product of unit vectors: cosine), best first; rows shorter than ``k`` are
+        padded with id −1. ``exclude`` names ids never to return (the query's own recording)."""
         xq = np.ascontiguousarray(np.atleast_2d(xq), dtype=np.float32)
+        S = np.full((len(xq), k), -np.inf, dtype=np.float32)
+        I = np.full((len(xq), k), -1, dtype=np.int64)
         if len(self) == 0:
-            return [[] for _ in xq]
+            return S, I
         if xq.shape[1] != self.dim:
             raise CatalogError(f"query vectors have {xq.shape[1]} dimensions, the catalog {self.dim}")
-        excluded = set(map(str, exclude))
-        index = self._ensure_index()
-        D, I = index.search(xq, min(k + len(excluded), len(self)))
-        found = {rec.id: rec for rec in self._by_ids({int(i) for i in I.ravel() if i >= 0})}
-        results = []
-        for scores, ids in zip(D, I):
-            hits = [(float(s), found[int(i)]) for s, i in zip(scores, ids) if i >= 0 and int(i) in found]
-            hits = [(s, r) for s, r in hits if r.path not in excluded][:k]
-            results.append([Hit(rank, s, r) for rank, (s, r) in enumerate(hits, start=1)])
-        return results
+        excluded = {int(i) for i in exclude}
+        found_S, found_I = self._ensure_index().search(xq, min(k + len(excluded), len(self)))
+        for row, (scores, ids) in enumerate(zip(found_S, found_I)):
+            keep = [(s, i) for s, i in zip(scores, ids) if i >= 0 and int(i) not in excluded][:k]
+            S[row, : len(keep)] = [s for s, _ in keep]
+            I[row, : len(keep)] = [i for _, i in keep]
+        return S, I
 
     def info(self) -> dict:
         size = sum(f.stat().st_size for f in self.root.iterdir() if f.is_file())
@@ -218,11 +236,12 @@ class Catalog:
         }
 
     # ---- writing -------------------------------------------------------------------------------
-    def add(self, entries: Sequence[NewRecording], *, embedder: str) -> tuple[int, int]:
+    def add(self, entries: Sequence[NewRecording], *, embedder: str, sequence_kind: str | None = None) -> tuple[int, int]:
         """Store ``entries`` in one transaction; a path already present is replaced.
 
         Returns ``(added, replaced)``. Refuses vectors of another embedder or dimension than the
-        catalog's: nothing of the batch is written then.
+        catalog's: nothing of the batch is written then. ``sequence_kind`` names how the entries'
+        alignment sequences were computed; when it changes, the sequences stored before are set aside.
         """
         if not entries:
             return 0, 0
@@ -237,6 +256,9 @@ class Catalog:
         with self._transaction():
             if self.embedder is None:
                 self._write_meta(embedder=embedder, dim=str(dim), created_at=now)
+            if sequence_kind and self._meta("sequence_kind") != sequence_kind:
+                self._db.execute("UPDATE recordings SET sequence = NULL")
+                self._write_meta(sequence_kind=sequence_kind)
             for entry in entries:
                 old = self._db.execute("SELECT id FROM recordings WHERE path = ?", (entry.path,)).fetchone()
                 if old:
@@ -246,8 +268,8 @@ class Catalog:
                 else:
                     added += 1
                 cur = self._db.execute(
-                    "INSERT INTO recordings (path, content_hash, duration, title, artist, album, added_at, vector)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO recordings (path, content_hash, duration, title, artist, album, added_at, vector,"
+                    " sequence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         entry.path,
                         entry.content_hash,
@@ -257,6 +279,7 @@ class Catalog:
                         entry.album,
                         now,
                         np.asarray(entry.vector, dtype=np.float32).tobytes(),
+                        None if entry.sequence is None else np.asarray(entry.sequence, dtype=np.float16).tobytes(),
                     ),
                 )
                 new_ids.append(cur.lastrowid)
@@ -287,13 +310,7 @@ class Catalog:
         if not self._index_unsaved or self._index is None:
             return
         target = self._index_file(self._index_generation)
-        fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".faiss.tmp")
-        os.close(fd)
-        try:
-            faiss.write_index(self._index, tmp)
-            os.replace(tmp, target)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        atomic_write(target, lambda fh: fh.write(faiss.serialize_index(self._index).tobytes()))
         for stale in self.root.glob("vectors.*.faiss"):
             if stale != target:
                 stale.unlink(missing_ok=True)
@@ -323,13 +340,6 @@ class Catalog:
     def _bump_generation(self, now: str) -> None:
         self._write_meta(generation=str(self.generation + 1), updated_at=now)
         self._wrote = True
-
-    def _by_ids(self, ids: set[int]) -> list[Recording]:
-        if not ids:
-            return []
-        marks = ",".join("?" * len(ids))
-        rows = self._db.execute(f"SELECT {_COLUMNS} FROM recordings WHERE id IN ({marks})", list(ids))
-        return [Recording(*row) for row in rows]
 
     def _index_file(self, generation: int) -> Path:
         return self.root / f"vectors.{generation}.faiss"

@@ -7,12 +7,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from homage.cli.output import console, fail
+from homage.cli.common import WorkersOpt, command
 
 data_app = typer.Typer(help="Build and inspect the versions corpus used for training.", no_args_is_help=True)
 
 
 @data_app.command()
+@command
 def build(
     out: Annotated[Path, typer.Argument(help="Corpus folder (created; an existing build there is resumed).")],
     pop909: Annotated[Optional[Path], typer.Option(help="POP909 folder (song folders NNN/).")] = None,
@@ -30,14 +31,13 @@ def build(
     ] = None,
     soundfont: Annotated[Optional[list[Path]], typer.Option(help="SoundFont(s) to draw from [default: all installed].")] = None,
     seed: Annotated[int, typer.Option(help="Seed: the same seed and sources give the same corpus.")] = 0,
-    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Parallel worker processes.")] = 2,
+    workers: WorkersOpt = 2,
 ):
     """Render works from POP909/ASAP (and recordings as distractors) in several versions each, with splits by work."""
-    from homage.cli.output import FileProgress
+    from homage.cli.common import FileProgress, console
     from homage.data.build import SPLITS, BuildSettings
     from homage.data.build import build as run_build
     from homage.data.sources import debian_music_dirs
-    from homage.errors import HomageError
 
     audio_dirs = [str(p) for p in audio or []] + ([str(p) for p in debian_music_dirs()] if debian_music else [])
     settings = BuildSettings(
@@ -46,14 +46,11 @@ def build(
         soundfonts=tuple(str(p) for p in soundfont or []),
     )  # fmt: skip
     with FileProgress("rendering") as progress:
-        try:
-            summary = run_build(
-                out, settings, workers=workers,
-                on_start=lambda total: progress.stage("rendering", total),
-                on_work=lambda work_id, rows, error: progress.item(work_id, error),
-            )  # fmt: skip
-        except (HomageError, ValueError) as exc:
-            fail(str(exc))
+        summary = run_build(
+            out, settings, workers=workers,
+            on_start=lambda total: progress.stage("rendering", total),
+            on_work=lambda work_id, rows, error: progress.item(work_id, error),
+        )  # fmt: skip
     console.print(
         f"{out}: {summary.works} works, {summary.versions} versions, {summary.hours:.1f} h of audio "
         f"({summary.skipped} works already built; this run {summary.seconds / 60:.1f} min, {len(summary.errors)} with errors)"
@@ -61,6 +58,7 @@ def build(
 
 
 @data_app.command()
+@command
 def inspect(
     corpus: Annotated[Path, typer.Argument(help="Corpus folder built by `homage data build`.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG to write.")] = Path("corpus-inspect.png"),
@@ -68,19 +66,9 @@ def inspect(
     seed: Annotated[int, typer.Option(help="Seed of the choice of works.")] = 0,
 ):
     """Write a PNG of the versions of a few works side by side (CQT above chroma), and print the corpus counts."""
-    from homage.data.build import read_manifest
-    from homage.data.inspect import inspect_corpus
+    from homage.cli.common import console
+    from homage.data.inspect import inspect_corpus, split_counts
 
-    rows = read_manifest(corpus)
-    if not rows:
-        fail(f"{corpus}: no manifest rows (build a corpus with `homage data build`)")
-    for split in ("train", "val", "test"):
-        part = [r for r in rows if r["split"] == split]
-        console.print(
-            f"{split:>5}: {len({r['work_id'] for r in part}):5d} works, {len(part):6d} versions, "
-            f"{sum(r['duration'] for r in part) / 3600:5.1f} h"
-        )
-    try:
-        console.print(f"PNG: {inspect_corpus(corpus, out, n_works=works, seed=seed)}")
-    except ValueError as exc:
-        fail(str(exc))
+    for split, n in split_counts(corpus).items():
+        console.print(f"{split:>5}: {n['works']:5d} works, {n['versions']:6d} versions, {n['hours']:5.1f} h")
+    console.print(f"PNG: {inspect_corpus(corpus, out, n_works=works, seed=seed)}")

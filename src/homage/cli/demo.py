@@ -1,60 +1,48 @@
-"""`homage demo` on the terminal: render, index, query, say whether the versions were found."""
+"""`homage demo`: render, index, query, and say whether the versions were found."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from rich.progress import Progress
+import typer
 
-from homage.cli.output import console, errors, fail, hits_table
+from homage.cli.common import command
 
 
-def run_demo(out: Path, n_versions: int, seed: int) -> None:
-    from homage import pipeline
-    from homage.demo import PIECES, render_demo_music
-    from homage.embed import get_embedder
-    from homage.errors import HomageError
-    from homage.features.cache import FeatureCache
+@command
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the rendered music, cache and catalog.")] = Path("homage-demo"),
+    versions: Annotated[int, typer.Option(min=2, max=6, help="Versions rendered per piece.")] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of the versions' instruments, tempi and keys.")] = 0,
+):
+    """Render a few pieces in several versions, index them, and find one piece's versions from another."""
+    from rich.progress import Progress
 
-    music, catalog = out / "music", out / "catalog"
+    from homage.cli.common import console, errors
+    from homage.cli.output import matches_table
+    from homage.demo import PIECES, run_demo
+
     console.rule("[bold]homage demo")
-    console.print(
-        f"1. Rendering {len(PIECES)} pieces from music21's corpus, {n_versions} versions each "
-        "(instrument, tempo and key change; flac/mp3/ogg/wav) …"
-    )
-    try:
-        with Progress(console=errors, transient=True) as progress:
-            task = progress.add_task("rendering", total=len(PIECES) * n_versions)
-            made = render_demo_music(music, n_versions=n_versions, seed=seed, on_file=lambda p: progress.advance(task))
-        console.print(f"2. Indexing {music} into the catalog {catalog} …")
-        report = pipeline.index_dir(
-            music, catalog, embedder=get_embedder(), cache=FeatureCache(out / "cache"), workers=2, prune=True
-        )
-    except HomageError as exc:
-        fail(str(exc))
-    console.print(f"   {report.added + report.replaced + report.unchanged} recordings in the catalog")
-    query_version = made[1]  # the first piece's second version: other instrument, tempo and key
-    versions_of_query = {str(v.path.resolve()) for v in made if v.work == query_version.work} - {
-        str(query_version.path.resolve())
-    }
-    console.print(f"3. Query: {query_version.title} — {query_version.params.describe()}  ({query_version.path})")
-    result = pipeline.query(query_version.path, catalog, k=8, cache=FeatureCache(out / "cache"))
-    console.print(hits_table(result, title="What is this a version of?", highlight=versions_of_query))
-
-    ranks = [h.rank for h in result.hits if h.recording.path in versions_of_query]
-    found_all = sorted(ranks) == list(range(1, len(versions_of_query) + 1))
-    if found_all:
-        n_others = len(made) - len(versions_of_query) - 1
-        which = "its other version ranks" if len(ranks) == 1 else f"its {len(ranks)} other versions rank"
-        console.print(
-            f"[bold green]✓[/] {which} {', '.join(map(str, sorted(ranks)))} — above all {n_others} recordings"
-            " of other pieces."
-        )
+    steps = iter(range(1, 10))
+    with Progress(console=errors, transient=True) as progress:
+        task = progress.add_task("rendering", total=len(PIECES) * versions)
+        outcome = run_demo(out, n_versions=versions, seed=seed, on_file=lambda p: progress.advance(task),
+                           on_stage=lambda text: console.print(f"{next(steps)}. {text} …"))  # fmt: skip
+    query = outcome.query
+    console.print(f"{next(steps)}. Query: {query.title} — {query.params.describe()}  ({query.path})")
+    console.print(matches_table(outcome.result, title="What is this a version of?", highlight=outcome.expected))
+    if outcome.found_all:
+        others = len(outcome.versions) - len(outcome.expected) - 1
+        which = "its other version ranks" if len(outcome.ranks) == 1 else f"its {len(outcome.ranks)} other versions rank"
+        console.print(f"[bold green]✓[/] {which} {', '.join(map(str, outcome.ranks))} — above all {others} recordings"
+                      " of other pieces.")  # fmt: skip
     else:
-        console.print(f"[bold yellow]![/] its other versions rank {sorted(ranks) or 'below the top 8'}.")
+        console.print(f"[bold yellow]![/] its other versions rank {outcome.ranks or 'below the top 8'}.")
+    made = outcome.versions
     console.print(
         "\nTry next:\n"
-        f"  homage query {made[4].path} --catalog {catalog}\n"
-        f"  homage compare {made[0].path} {made[2].path} --report {out / 'report'}\n"
-        f"  homage info --catalog {catalog}"
+        f"  homage query {made[4].path} --catalog {outcome.catalog}\n"
+        f"  homage compare {made[0].path} {made[2].path} --report {Path(out) / 'report'}\n"
+        f"  homage info --catalog {outcome.catalog}"
     )

@@ -1,88 +1,32 @@
-"""Terminal and JSON rendering of pipeline results; no computation here."""
+"""Terminal rendering of pipeline results: tables and lines, no computation."""
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
-from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
-errors = Console(stderr=True)
+from homage.cli.common import console
 
 
-def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-def fail(message: str, code: int = 1):
-    """Print one clear error line and leave with ``code``."""
-    import typer
-
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def hits_json(result) -> dict:
-    return {
-        "query": result.query,
-        "embedder": result.embedder,
-        "results": [
-            {
-                "rank": h.rank,
-                "similarity": round(h.score, 6),
-                "path": h.recording.path,
-                "title": h.recording.title,
-                "artist": h.recording.artist,
-                "album": h.recording.album,
-                "duration": h.recording.duration,
-                **_alignment_json(result.alignments.get(h.recording.path)),
-            }
-            for h in result.hits
-        ],
-    }
-
-
-def _alignment_json(al) -> dict:
-    if al is None:
-        return {}
-    from homage.align.verdict import load_calibration
-
-    calibration = load_calibration()
-    return {
-        "alignment_score": round(al.score, 4),
-        "probability": round(calibration.probability(al.score), 4),
-        "verdict": calibration.verdict(al.score),
-        "transposition_semitones": al.transposition,
-        "tempo_ratio": round(al.tempo_ratio, 3),
-    }
-
-
-def hits_table(result, *, title: str | None = None, highlight: set[str] = frozenset()) -> Table:
-    table = Table(title=title or f"Nearest versions of {result.query}", title_justify="left")
+def matches_table(result, *, title: str | None = None, highlight: frozenset[str] = frozenset()) -> Table:
+    table = Table(title=title or f"Nearest versions of {result.query} ({result.pipeline})", title_justify="left")
     table.add_column("rank", justify="right")
     table.add_column("similarity", justify="right")
-    aligned = bool(getattr(result, "alignments", None))
+    aligned = any(m.alignment is not None for m in result.matches)
     if aligned:
         for col in ("alignment", "verdict (p)", "key", "tempo"):
             table.add_column(col, justify="right")
     table.add_column("title / artist")
     table.add_column("path", overflow="fold")
-    for h in result.hits:
-        style = "bold green" if h.recording.path in highlight else None
-        cells = [str(h.rank), f"{h.score:.3f}"]
+    for m in result.matches:
+        cells = [str(m.rank), f"{m.similarity:.3f}"]
         if aligned:
-            info = _alignment_json(result.alignments.get(h.recording.path))
-            cells += (
-                [f"{info['alignment_score']:.2f}", f"{info['verdict']} ({info['probability']:.2f})",
-                 f"{info['transposition_semitones']:+d}", f"×{info['tempo_ratio']:.2f}"]  # fmt: skip
-                if info
-                else ["", "", "", ""]
-            )
-        table.add_row(*cells, h.recording.label, _short(h.recording.path), style=style)
+            al = m.alignment
+            cells += (["", "", "", ""] if al is None else
+                      [f"{al.score:.2f}", f"{m.verdict} ({m.probability:.2f})", f"{al.transposition:+d}", f"×{al.tempo_ratio:.2f}"])  # fmt: skip
+        style = "bold green" if m.recording.path in highlight else None
+        table.add_row(*cells, m.recording.label, _short(m.recording.path), style=style)
     return table
 
 
@@ -121,59 +65,6 @@ def evaluation_table(results, source: str) -> Table:
     for key, label, fmt in FIELD_TABLE + ORIGINAL_TABLE:
         table.add_row(label, *[fmt.format(getattr(r, key)) for r in results])
     return table
-
-
-class FileProgress:
-    """A progress bar over files that prints each failure as one line naming the file and the reason."""
-
-    def __init__(self, stage: str, *, disable: bool = False):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.progress = Progress(
-            TextColumn("[bold]{task.fields[stage]}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            TextColumn("{task.description}"), console=errors, transient=True, disable=disable,
-        )
-        self.task = self.progress.add_task("", total=None, stage=stage)
-
-    def __enter__(self) -> FileProgress:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.progress.stop()
-
-    def stage(self, stage: str, total: int) -> None:
-        self.progress.reset(self.task, total=total, stage=stage)
-
-    def advance(self, description: str) -> None:
-        self.progress.update(self.task, advance=1, description=description)
-
-    def item(self, path: str, error: str | None) -> None:
-        self.advance(Path(path).name[-40:])
-        if error:
-            self.progress.console.print(f"[red]✗[/] {path}: {error}", highlight=False, soft_wrap=True)
-
-
-def comparison_json(result) -> dict:
-    al = result.alignment
-    return {
-        "a": result.a,
-        "b": result.b,
-        "embedder": result.embedder,
-        "similarity": round(result.similarity, 6),
-        "verdict": result.verdict,
-        "probability": round(result.probability, 4),
-        "alignment": {
-            "score": round(al.score, 4),
-            "transposition_semitones": al.transposition,
-            "tempo_ratio": round(al.tempo_ratio, 3),
-            "segments": [
-                {"a_start": round(g.a_start, 2), "a_end": round(g.a_end, 2), "b_start": round(g.b_start, 2),
-                 "b_end": round(g.b_end, 2), "strength": g.strength}
-                for g in al.segments
-            ],
-        },
-    }
 
 
 def print_comparison(result) -> None:

@@ -1,1 +1,3 @@
-"""Data: rendering symbolic music to audio versions (and, later, the versions corpus and its loaders)."""
+"""Data: recordings grouped into works (:mod:`manifest`), and the versions corpus — works from POP909,
+ASAP and recordings (:mod:`sources`), arranged (:mod:`arrange`, :mod:`versions`), rendered (:mod:`synth`,
+:mod:`render`) through a recording chain (:mod:`chain`) by a resumable parallel build (:mod:`build`)."""

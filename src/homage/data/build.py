@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import multiprocessing
 import os
 import time
 from collections.abc import Callable
@@ -30,11 +29,13 @@ import soxr
 
 from homage import audio
 from homage.data import chain as recording
+from homage.data.manifest import MANIFEST, read_manifest
 from homage.data.render import find_soundfonts
 from homage.data.sources import Work, asap_works, audio_works, pop909_works
 from homage.data.synth import synthesize
 from homage.data.versions import Version, work_versions
-from homage.errors import ConfigError, HomageError
+from homage.errors import ConfigError, Failure, HomageError
+from homage.parallel import Executor, as_executor
 
 SPLITS = ("train", "val", "test")
 RENDER_SR = 22050
@@ -98,7 +99,7 @@ def build(
     out: str | Path,
     settings: BuildSettings,
     *,
-    workers: int = 1,
+    workers: int | Executor = 1,
     on_start: Callable[[int], None] | None = None,
     on_work: Callable[[str, list[dict], str | None], None] | None = None,
 ) -> BuildSummary:
@@ -115,8 +116,11 @@ def build(
     if on_start:
         on_start(len(todo))
     started, errors, rows_written = time.perf_counter(), [], 0
-    with open(out / "manifest.jsonl", "a", encoding="utf-8") as manifest, open(out / "errors.jsonl", "a") as log:
-        for work_id, rows, error in _map(_render_work, [(w, settings, str(out)) for w in todo], workers):
+    with open(out / MANIFEST, "a", encoding="utf-8") as manifest, open(out / "errors.jsonl", "a") as log:
+        jobs = [(w, settings, str(out)) for w in todo]
+        # spawned workers (a forked copy of a process holding a FluidSynth synthesizer can deadlock)
+        for (work, _, _), result in as_executor(workers).map(_render_work, jobs, ordered=False):
+            work_id, rows, error = (work.work_id, [], result.reason) if isinstance(result, Failure) else result
             if rows:
                 manifest.write("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
                 manifest.flush()
@@ -138,21 +142,6 @@ def build(
     )
 
 
-def read_manifest(out: str | Path) -> list[dict]:
-    """Rows of ``out/manifest.jsonl`` (a torn last line from an interrupted build is ignored)."""
-    path = Path(out) / "manifest.jsonl"
-    if not path.exists():
-        return []
-    rows = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        rows[(row["work_id"], row["version_id"])] = row
-    return list(rows.values())
-
-
 def _check_settings(out: Path, settings: BuildSettings) -> None:
     """Write ``build.json``, or check a resumed build uses the same settings."""
     out.mkdir(parents=True, exist_ok=True)
@@ -169,15 +158,6 @@ def _check_settings(out: Path, settings: BuildSettings) -> None:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(wanted, indent=2))
         os.replace(tmp, path)
-
-
-def _map(fn, jobs: list, workers: int):
-    if workers <= 1 or len(jobs) <= 1:
-        yield from map(fn, jobs)
-        return
-    # spawn, not fork: a forked copy of a process that already holds a FluidSynth synthesizer can deadlock
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        yield from pool.imap_unordered(fn, jobs, chunksize=1)
 
 
 def _render_work(job: tuple[Work, BuildSettings, str]) -> tuple[str, list[dict], str | None]:

@@ -6,9 +6,23 @@ from pathlib import Path
 
 import numpy as np
 
-from homage.data.build import read_manifest
+from homage.data.manifest import read_manifest
+from homage.errors import HomageError
 from homage.features.cache import FeatureCache
 from homage.features.cqt import CQTSpec, chroma_from_cqt
+
+
+def split_counts(root: str | Path) -> dict[str, dict]:
+    """Per split: how many works, versions and hours of audio a built corpus holds."""
+    rows = read_manifest(root)
+    if not rows:
+        raise HomageError(f"{root}: no manifest rows (build a corpus with `homage data build`)")
+    counts = {}
+    for split in ("train", "val", "test"):
+        part = [r for r in rows if r["split"] == split]
+        counts[split] = {"works": len({r["work_id"] for r in part}), "versions": len(part),
+                         "hours": sum(r["duration"] for r in part) / 3600}  # fmt: skip
+    return counts
 
 
 def pick_works(rows: list[dict], n: int, seed: int) -> list[str]:
@@ -51,7 +65,7 @@ def inspect_corpus(root: str | Path, out_png: str | Path, *, n_works: int = 4, s
     rows = read_manifest(root)
     works = pick_works(rows, n_works, seed)
     if not works:
-        raise ValueError(f"{root}: no work with two or more versions")
+        raise HomageError(f"{root}: no work with two or more versions")
     cache = cache or FeatureCache(None)
     spec = CQTSpec()
     versions = {w: sorted((r for r in rows if r["work_id"] == w), key=lambda r: r["version_id"]) for w in works}

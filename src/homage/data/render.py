@@ -18,7 +18,7 @@ import pretty_midi
 from homage import audio
 from homage.data.arrange import scale_tempo, transpose
 from homage.data.synth import synthesize
-from homage.errors import ConfigError
+from homage.errors import AudioError, ConfigError, HomageError
 
 SOUNDFONT_DIRS = ("/usr/share/sounds/sf2", "/usr/share/soundfonts", "/usr/share/sounds/sf3")
 
@@ -110,3 +110,24 @@ def render(
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     return audio.save(out_path, 0.9 * y / peak, sr, bitrate=bitrate)
+
+
+def render_excerpt(path: str | Path, seconds: float, folder: str | Path) -> Path:
+    """The first ``seconds`` of MIDI file ``path`` rendered into ``folder`` (reused when already there,
+    keyed by the file's content). Raises HomageError naming the file when it cannot be read or rendered."""
+    import warnings
+
+    target = Path(folder) / f"{audio.file_hash(path)}-{seconds:g}s.flac"
+    if target.exists():
+        return target
+    partial = target.with_suffix(".part.flac")
+    try:
+        with warnings.catch_warnings():  # pretty_midi warns about tempo events on other tracks
+            warnings.simplefilter("ignore", RuntimeWarning)
+            midi = pretty_midi.PrettyMIDI(str(path))
+        render(excerpt(midi, seconds), partial)
+    except HomageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a broken MIDI file is reported, the rest goes on
+        raise AudioError(path, f"cannot render MIDI ({type(exc).__name__}: {exc})") from exc
+    return partial.replace(target)

@@ -9,11 +9,11 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 from homage import audio
+from homage.data.manifest import read_asap
 from homage.errors import ConfigError
 
 LICENCES = {
@@ -54,31 +54,21 @@ def pop909_works(root: str | Path) -> list[Work]:
 def asap_works(root: str | Path) -> list[Work]:
     """One work per ASAP folder: its performances (sorted) followed by the score rendition."""
     root = Path(root)
-    if not (root / "metadata.csv").is_file():
-        raise ConfigError(f"{root}: no ASAP metadata.csv there")
-    by_folder: dict[str, dict] = {}
-    with open(root / "metadata.csv", newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            entry = by_folder.setdefault(row["folder"], {"title": f"{row['composer']}: {row['title']}",
-                                                         "score": row["midi_score"], "performances": set()})  # fmt: skip
-            entry["performances"].add(row["midi_performance"])
     works = []
-    for folder, entry in sorted(by_folder.items()):
-        files = [str(root / p) for p in sorted(entry["performances"])] + [str(root / entry["score"])]
-        work_id = "asap-" + folder.replace("/", "-").replace(" ", "_")
-        works.append(Work(work_id, "asap", entry["title"], LICENCES["asap"], tuple(files)))
+    for piece in read_asap(root / "metadata.csv"):
+        files = [str(root / p) for p in piece.performances] + [str(root / piece.score)]
+        work_id = "asap-" + piece.folder.replace("/", "-").replace(" ", "_")
+        works.append(Work(work_id, "asap", piece.title, LICENCES["asap"], tuple(files)))
     return works
 
 
 def audio_works(roots: list[str | Path]) -> list[Work]:
     """Each audio file under ``roots`` as a single-version distractor work."""
-    from homage.pipeline import find_audio
-
     works = []
     for root in roots:
         if not Path(root).is_dir():
             raise ConfigError(f"{root}: no such folder of recordings")
-        for path in find_audio(root):
+        for path in audio.find_audio(root):
             package = _debian_package(path)
             name = path.stem.replace(" ", "_")
             works.append(Work(f"audio-{package or Path(root).name}-{name}", "audio", path.stem,

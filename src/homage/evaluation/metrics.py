@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from homage.errors import ParameterError
+
 
 @dataclass(frozen=True)
 class RetrievalScores:
@@ -43,7 +45,7 @@ def retrieval_scores(D: np.ndarray, labels: np.ndarray, k: int = 10) -> Retrieva
     rel = ranked_relevance(D, labels)
     rel = rel[rel.any(axis=1)]
     if len(rel) == 0:
-        raise ValueError("no query has a version among the other recordings")
+        raise ParameterError("no query has a version among the other recordings")
     ranks = np.arange(1, rel.shape[1] + 1)
     hits = np.cumsum(rel, axis=1)
     ap = (hits / ranks * rel).sum(axis=1) / rel.sum(axis=1)
@@ -82,7 +84,7 @@ def pair_set(labels: np.ndarray, *, seed: int = 0) -> tuple[np.ndarray, np.ndarr
     pos = np.flatnonzero(same)
     neg = np.flatnonzero(~same)
     if len(pos) == 0 or len(neg) == 0:
-        raise ValueError("the pair protocol needs both version and non-version pairs")
+        raise ParameterError("the pair protocol needs both version and non-version pairs")
     rng = np.random.default_rng(seed)
     neg = rng.choice(neg, size=min(len(pos), len(neg)), replace=False)
     chosen = np.concatenate([pos, np.sort(neg)])
@@ -145,7 +147,7 @@ def nn_accuracy(D: np.ndarray, labels: np.ndarray, *, seed: int = 0) -> float:
             if p != a and len(others):
                 wins.append(D[a, p] < D[a, rng.choice(others)])
     if not wins:
-        raise ValueError("no anchor has a version")
+        raise ParameterError("no anchor has a version")
     return float(np.mean(wins))
 
 

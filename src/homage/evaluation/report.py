@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from homage.evaluation.run import PipelineResult
+from homage.evaluation.results import PipelineResult
 
 # (JSON key, label, format) in the order the original project reported them
 ORIGINAL_TABLE = [
@@ -84,7 +84,7 @@ def plot_distances(result: PipelineResult, path: Path) -> None:
     ax.hist(d[~same], bins=bins, density=True, alpha=0.6, label=f"non-versions ({(~same).sum()})")
     ax.hist(d[same], bins=bins, density=True, alpha=0.6, label=f"versions ({same.sum()})")
     ax.axvline(result.pair_threshold, color="k", ls="--", lw=1, label="mean-distance threshold")
-    ax.set(xlabel="Euclidean distance of embeddings", ylabel="density", title=f"{result.pipeline}: distances")
+    ax.set(xlabel="distance (1 − the pipeline's final score)", ylabel="density", title=f"{result.pipeline}: distances")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -7,14 +7,17 @@ hash, so a renamed or copied file hits the cache and an edited one misses.
 from __future__ import annotations
 
 import os
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from homage import audio
+from homage.atomic import atomic_write
 from homage.config import stable_hash
+from homage.errors import Failure
+from homage.parallel import Executor, as_executor
 
 
 class FeatureSpec(Protocol):
@@ -41,6 +44,11 @@ class FeatureCache:
         self.root = Path(root) if root is not None else None
         self.hits = 0
         self.misses = 0
+
+    @classmethod
+    def default(cls) -> FeatureCache:
+        """The user's cache (:func:`default_cache_dir`), what every command uses unless told otherwise."""
+        return cls(default_cache_dir())
 
     def features(
         self,
@@ -77,21 +85,39 @@ class FeatureCache:
             except (OSError, ValueError):
                 entry.unlink(missing_ok=True)  # a damaged entry is recomputed
         X = self._count_miss(compute)
-        _atomic_save(entry, X)
+        atomic_write(entry, lambda fh: np.save(fh, X, allow_pickle=False))
         return X
+
+    def many(
+        self,
+        paths: list[str | Path],
+        spec: FeatureSpec,
+        *,
+        transform: Callable[[np.ndarray], np.ndarray] | None = None,
+        workers: int | Executor = 1,
+        on_item: Callable[[str, str | None], None] | None = None,
+    ) -> list[np.ndarray | Failure]:
+        """The features of each of ``paths`` (in order, computed in parallel where missing), passed through
+        ``transform`` in the worker when given, or the file's Failure. ``on_item(path, reason_or_None)``
+        reports progress."""
+        results = []
+        for path, result in as_executor(workers).map(_Features(self, spec, transform), [str(p) for p in paths]):
+            if on_item:
+                on_item(path, result.reason if isinstance(result, Failure) else None)
+            results.append(result)
+        return results
 
     def _count_miss(self, compute) -> np.ndarray:
         self.misses += 1
         return compute()
 
 
-def _atomic_save(path: Path, X: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, X, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+class _Features:
+    """``transform(cache.features(path, spec))`` as a picklable task for an executor."""
+
+    def __init__(self, cache: FeatureCache, spec: FeatureSpec, transform=None):
+        self.cache, self.spec, self.transform = cache, spec, transform
+
+    def __call__(self, path: str) -> np.ndarray:
+        X = self.cache.features(path, self.spec)
+        return X if self.transform is None else self.transform(X)

@@ -1,7 +1,7 @@
-"""The networks: the original project's two (``cnn128``, ``resnet18`` on log-mel) and three built for
-versions — ``csi`` (CQT input, IBN residual trunk, max over frequency for key invariance, GeM over time,
-BNNeck), ``pcnet`` (chroma, key-invariant by construction) and ``ftmnet`` (a learnt 2D Fourier transform
-magnitude of beat-synchronous chroma; the network shipped as the ``csi`` embedder).
+"""The PyTorch networks: the original project's two (``cnn128``, ``resnet18`` on log-mel) and three built
+for versions — ``cqtnet`` (CQT input, IBN residual trunk, max over frequency for key invariance, GeM over
+time, BNNeck), ``pcnet`` (chroma, key-invariant by construction) and ``ftmnet`` (a learnt 2D Fourier
+transform magnitude of beat-synchronous chroma; the network of the shipped ``csi`` embedder).
 
 Each maps a batch (B, 1, bins, frames) to ``(raw, normed)``: the embedding before and after the BNNeck;
 the L2-normalised ``normed`` vector is what the catalog stores. Any number of frames is accepted.
@@ -16,7 +16,7 @@ from torch.nn import functional as F
 from homage.models.layers import GeM, EmbeddingHead, IBN, ResBlock
 
 
-class CSINet(nn.Module):
+class CQTNet(nn.Module):
     """Version-identification network on a time-pooled CQT (84 bins, ~2.5 frames/s)."""
 
     def __init__(self, dim: int = 128, widths: tuple[int, ...] = (16, 32, 64, 128)):
@@ -171,4 +171,4 @@ class FTMNet(nn.Module):
         return self.head(torch.cat(pooled, dim=1))
 
 
-NETWORKS = {"csi": CSINet, "pcnet": PitchClassNet, "cnn128": CNN128, "resnet18": ResNet18, "ftmnet": FTMNet}
+NETWORKS = {"cqtnet": CQTNet, "pcnet": PitchClassNet, "cnn128": CNN128, "resnet18": ResNet18, "ftmnet": FTMNet}

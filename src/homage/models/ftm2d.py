@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from homage.errors import ConfigError
-from homage.embed.base import Embedder, l2_normalize
+from homage.models.base import Embedder, l2_normalize
 from homage.features.cqt import CQTSpec, beat_crp_chroma, crp_chroma
 
 
@@ -62,12 +62,14 @@ class FTM2D(Embedder):
         centre = None if self.center is None else hashlib.blake2b(self.center.tobytes(), digest_size=8).hexdigest()
         return {**dataclasses.asdict(self.config), "center": centre}
 
-    def embed(self, X: np.ndarray) -> np.ndarray:
-        """Magnitude CQT (n_bins, n_frames) → unit vector of 12 × (patch_len // 2 + 1) values."""
+    def prepare(self, X: np.ndarray) -> np.ndarray:
+        """Magnitude CQT (n_bins, n_frames) → CRP chroma (12, beats), or (12, frames) without beat_sync."""
         if self.config.beat_sync:
-            chroma = beat_crp_chroma(X, self.feature)
-        else:
-            chroma = crp_chroma(X, bins_per_octave=self.feature.bins_per_octave, fmin=self.feature.fmin)
+            return beat_crp_chroma(X, self.feature)
+        return crp_chroma(X, bins_per_octave=self.feature.bins_per_octave, fmin=self.feature.fmin)
+
+    def embed_prepared(self, chroma: np.ndarray) -> np.ndarray:
+        """Chroma → unit vector of 12 × (patch_len // 2 + 1) values."""
         v = ftm2d_vector(chroma, self.config)
         return v if self.center is None else l2_normalize(v - self.center)
 

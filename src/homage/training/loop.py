@@ -1,4 +1,4 @@
-"""Training: a network, a loss and a sampler over the versions corpus, with checkpoints that resume.
+"""The training loop: a network, a loss and a sampler over the versions corpus, with checkpoints that resume.
 
 ``train(config)`` runs epochs until ``config.epochs``; after each it writes ``last.pt`` (everything
 needed to resume), ``best.pt`` (the weights with the best validation MAP on the corpus validation
@@ -8,134 +8,27 @@ split — never on real covers), ``history.json`` and ``curves.png``. ``resume=T
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from homage.config import load_yaml
-from homage.data.loaders import (
-    Corpus,
-    augment_original,
-    load_features,
-    original_triplets,
-    pk_batches,
-    shift_bins,
-    version_triplets,
-)
-from homage.errors import ConfigError
+from homage.errors import ConfigError, ParameterError
 from homage.evaluation.metrics import retrieval_scores
-from homage.features.cache import FeatureCache
-from homage.models.embedder import build_network, embed_prepared
-from homage.models.inputs import InputSpec
-from homage.models.losses import WorkClassifier, batch_hard_triplet_loss, triplet_loss
-
-LOSSES = ("triplet", "batch_hard", "batch_hard+softmax")
-POSITIVES = ("versions", "augmented")
-
-
-@dataclass(frozen=True)
-class Augment:
-    tempo: tuple[float, float] = (0.8, 1.25)  # time-stretch range of a training chunk
-    key_shift: int = 6  # random CQT shift of up to this many bins (semitones), either way
-    freq_mask: int = 8  # SpecAugment: one band of up to this many bins zeroed
-    time_mask: int = 6  # and one span of up to this many frames
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    corpus: str = "corpus"
-    out: str = "runs/csi"
-    network: str = "csi"
-    network_args: dict = field(default_factory=dict)
-    input: InputSpec = InputSpec()
-    positives: str = "versions"  # "versions": other versions of the work; "augmented": the original project's
-    loss: str = "batch_hard+softmax"
-    margin: float = 0.3  # triplet margin (Euclidean, unit vectors)
-    triplet_weight: float = 1.0  # of the batch-hard term next to the softmax
-    softmax_scale: float | None = None  # None: plain linear softmax; else cosine logits × scale
-    softmax_margin: float = 0.0  # additive cosine margin (with softmax_scale)
-    p: int = 16  # works per batch (batch-hard, softmax)
-    k: int = 4  # versions per work
-    triplets: int = 32  # triplets per batch (loss "triplet")
-    steps_per_epoch: int | None = None  # default: one pass over the training works
-    epochs: int = 20
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    chunk_s: float = 24.0
-    augment: Augment = Augment()
-    max_works: int | None = None  # use a sample of the training works (toy runs)
-    init: str | None = None  # ImageNet-format ResNet-18 weights (resnet18 only)
-    seed: int = 0
-    device: str = "cpu"
-    workers: int = 2  # feature computation
-    cache: str | None = None  # feature cache folder (default: $HOMAGE_CACHE or ~/.cache/homage)
-
-    @property
-    def chunk_frames(self) -> int:
-        return max(int(round(self.chunk_s * self.input.frame_rate)), 8)
-
-
-def load_config(path: str | Path, overrides: list[str] = ()) -> TrainConfig:
-    config = load_yaml(TrainConfig, path, list(overrides))
-    if config.loss not in LOSSES:
-        raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, not {config.loss!r}")
-    if config.positives not in POSITIVES:
-        raise ConfigError(f"positives must be one of {', '.join(POSITIVES)}, not {config.positives!r}")
-    if config.positives == "augmented" and config.loss != "triplet":
-        raise ConfigError("augmented positives go with loss 'triplet' (the original project's setup)")
-    return config
-
-
-@dataclass
-class Split:
-    inputs: list[np.ndarray]
-    labels: np.ndarray
-
-
-def load_split(config: TrainConfig, corpus: Corpus, name: str, on_item=None) -> Split:
-    from homage.features.cache import default_cache_dir
-
-    items = corpus.split(name)
-    if config.max_works is not None:
-        works = sorted({i.work_id for i in items})
-        keep = set(np.random.default_rng(config.seed).permutation(works)[: config.max_works if name == "train" else max(config.max_works // 4, 4)])
-        items = [i for i in items if i.work_id in keep]
-    cache = FeatureCache(config.cache or default_cache_dir())
-    data = load_features(items, config.input.spec(), cache, workers=config.workers, on_item=on_item)
-    return Split([config.input.prepare(X) for X in data.features], data.labels)
-
-
-def training_chunk(X: np.ndarray, frames: int, aug: Augment, rng: np.random.Generator, enabled: bool = True) -> np.ndarray:
-    """A random ``frames``-long chunk, time-stretched, key-shifted and masked (SpecAugment)."""
-    if enabled and tuple(aug.tempo) != (1.0, 1.0):
-        rate = rng.uniform(*aug.tempo)
-        positions = np.arange(0, X.shape[1] - 1, rate)
-        X = np.stack([np.interp(positions, np.arange(X.shape[1]), row) for row in X])
-    if X.shape[1] < frames:
-        X = np.tile(X, (1, int(np.ceil(frames / X.shape[1]))))
-    start = int(rng.integers(X.shape[1] - frames + 1)) if enabled else (X.shape[1] - frames) // 2
-    X = np.array(X[:, start : start + frames], dtype=np.float32)
-    if not enabled:
-        return X
-    shift = int(rng.integers(-aug.key_shift, aug.key_shift + 1)) if aug.key_shift else 0
-    if shift:
-        X = shift_bins(X, shift, fill=0.0)
-    if aug.freq_mask:
-        width, at = int(rng.integers(aug.freq_mask + 1)), int(rng.integers(X.shape[0]))
-        X[at : at + width] = 0.0
-    if aug.time_mask:
-        width, at = int(rng.integers(aug.time_mask + 1)), int(rng.integers(X.shape[1]))
-        X[:, at : at + width] = 0.0
-    return X
+from homage.models import checkpoint as checkpoints
+from homage.models.base import Embedder
+from homage.models.network import build_network, embed_chunks, torch_forward
+from homage.training.augment import augment_original, training_chunk
+from homage.training.config import TrainConfig
+from homage.training.curves import plot_curves
+from homage.training.data import Split, load_split
+from homage.training.losses import WorkClassifier, batch_hard_triplet_loss, triplet_loss
+from homage.training.samplers import original_triplets, pk_batches, version_triplets
 
 
 class Trainer:
@@ -242,7 +135,8 @@ class Trainer:
         self.net.eval()
         rng = np.random.default_rng(1234)
         losses = [float(self.loss(self.val_data, b, False, rng)) for b in self._batches(self.val_data, rng, 8)]
-        vectors = np.stack([embed_prepared(self.net, X, self.config.chunk_frames) for X in self.val_data.inputs])
+        forward = torch_forward(self.net)
+        vectors = np.stack([embed_chunks(forward, X, self.config.chunk_frames) for X in self.val_data.inputs])
         return {"val_loss": float(np.mean(losses)) if losses else float("nan"), "val_map": _map(vectors, self.val_data.labels)}
 
     def baseline(self) -> dict:
@@ -266,21 +160,15 @@ class Trainer:
         return {"baseline_val_loss": float(np.mean(losses)), "baseline_val_map": _map(pooled, data.labels)}
 
     # --- checkpoints ---------------------------------------------------------------------------
-    def weights_state(self) -> dict:
+    def model_checkpoint(self) -> checkpoints.ModelCheckpoint:
         c = self.config
-        return {
-            "network": c.network,
-            "network_args": c.network_args,
-            "input": dataclasses.asdict(c.input),
-            "chunk_frames": c.chunk_frames,
-            "weights": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
-            "epoch": self.epoch,
-        }
+        weights = {k: v.detach().cpu().numpy() for k, v in self.net.state_dict().items()}
+        return checkpoints.ModelCheckpoint(c.network, c.network_args, c.input.__dict__.copy(), c.chunk_frames,
+                                           weights, self.epoch, c.as_dict())  # fmt: skip
 
     def save(self, best: bool) -> None:
+        model = self.model_checkpoint()
         state = {
-            **self.weights_state(),
-            "config": json.loads(json.dumps(dataclasses.asdict(self.config))),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "softmax": self.softmax.state_dict() if self.softmax else None,
@@ -289,25 +177,28 @@ class Trainer:
             "rng": self.rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
         }
-        _atomic_torch_save(state, self.out / "last.pt")
+        checkpoints.write_training_state(self.out / "last.pt", model, state)
         if best:
-            _atomic_torch_save(self.weights_state(), self.out / "best.pt")
+            checkpoints.write(self.out / "best.pt", model)
         (self.out / "history.json").write_text(json.dumps(self.history, indent=1))
         plot_curves(self.history, self.out / "curves.png")
 
     def resume(self) -> bool:
+        """Continue from ``last.pt`` when there is one; refused when it learnt under other settings."""
         path = self.out / "last.pt"
         if not path.exists():
             return False
-        state = torch.load(path, map_location=self.device, weights_only=False)
-        if state["config"] != json.loads(json.dumps(dataclasses.asdict(self.config))):
-            raise ConfigError(f"{path} was written with another configuration: use another --out folder")
-        self.net.load_state_dict(state["weights"])
+        model, state = checkpoints.read_training_state(path)
+        saved = {k: v for k, v in model.config.items() if k in self.config.learning_settings()}
+        if saved != self.config.learning_settings():
+            changed = sorted(k for k, v in self.config.learning_settings().items() if saved.get(k) != v)
+            raise ConfigError(f"{path} was written with another configuration ({', '.join(changed)}): use another --out folder")
+        self.net.load_state_dict({k: torch.from_numpy(w) for k, w in model.weights.items()})
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         if self.softmax is not None:
             self.softmax.load_state_dict(state["softmax"])
-        self.epoch, self.history, self.best_map = state["epoch"], state["history"], state["best_map"]
+        self.epoch, self.history, self.best_map = model.epoch, state["history"], state["best_map"]
         self.rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
         return True
@@ -315,8 +206,8 @@ class Trainer:
 
 def _map(vectors: np.ndarray, labels: np.ndarray) -> float:
     try:
-        return retrieval_scores(1.0 - vectors @ vectors.T, labels).map
-    except ValueError:
+        return retrieval_scores(1.0 - Embedder.similarity(vectors, vectors), labels).map
+    except ParameterError:  # no validation work with two versions
         return float("nan")
 
 
@@ -324,33 +215,6 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def _atomic_torch_save(obj, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def plot_curves(history: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [h["epoch"] for h in history]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
-    left.plot(epochs, [h["train_loss"] for h in history], label="train (every term)")
-    left.plot(epochs, [h["val_loss"] for h in history], label="validation (triplet term)")
-    right.plot(epochs, [h["val_map"] for h in history], label="validation MAP", color="C2")
-    if history and "baseline_val_loss" in history[0]:
-        left.axhline(history[0]["baseline_val_loss"], ls="--", color="grey", label="no model (triplet term)")
-        right.axhline(history[0]["baseline_val_map"], ls="--", color="grey", label="no model")
-    left.set_xlabel("epoch"), left.set_ylabel("loss"), right.set_xlabel("epoch"), right.set_ylabel("MAP")
-    left.legend(fontsize=7), right.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def train(
@@ -363,12 +227,9 @@ def train(
     on_step: Callable[[int, int, int, float], None] | None = None,
 ) -> Trainer:
     """Load the corpus features, then train (or resume) until ``config.epochs``; returns the trainer."""
-    corpus = Corpus.load(config.corpus)
     splits = {}
     for name in ("train", "val"):
-        if on_stage:
-            on_stage(f"features ({name})", len(corpus.split(name)))
-        splits[name] = load_split(config, corpus, name, on_item)
+        splits[name] = load_split(config, name, on_stage=on_stage, on_item=on_item)
         if len(splits[name].inputs) == 0:
             raise ConfigError(f"{config.corpus}: the {name} split is empty")
     trainer = Trainer(config, splits["train"], splits["val"], log=log)

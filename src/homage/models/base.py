@@ -1,4 +1,5 @@
-"""The embedder interface every model implements: features → one L2-normalised vector per recording."""
+"""The interface every model implements: which feature it reads, how it prepares and embeds it, and how
+two embeddings compare. Search, evaluation and training rank with the model's own :meth:`similarity`."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ class Embedder(ABC):
     """Maps a recording's features to a unit vector; versions of one work should land close together.
 
     Subclasses set ``name``/``version``, the ``feature`` they read (so it can be cached), the output
-    ``dim``, and implement :meth:`embed`. Similarity is the inner product (cosine) of two outputs.
+    ``dim``, and implement :meth:`prepare` (features → model input) and :meth:`embed_prepared`.
     """
 
     name: ClassVar[str]
@@ -24,12 +25,26 @@ class Embedder(ABC):
     dim: int
 
     @abstractmethod
+    def prepare(self, X: np.ndarray) -> np.ndarray:
+        """Features as ``feature.compute`` returns them → the model's input."""
+
+    @abstractmethod
+    def embed_prepared(self, x: np.ndarray) -> np.ndarray:
+        """A prepared input → unit vector, shape (dim,), float32."""
+
     def embed(self, X: np.ndarray) -> np.ndarray:
-        """Features of one recording (as ``feature.compute`` returns them) → unit vector, shape (dim,)."""
+        """Features of one recording → unit vector, shape (dim,)."""
+        return self.embed_prepared(self.prepare(X))
 
     def embed_audio(self, y: np.ndarray) -> np.ndarray:
         """Mono audio at ``feature.sr`` → unit vector."""
         return self.embed(self.feature.compute(y))
+
+    @staticmethod
+    def similarity(xq: np.ndarray, xb: np.ndarray) -> np.ndarray:
+        """Cosine similarity of unit vectors, (nq, dim) × (nb, dim) → (nq, nb): 1 the same, ≈ 0 unrelated.
+        The catalog's index searches by this inner product; evaluation and training rank by it."""
+        return np.atleast_2d(xq) @ np.atleast_2d(xb).T
 
     def settings(self) -> dict[str, Any]:
         """What, besides name and version, changes this embedder's output (config, weights)."""

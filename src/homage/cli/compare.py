@@ -1,0 +1,41 @@
+"""`homage compare`: are two recordings versions of one work, and where do they match?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from homage.cli.common import CacheOpt, EmbedderOpt, JsonOpt, MaxDurOpt, NoCacheOpt, command
+
+
+@command
+def compare(
+    a: Annotated[Path, typer.Argument(help="First recording.")],
+    b: Annotated[Path, typer.Argument(help="Second recording.")],
+    embedder: EmbedderOpt = None,
+    report: Annotated[
+        Optional[Path], typer.Option("--report", help="Write alignment.png and report.md into this folder.")
+    ] = None,
+    max_duration: MaxDurOpt = 30.0,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
+    json_out: JsonOpt = False,
+):
+    """How similar are two recordings, and where do they match? (verdict, segments, key and tempo)."""
+    from homage import pipeline
+    from homage.cli.common import console, errors, feature_cache, minutes, print_json
+
+    result = pipeline.compare(a, b, embedder=embedder, cache=feature_cache(cache, no_cache), max_duration=minutes(max_duration))
+    if json_out:
+        print_json(result.to_json())
+    else:
+        from homage.cli.output import print_comparison
+
+        print_comparison(result)
+    if report:
+        from homage.align.report import write_report
+
+        path = write_report(result, report)
+        (errors if json_out else console).print(f"report: {path}", highlight=False)

@@ -1,0 +1,47 @@
+"""`homage evaluate`: score pipelines on recordings grouped into works."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from homage.cli.common import CacheOpt, NoCacheOpt, WorkersOpt, command
+
+
+@command
+def evaluate(
+    data: Annotated[Path, typer.Argument(help="Folder per work, CSV of path,work_id, corpus, or covers80 list folder.")],
+    pipeline: Annotated[
+        Optional[list[str]],
+        typer.Option("--pipeline", "-p", help="csi, csi+rerank50, ftm2d, a checkpoint, or 'align' (alignment alone); "
+                                              "repeat for several [default: csi+rerank100, what `query` does]."),  # fmt: skip
+    ] = None,
+    json_file: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON here.")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write report.md and plots into this folder.")] = None,
+    workers: WorkersOpt = 2,
+    seed: Annotated[int, typer.Option(help="Seed of the random pairs and triplets.")] = 0,
+    midi_seconds: Annotated[float, typer.Option(help="Seconds of each MIDI file to render.")] = 60.0,
+    rerank: Annotated[
+        int, typer.Option("--rerank", min=0, help="Also score each embedding-alone pipeline with its top K re-ranked.")
+    ] = 0,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
+):
+    """Score pipelines on recordings grouped into works: MAP, MR1, P@10, top-1, and the original project's table."""
+    from homage import pipeline as homage_pipeline
+    from homage.cli.common import FileProgress, console, feature_cache
+    from homage.cli.output import evaluation_table
+    from homage.evaluation.report import write_json, write_report
+
+    with FileProgress("reading") as progress:
+        results = homage_pipeline.evaluate(
+            data, pipeline, rerank_depth=rerank, cache=feature_cache(cache, no_cache), workers=workers, seed=seed,
+            midi_seconds=midi_seconds, on_stage=progress.stage, on_item=progress.item,
+        )  # fmt: skip
+    console.print(evaluation_table(results, str(data)))
+    if json_file:
+        console.print(f"JSON: {write_json(results, str(data), json_file)}")
+    if report:
+        console.print(f"report: {write_report(results, str(data), report)}")

@@ -1,0 +1,42 @@
+"""`homage index`: add a folder's audio to a catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from homage.cli.common import CacheOpt, CatalogOpt, EmbedderOpt, JsonOpt, MaxDurOpt, NoCacheOpt, WorkersOpt, command
+
+
+@command
+def index(
+    folder: Annotated[Path, typer.Argument(help="Folder of audio files (searched recursively), or one file.")],
+    catalog: CatalogOpt,
+    workers: WorkersOpt = 2,
+    prune: Annotated[bool, typer.Option("--prune", help="Remove catalogued files under FOLDER that are gone.")] = False,
+    ann: Annotated[bool, typer.Option("--ann", help="New catalog: approximate (HNSW) index for large catalogs.")] = False,
+    embedder: EmbedderOpt = None,
+    max_duration: MaxDurOpt = 30.0,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
+    json_out: JsonOpt = False,
+):
+    """Add a folder's audio to a catalog (unchanged files are skipped; bad files are reported, not fatal)."""
+    from homage import pipeline
+    from homage.cli.common import FileProgress, console, feature_cache, minutes, print_json
+    from homage.models import get_embedder
+
+    with FileProgress("embedding", disable=json_out) as progress:
+        report = pipeline.index_dir(
+            folder, catalog, embedder=get_embedder(embedder) if embedder else None,
+            cache=feature_cache(cache, no_cache), workers=workers, prune=prune, index_kind="hnsw" if ann else "flat",
+            max_duration=minutes(max_duration), on_start=lambda n: progress.stage("embedding", n), on_file=progress.item,
+        )  # fmt: skip
+    if json_out:
+        print_json(report.to_json())
+    else:
+        from homage.cli.output import index_summary
+
+        console.print(index_summary(report, str(catalog)), highlight=False)

@@ -1,0 +1,113 @@
+"""The one place where work runs in parallel: map a function over items, each result or a :class:`Failure`.
+
+Batch jobs (indexing, evaluation, corpus builds, training features) call :func:`as_executor` and
+``executor.map(fn, items)``; an executor yields ``(item, result)`` pairs in input order (or as they finish
+with ``ordered=False``), where a failing item's result is a ``Failure(path, reason)`` and the others go on.
+Processes are spawned, never forked (a forked copy of a process that has run PyTorch or FluidSynth can
+hang), and each computes on one thread, as the workers already share the cores. This is the seam where a
+distributed engine plugs in: anything with the same ``map`` is an executor.
+
+``fn`` and the items are pickled to the workers, so ``fn`` is a module-level function or a small callable
+object; heavy state (a model) should be loaded once per process behind it, not carried in it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any, Protocol
+
+from homage.errors import Failure, ParameterError
+
+Result = Any  # whatever ``fn`` returns, or a Failure
+DEFAULT_WORKERS = min(2, os.cpu_count() or 1)  # processes batch commands use unless told otherwise
+_END = object()
+
+
+class Executor(Protocol):
+    workers: int
+
+    def map(self, fn: Callable, items: Iterable, *, ordered: bool = True) -> Iterator[tuple[Any, Result]]: ...
+
+
+def run_one(fn: Callable, item: Any) -> Result:
+    """``fn(item)``, or the Failure it raised: a bad item never stops a batch."""
+    try:
+        return fn(item)
+    except Exception as exc:  # noqa: BLE001 - reported per item, the batch goes on
+        return Failure.of(_label(item), exc)
+
+
+class SerialExecutor:
+    """Runs every item in this process, one after the other."""
+
+    workers = 1
+
+    def map(self, fn: Callable, items: Iterable, *, ordered: bool = True) -> Iterator[tuple[Any, Result]]:
+        for item in items:
+            yield item, run_one(fn, item)
+
+
+class ProcessExecutor:
+    """``workers`` spawned processes; at most ``2 × workers`` items are in flight at a time."""
+
+    def __init__(self, workers: int):
+        if workers < 1:
+            raise ParameterError(f"workers must be at least 1, not {workers}")
+        self.workers = workers
+
+    def map(self, fn: Callable, items: Iterable, *, ordered: bool = True) -> Iterator[tuple[Any, Result]]:
+        import multiprocessing
+
+        items = iter(items)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(self.workers, mp_context=context, initializer=_one_thread) as pool:
+            pending: deque[tuple[Any, Future]] = deque()
+
+            def submit() -> bool:
+                item = next(items, _END)
+                if item is not _END:
+                    pending.append((item, pool.submit(run_one, fn, item)))
+                return item is not _END
+
+            while len(pending) < 2 * self.workers and submit():
+                pass
+            while pending:
+                if ordered:
+                    item, future = pending.popleft()
+                else:
+                    wait([f for _, f in pending], return_when=FIRST_COMPLETED)
+                    done = next(k for k, (_, f) in enumerate(pending) if f.done())
+                    item, future = pending[done]
+                    del pending[done]
+                yield item, _result(item, future)
+                submit()
+
+
+def as_executor(workers: int | Executor = 1) -> Executor:
+    """An executor for ``workers`` processes (1: this process), or ``workers`` itself when it is one."""
+    if not isinstance(workers, int):
+        return workers
+    return SerialExecutor() if workers <= 1 else ProcessExecutor(workers)
+
+
+def _result(item: Any, future: Future) -> Result:
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - a worker that died (killed, out of memory) fails its item only
+        return Failure(str(_label(item)), f"worker process failed ({type(exc).__name__}: {exc})")
+
+
+def _label(item: Any) -> str:
+    """What a failure names: the item's path when it has one."""
+    if isinstance(item, tuple) and item:
+        item = item[0]
+    return str(getattr(item, "path", item))
+
+
+def _one_thread() -> None:
+    """Worker start-up: native libraries compute on one thread (set before any of them is loaded)."""
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[name] = "1"

@@ -1,0 +1,23 @@
+"""The facade every shell (the CLI, the API, a batch job) calls, owning every default: analyse a file,
+index a folder, query a catalog, compare two recordings, evaluate pipelines. Nothing here prints;
+each function takes paths and options and returns plain dataclasses with a ``to_json``."""
+
+from homage.pipeline.analysis import analyze_file
+from homage.pipeline.evaluate import ALIGN_PIPELINE, evaluate
+from homage.pipeline.library import IndexReport, analyze_many, catalog_info, embedder_for, index_dir, remove
+from homage.pipeline.search import (
+    DEFAULT_PIPELINE,
+    Comparison,
+    Match,
+    QueryResult,
+    compare,
+    parse_pipeline,
+    pipeline_name,
+    query,
+)
+
+__all__ = [
+    "ALIGN_PIPELINE", "DEFAULT_PIPELINE", "Comparison", "IndexReport", "Match", "QueryResult", "analyze_file",
+    "analyze_many", "catalog_info", "compare", "embedder_for", "evaluate", "index_dir", "parse_pipeline",
+    "pipeline_name", "query", "remove",
+]  # fmt: skip

@@ -1,0 +1,102 @@
+"""What homage reads of one audio file, computed once and cached: its embedding and alignment sequence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from homage import audio
+from homage.align import AlignConfig, align_sequences, alignment_sequence
+from homage.catalog import NewRecording
+from homage.config import stable_hash
+from homage.features.cache import FeatureCache
+from homage.features.cqt import CQTSpec
+from homage.models import Embedder
+
+ALIGN_CONFIG = AlignConfig()
+# How the stored alignment sequences are computed: a catalog sets aside those computed otherwise.
+SEQUENCE_KIND = f"crp@{ALIGN_CONFIG.frame_rate:g}fps#{stable_hash(CQTSpec(), 8)}"
+
+
+def analyze_file(
+    path: str | Path,
+    embedder: Embedder,
+    cache: FeatureCache,
+    *,
+    content_hash: str | None = None,
+    sequence: bool = True,
+    max_duration: float = audio.MAX_DURATION_S,
+) -> NewRecording:
+    """Decode, extract features, embed one file and (with ``sequence``) compute its alignment sequence,
+    reusing what the cache holds; each feature is computed at most once. Raises AudioError on bad input.
+
+    The cached embedding entry holds the vector followed by the duration in seconds.
+    """
+    path = Path(path).absolute()
+    content_hash = content_hash or audio.file_hash(path)
+    features: dict = {}
+
+    def feature(spec) -> np.ndarray:
+        if spec not in features:
+            features[spec] = cache.features(path, spec, content_hash=content_hash, max_duration=max_duration)
+        return features[spec]
+
+    def embed() -> np.ndarray:
+        X = feature(embedder.feature)
+        return np.append(embedder.embed(X), X.shape[-1] / embedder.feature.frame_rate).astype(np.float32)
+
+    entry = cache.get_or_compute("embedding", embedder.identity, content_hash, embed)
+    seq = _cached_sequence(cache, content_hash, lambda: feature(CQTSpec())) if sequence else None
+    tags = audio.read_tags(path)
+    return NewRecording(str(path), content_hash, entry[:-1], float(entry[-1]), tags.get("title"), tags.get("artist"),
+                        tags.get("album"), seq)  # fmt: skip
+
+
+def sequence_of(
+    path: str | Path, cache: FeatureCache, *, content_hash: str | None = None, max_duration: float = audio.MAX_DURATION_S
+) -> np.ndarray:
+    """The alignment sequence of one file alone (no embedding), through the cache."""
+    content_hash = content_hash or audio.file_hash(path)
+    return _cached_sequence(
+        cache, content_hash, lambda: cache.features(path, CQTSpec(), content_hash=content_hash, max_duration=max_duration)
+    )
+
+
+def _cached_sequence(cache: FeatureCache, content_hash: str, cqt) -> np.ndarray:
+    return cache.get_or_compute("sequence", SEQUENCE_KIND, content_hash, lambda: alignment_sequence(cqt()))
+
+
+class SequenceTask:
+    """:func:`sequence_of` as a task for an executor, over paths."""
+
+    def __init__(self, cache: FeatureCache):
+        self.cache = cache
+
+    def __call__(self, path: str) -> np.ndarray:
+        return sequence_of(path, self.cache)
+
+
+class Analyze:
+    """:func:`analyze_file` as a task for an executor, over ``(path, content hash or None)`` items."""
+
+    def __init__(self, embedder: Embedder, cache: FeatureCache, *, sequence: bool = True,
+                 max_duration: float = audio.MAX_DURATION_S):  # fmt: skip
+        self.embedder, self.cache, self.sequence, self.max_duration = embedder, cache, sequence, max_duration
+
+    def __call__(self, item: tuple[str, str | None]) -> NewRecording:
+        path, content_hash = item
+        return analyze_file(path, self.embedder, self.cache, content_hash=content_hash, sequence=self.sequence,
+                            max_duration=self.max_duration)  # fmt: skip
+
+
+def warm_up(embedder: Embedder) -> None:
+    """Run every compiled step once on a short tone, so that worker processes load numba's on-disk cache
+    instead of compiling the same code at the same time."""
+    embedder.embed_audio(_tone(embedder.feature.sr))
+    seq = alignment_sequence(CQTSpec().compute(_tone(CQTSpec().sr)))
+    align_sequences(seq, seq, ALIGN_CONFIG)
+
+
+def _tone(sr: int, seconds: float = 3.0) -> np.ndarray:
+    return (0.1 * np.sin(2 * np.pi * 220 * np.arange(int(seconds * sr)) / sr)).astype(np.float32)

@@ -1,0 +1,172 @@
+"""`homage evaluate`: run pipelines over recordings grouped into works and score them as the field does.
+
+A pipeline is named as ``homage query --json`` names it: an embedder (``csi``: the embedding alone), an
+embedder re-ranked (``csi+rerank100``: its top 100 candidates per query re-ordered by the one re-ranker
+``homage query`` uses), or ``align`` (every pair aligned, no embedding). The default is what ``homage
+query`` does. Every recording queries all the others; metrics read each pipeline's final score.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from homage import audio
+from homage.align import Prepared
+from homage.align.rerank import rerank
+from homage.data.manifest import MIDI_EXTENSIONS, Entry, load_dataset
+from homage.errors import Failure
+from homage.evaluation.results import PipelineResult, score_pipeline
+from homage.features.cache import FeatureCache
+from homage.models import get_embedder
+from homage.parallel import DEFAULT_WORKERS, Executor, as_executor
+from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND, SequenceTask
+from homage.pipeline.library import analyze_many
+from homage.pipeline.search import DEFAULT_PIPELINE, parse_pipeline, pipeline_name
+
+ALIGN_PIPELINE = "align"
+MIDI_SECONDS = 60.0  # MIDI recordings are rendered from their first minute
+
+Progress = Callable[[str, str | None], None]
+
+
+def evaluate(
+    source: str | Path,
+    pipelines: list[str] | None = None,
+    *,
+    rerank_depth: int = 0,
+    cache: FeatureCache | None = None,
+    workers: int | Executor = DEFAULT_WORKERS,
+    seed: int = 0,
+    midi_seconds: float = MIDI_SECONDS,
+    on_stage: Callable[[str, int], None] | None = None,
+    on_item: Progress | None = None,
+) -> list[PipelineResult]:
+    """Evaluate each pipeline (default: the one ``homage query`` uses) on the works of ``source``.
+
+    ``rerank_depth`` > 0 adds, after each embedding-alone pipeline, its twin re-ranked at that depth.
+    Recordings that fail to decode are reported in each result's ``failed`` and left out.
+    ``on_stage(description, total)`` and ``on_item(path, error_or_None)`` report progress.
+    """
+    cache = cache if cache is not None else FeatureCache.default()
+    names = []
+    for name in pipelines or [DEFAULT_PIPELINE]:
+        names.append(name)
+        if rerank_depth and name != ALIGN_PIPELINE and parse_pipeline(name)[1] == 0:
+            names.append(pipeline_name(name, rerank_depth))
+    entries, failed = _render_midi(load_dataset(source), cache, midi_seconds, on_stage, on_item)
+    analysed: dict[str, tuple] = {}
+    results = []
+    for name in names:
+        if name == ALIGN_PIPELINE:
+            results.append(_align_all(entries, failed, cache, workers, seed, on_stage, on_item))
+            continue
+        embedder_name, depth = parse_pipeline(name)
+        if embedder_name not in analysed:
+            with_sequences = any(parse_pipeline(n) != (embedder_name, 0) and parse_pipeline(n)[0] == embedder_name for n in names)
+            analysed[embedder_name] = _analyse(entries, failed, embedder_name, cache, workers, with_sequences, on_stage, on_item)
+        identity, kept, vectors, sequences, errors, seconds = analysed[embedder_name]
+        labels = np.array([e.work for e in kept])
+        S = vectors @ vectors.T  # cosine similarity, as the catalog searches
+        if depth:
+            if on_stage:
+                on_stage(f"re-ranking the top {depth} of {embedder_name}", len(kept))
+            started = time.perf_counter()
+            S = rerank_scores(S, sequences, depth, on_query=(lambda i: on_item(str(kept[i].path), None)) if on_item else None)
+            seconds += time.perf_counter() - started
+        results.append(score_pipeline(name, identity, S, labels, errors, seconds, seed))
+    return results
+
+
+def rerank_scores(S: np.ndarray, sequences: list[np.ndarray], depth: int, on_query=None) -> np.ndarray:
+    """Final scores after each query's top ``depth`` candidates (by the similarities ``S``, row = query)
+    are re-ranked as ``homage query`` re-ranks them: fused scores for those, the others below in
+    embedding order."""
+    final = np.array(S, dtype=np.float64)
+    for i in range(len(S)):
+        others = np.array([j for j in np.argsort(-S[i], kind="stable") if j != i], dtype=np.int64)
+        candidates = [sequences[j] if rank < depth else None for rank, j in enumerate(others)]
+        final[i, others] = rerank(Prepared(sequences[i], ALIGN_CONFIG), candidates, S[i, others], config=ALIGN_CONFIG).scores
+        if on_query:
+            on_query(i)
+    return final
+
+
+def _analyse(entries, failed, embedder_name, cache, workers, with_sequences, on_stage, on_item):
+    """Embed every entry (and compute its alignment sequence when a pipeline re-ranks): what is kept."""
+    embedder = get_embedder(embedder_name)
+    if on_stage:
+        on_stage(f"embedding with {embedder_name}", len(entries))
+    started = time.perf_counter()
+    kept, vectors, sequences, errors = [], [], [], [failure.to_json() for failure in failed]
+    todo = [(str(e.path), None) for e in entries]
+    for entry, (path, result) in zip(entries, analyze_many(todo, embedder, cache, workers, sequence=with_sequences)):
+        if isinstance(result, Failure):
+            errors.append(result.to_json())
+        else:
+            kept.append(entry)
+            vectors.append(result.vector)
+            sequences.append(result.sequence)
+        if on_item:
+            on_item(path, result.reason if isinstance(result, Failure) else None)
+    return embedder.identity, kept, np.array(vectors), sequences, errors, time.perf_counter() - started
+
+
+def _align_all(entries, failed, cache, workers, seed, on_stage, on_item) -> PipelineResult:
+    """Alignment alone: every pair aligned, ranked by alignment score."""
+    if on_stage:
+        on_stage("alignment sequences", len(entries))
+    kept, sequences, errors = [], [], [failure.to_json() for failure in failed]
+    for entry, (path, result) in zip(entries, as_executor(workers).map(SequenceTask(cache), [str(e.path) for e in entries])):
+        if isinstance(result, Failure):
+            errors.append(result.to_json())
+        else:
+            kept.append(entry)
+            sequences.append(result)
+        if on_item:
+            on_item(path, result.reason if isinstance(result, Failure) else None)
+    if on_stage:
+        on_stage("aligning every pair", len(kept))
+    started = time.perf_counter()
+    S = np.zeros((len(kept), len(kept)))
+    for i in range(len(kept)):
+        query = Prepared(sequences[i], ALIGN_CONFIG)
+        for j in range(len(kept)):
+            if i != j:
+                S[i, j] = query.align(sequences[j]).score
+        if on_item:
+            on_item(str(kept[i].path), None)
+    seconds = time.perf_counter() - started
+    labels = np.array([e.work for e in kept])
+    return score_pipeline(ALIGN_PIPELINE, SEQUENCE_KIND, S, labels, errors, seconds, seed)
+
+
+def _render_midi(entries: list[Entry], cache: FeatureCache, seconds: float, on_stage, on_item):
+    """MIDI entries replaced by renders of their first ``seconds`` (kept with the cache); failures reported."""
+    from homage.data.render import render_excerpt
+
+    midi = [e for e in entries if e.path.suffix.lower() in MIDI_EXTENSIONS]
+    if not midi:
+        return entries, []
+    import tempfile
+
+    folder = cache.root / "midi-renders" if cache.root else Path(tempfile.mkdtemp(prefix="homage-renders-"))
+    if on_stage:
+        on_stage("rendering MIDI", len(midi))
+    rendered, failed = {}, []
+    for entry in midi:
+        error = None
+        try:
+            rendered[entry.path] = render_excerpt(entry.path, seconds, folder)
+        except audio.AudioError as exc:
+            failed.append(Failure(exc.path, exc.reason))
+            error = exc.reason
+        if on_item:
+            on_item(str(entry.path), error)
+    bad = {f.path for f in failed}
+    kept = [Entry(e.work, rendered.get(e.path, e.path)) for e in entries if str(e.path) not in bad]
+    return kept, failed
+

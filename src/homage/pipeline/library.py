@@ -1,0 +1,156 @@
+"""Index a folder of audio into a catalog, and the embedder a catalog was built with."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from homage import audio
+from homage.catalog import Catalog, NewRecording
+from homage.errors import AudioError, CatalogError, Failure
+from homage.features.cache import FeatureCache
+from homage.models import Embedder, get_embedder
+from homage.parallel import DEFAULT_WORKERS, Executor, as_executor
+from homage.pipeline.analysis import SEQUENCE_KIND, Analyze, warm_up
+
+COMMIT_EVERY = 32  # files per catalog transaction while indexing
+
+
+@dataclass
+class IndexReport:
+    found: int = 0
+    added: int = 0
+    replaced: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return {"found": self.found, "added": self.added, "replaced": self.replaced, "unchanged": self.unchanged,
+                "removed": self.removed, "failed": [f.to_json() for f in self.failed],
+                "seconds": round(self.seconds, 3)}  # fmt: skip
+
+
+def embedder_for(catalog: Catalog) -> Embedder:
+    """The embedder whose vectors ``catalog`` holds (the default one for an empty catalog); an error if
+    this installation has another version of it."""
+    if catalog.embedder is None:
+        return get_embedder()
+    embedder = get_embedder(catalog.embedder.split("@")[0])
+    if embedder.identity != catalog.embedder:
+        raise CatalogError(
+            f"{catalog.root}: built with embedder {catalog.embedder}, this homage has {embedder.identity}; "
+            "re-index the catalog"
+        )
+    return embedder
+
+
+def analyze_many(
+    todo: list[tuple[str, str | None]],
+    embedder: Embedder,
+    cache: FeatureCache,
+    workers: int | Executor = DEFAULT_WORKERS,
+    *,
+    sequence: bool = True,
+    max_duration: float = audio.MAX_DURATION_S,
+) -> Iterator[tuple[str, NewRecording | Failure]]:
+    """Analyse ``(path, content hash or None)`` items; yield ``(path, NewRecording or Failure)`` in order.
+    A file that fails never stops the others."""
+    executor = as_executor(workers)
+    if executor.workers > 1 and len(todo) > 1:
+        warm_up(embedder)
+    task = Analyze(embedder, cache, sequence=sequence, max_duration=max_duration)
+    for (path, _), result in executor.map(task, todo):
+        yield path, result
+
+
+def index_dir(
+    root: str | Path,
+    catalog_path: str | Path,
+    *,
+    embedder: Embedder | None = None,
+    cache: FeatureCache | None = None,
+    workers: int | Executor = DEFAULT_WORKERS,
+    prune: bool = False,
+    index_kind: str = "flat",
+    max_duration: float = audio.MAX_DURATION_S,
+    on_start: Callable[[int], None] | None = None,
+    on_file: Callable[[str, str | None], None] | None = None,
+) -> IndexReport:
+    """Add every audio file under ``root`` to the catalog, skipping files whose content is unchanged.
+
+    Bad files are reported in ``IndexReport.failed`` and skipped; the rest goes on. Work is committed
+    every few files (and what is done when the run is interrupted), so an interrupted run keeps what it
+    finished. ``prune`` removes catalogued files under ``root`` that no longer exist.
+    ``on_start(n_files_to_report)`` and ``on_file(path, error_or_None)`` report progress.
+    """
+    started = time.perf_counter()
+    cache = cache if cache is not None else FeatureCache.default()
+    report = IndexReport()
+
+    def fail(failure: Failure) -> None:
+        report.failed.append(failure)
+        if on_file:
+            on_file(failure.path, failure.reason)
+
+    files = audio.find_audio(root, on_skip=fail)
+    report.found = len(files) + len(report.failed)
+    with Catalog(catalog_path, create=True, index_kind=index_kind) as catalog:
+        embedder = embedder or embedder_for(catalog)
+        if catalog.embedder not in (None, embedder.identity):
+            raise CatalogError(f"{catalog.root}: catalog holds vectors of {catalog.embedder}, not {embedder.identity}")
+        todo = []
+        for path in files:
+            try:
+                content_hash = audio.file_hash(path)
+            except AudioError as exc:
+                fail(Failure(exc.path, exc.reason))
+                continue
+            known = catalog.get(path)
+            if known is not None and known.content_hash == content_hash:
+                report.unchanged += 1
+            else:
+                todo.append((str(path), content_hash))
+        if on_start:
+            on_start(len(todo) + len(report.failed))
+        batch: list[NewRecording] = []
+        try:
+            for path, result in analyze_many(todo, embedder, cache, workers, max_duration=max_duration):
+                if isinstance(result, Failure):
+                    report.failed.append(result)
+                else:
+                    batch.append(result)
+                if on_file:
+                    on_file(path, result.reason if isinstance(result, Failure) else None)
+                if len(batch) >= COMMIT_EVERY:
+                    _commit(catalog, batch, embedder, report)
+        finally:  # an interrupted run keeps what it finished
+            _commit(catalog, batch, embedder, report)
+        if prune:
+            present = {str(p) for p in files}
+            gone = [r.path for r in catalog.recordings(under=Path(root).absolute()) if r.path not in present]
+            report.removed = catalog.remove(gone)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _commit(catalog: Catalog, batch: list[NewRecording], embedder: Embedder, report: IndexReport) -> None:
+    added, replaced = catalog.add(batch, embedder=embedder.identity, sequence_kind=SEQUENCE_KIND)
+    report.added += added
+    report.replaced += replaced
+    batch.clear()
+
+
+def catalog_info(catalog_path: str | Path) -> dict:
+    """What a catalog holds: recordings, hours of audio, embedder, index kind, size on disk."""
+    with Catalog(catalog_path) as catalog:
+        return catalog.info()
+
+
+def remove(paths: list[str | Path], catalog_path: str | Path) -> int:
+    """Remove recordings (by the path they were indexed under) from a catalog; how many were there."""
+    with Catalog(catalog_path) as catalog:
+        return catalog.remove(str(Path(p).absolute()) for p in paths)

@@ -1,0 +1,168 @@
+"""Ask the catalog what a recording is a version of, and compare two recordings: the ranking, the
+verdicts and the JSON every shell (CLI, API) prints are decided here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from homage import audio
+from homage.align import Alignment, Prepared, align_sequences
+from homage.align.rerank import RERANK_DEPTH, rerank
+from homage.align.verdict import load_calibration
+from homage.catalog import Catalog, Recording
+from homage.features.cache import FeatureCache
+from homage.models import DEFAULT_EMBEDDER, Embedder, get_embedder
+from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND, analyze_file
+from homage.pipeline.library import embedder_for
+
+RERANKED = "+rerank"
+DEFAULT_PIPELINE = f"{DEFAULT_EMBEDDER}{RERANKED}{RERANK_DEPTH}"  # what `homage query` does, and evaluates
+
+
+def pipeline_name(embedder: str, rerank_depth: int) -> str:
+    """``csi`` (embedding alone) or ``csi+rerank100`` (its top 100 re-ranked by alignment)."""
+    return f"{embedder}{RERANKED}{rerank_depth}" if rerank_depth else embedder
+
+
+def parse_pipeline(name: str) -> tuple[str, int]:
+    """``(embedder, rerank depth)`` of a pipeline name written by :func:`pipeline_name`."""
+    embedder, sep, depth = name.rpartition(RERANKED)
+    if sep and depth.isdigit():
+        return embedder, int(depth)
+    return name, 0
+
+
+@dataclass(frozen=True)
+class Match:
+    """A catalogued recording as an answer to a query."""
+
+    rank: int
+    recording: Recording
+    similarity: float  # cosine similarity of the embeddings
+    score: float  # the final score the ranking sorts by (the fused score for re-ranked matches)
+    alignment: Alignment | None = None  # for re-ranked matches
+    probability: float | None = None  # that the two are versions (calibrated on the alignment score)
+    verdict: str | None = None  # "version", "maybe" or "unrelated"
+
+    def to_json(self) -> dict:
+        r = self.recording
+        data = {"rank": self.rank, "id": r.id, "similarity": round(self.similarity, 6), "score": round(float(self.score), 6),
+                "path": r.path, "title": r.title, "artist": r.artist, "album": r.album, "duration": r.duration}  # fmt: skip
+        if self.alignment is not None:
+            data.update(verdict=self.verdict, probability=round(self.probability, 4), **alignment_json(self.alignment))
+        return data
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    query: str
+    pipeline: str  # e.g. csi+rerank100
+    embedder: str  # identity of the embedder
+    matches: list[Match]
+
+    def to_json(self) -> dict:
+        return {"query": self.query, "pipeline": self.pipeline, "embedder": self.embedder,
+                "results": [m.to_json() for m in self.matches]}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Comparison:
+    a: str
+    b: str
+    embedder: str
+    similarity: float
+    alignment: Alignment  # where and how the two match (pitch-class alignment)
+    probability: float  # that the two are versions, from the alignment score (calibrated)
+    verdict: str  # "version", "maybe" or "unrelated"
+
+    def to_json(self) -> dict:
+        return {"a": self.a, "b": self.b, "embedder": self.embedder, "similarity": round(self.similarity, 6),
+                "verdict": self.verdict, "probability": round(self.probability, 4),
+                "alignment": alignment_json(self.alignment, prefix="")}  # fmt: skip
+
+
+def alignment_json(al: Alignment, prefix: str = "alignment_") -> dict:
+    """What an alignment tells a person: score, transposition, tempo ratio, matched segments (seconds)."""
+    return {
+        f"{prefix}score": round(al.score, 4),
+        "transposition_semitones": al.transposition,
+        "tempo_ratio": round(al.tempo_ratio, 3),
+        "segments": [{"a_start": round(g.a_start, 2), "a_end": round(g.a_end, 2), "b_start": round(g.b_start, 2),
+                      "b_end": round(g.b_end, 2), "strength": g.strength} for g in al.segments],  # fmt: skip
+    }
+
+
+def query(
+    path: str | Path,
+    catalog_path: str | Path,
+    *,
+    k: int = 10,
+    rerank_depth: int = RERANK_DEPTH,
+    cache: FeatureCache | None = None,
+    max_duration: float = audio.MAX_DURATION_S,
+) -> QueryResult:
+    """The ``k`` catalogued recordings most likely to be versions of ``path`` (the file itself excluded).
+
+    The embedding's top ``rerank_depth`` candidates are aligned with the query and re-ordered by the
+    fused embedding + alignment score (:func:`homage.align.rerank.rerank`), each with its verdict;
+    ``rerank_depth=0`` ranks by the embedding alone.
+    """
+    cache = cache if cache is not None else FeatureCache.default()
+    with Catalog(catalog_path) as catalog:
+        embedder = embedder_for(catalog)
+        item = analyze_file(path, embedder, cache, sequence=rerank_depth > 0, max_duration=max_duration)
+        own = catalog.get(item.path)
+        S, I = catalog.search(item.vector, max(k, rerank_depth), exclude=[own.id] if own else ())
+        found = I[0] >= 0
+        similarity, ids = S[0][found].astype(float), I[0][found]
+        recordings = catalog.by_ids(ids)
+        stored = catalog.sequences(ids[:rerank_depth], SEQUENCE_KIND) if rerank_depth else {}
+    name = pipeline_name(embedder.name, rerank_depth)
+    if not rerank_depth:
+        matches = [Match(n, recordings[i], s, s) for n, (i, s) in enumerate(zip(ids[:k], similarity[:k]), start=1)]
+        return QueryResult(item.path, name, embedder.identity, matches)
+    candidates = [_sequence(recordings[i], stored, embedder, cache, max_duration) if n < rerank_depth else None
+                  for n, i in enumerate(ids)]  # fmt: skip
+    ranked = rerank(Prepared(item.sequence, ALIGN_CONFIG), candidates, similarity, config=ALIGN_CONFIG)
+    calibration = load_calibration()
+    matches = []
+    for n, c in enumerate(ranked.order[:k], start=1):
+        al = ranked.alignments[c]
+        verdict = {} if al is None else {"probability": calibration.probability(al.score), "verdict": calibration.verdict(al.score)}
+        matches.append(Match(n, recordings[ids[c]], float(similarity[c]), float(ranked.scores[c]), al, **verdict))
+    return QueryResult(item.path, name, embedder.identity, matches)
+
+
+def _sequence(recording: Recording, stored: dict, embedder: Embedder, cache: FeatureCache, max_duration: float):
+    """A candidate's alignment sequence: as the catalog stores it, else from its file (None if unreadable)."""
+    if recording.id in stored:
+        return stored[recording.id]
+    try:
+        return analyze_file(recording.path, embedder, cache, content_hash=recording.content_hash,
+                            max_duration=max_duration).sequence  # fmt: skip
+    except audio.AudioError:
+        return None
+
+
+def compare(
+    a: str | Path,
+    b: str | Path,
+    *,
+    embedder: Embedder | str | None = None,
+    cache: FeatureCache | None = None,
+    max_duration: float = audio.MAX_DURATION_S,
+) -> Comparison:
+    """Whether two recordings are versions of one work: the calibrated verdict from their alignment, where
+    and how they match, and the cosine similarity of their embeddings (1 = identical, about 0 = unrelated)."""
+    embedder = embedder if isinstance(embedder, Embedder) else get_embedder(embedder)
+    cache = cache if cache is not None else FeatureCache.default()
+    ea, eb = (analyze_file(p, embedder, cache, max_duration=max_duration) for p in (a, b))
+    alignment = align_sequences(ea.sequence, eb.sequence, ALIGN_CONFIG)
+    calibration = load_calibration()
+    return Comparison(
+        ea.path, eb.path, embedder.identity, float(embedder.similarity(ea.vector, eb.vector)[0, 0]), alignment,
+        calibration.probability(alignment.score), calibration.verdict(alignment.score),
+    )  # fmt: skip
+
+
