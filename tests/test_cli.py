@@ -165,3 +165,53 @@ def test_demo_finds_the_versions(tmp_path):
     assert result.exit_code == 0, result.output
     assert "✓ its other version ranks 1" in result.stdout
     assert (tmp_path / "demo" / "catalog" / "catalog.sqlite").exists()
+
+
+def test_every_command_reports_a_bad_parameter_as_one_error_line(library, tmp_path):
+    catalog = tmp_path / "cat"
+    run("index", library / "work1", "--catalog", catalog)
+    song = library / "work1" / "original.wav"
+    (tmp_path / "bad.yaml").write_text("loss: nonsense\n")
+    bad_calls = {
+        "index": ["index", library, "--catalog", catalog, "-j", "0"],
+        "query": ["query", song, "--catalog", catalog, "--max-duration", "0"],
+        "compare": ["compare", song, song, "--embedder", "nope"],
+        "info": ["info", "--catalog", tmp_path / "nowhere"],
+        "remove": ["remove", song, "--catalog", tmp_path / "nowhere"],
+        "evaluate": ["evaluate", library, "-p", "nope"],
+        "train": ["train", tmp_path / "bad.yaml"],
+        "data build": ["data", "build", tmp_path / "corpus", "--split", "dev", "--no-debian-music", "--pop909", library],
+    }
+    for name, args in bad_calls.items():
+        result = run(*args)
+        lines = result.stderr.strip().splitlines()
+        assert result.exit_code == 1, (name, result.output)
+        assert len(lines) == 1 and lines[0].startswith("error: "), (name, result.stderr)
+
+
+def test_library_query_is_what_the_command_prints(library, tmp_path):
+    from homage import pipeline
+
+    catalog = tmp_path / "cat"
+    run("index", library, "--catalog", catalog)
+    song = library / "work1" / "faster.ogg"
+    printed = json.loads(run("query", song, "--catalog", catalog, "--json").stdout)
+    called = pipeline.query(song, catalog).to_json()  # no arguments: the command's defaults
+    assert printed["pipeline"] == called["pipeline"] == "csi+rerank100"
+    assert [r["path"] for r in printed["results"]] == [r["path"] for r in called["results"]]
+    assert [r["verdict"] for r in printed["results"]] == [r["verdict"] for r in called["results"]]
+
+
+def test_a_symlinked_folder_is_indexed_once_and_a_loop_does_not_stop_the_run(piece_dir, tmp_path):
+    root = tmp_path / "links"
+    root.mkdir()
+    (root / "real").symlink_to(piece_dir / "work1", target_is_directory=True)  # a linked folder
+    (root / "again").symlink_to(piece_dir / "work1", target_is_directory=True)  # the same folder twice
+    (root / "loop").mkdir()
+    (root / "loop" / "back").symlink_to(root, target_is_directory=True)  # a loop
+    (root / "copy.wav").symlink_to(piece_dir / "work1" / "original.wav")  # a link beside its target
+    report = json.loads(run("index", root, "--catalog", tmp_path / "cat", "--json").stdout)
+    assert report["added"] == 3 and report["failed"] == []  # work1's three files, each once
+    paths = [r["path"] for r in json.loads(run("query", piece_dir / "work2" / "original.wav", "--catalog",
+                                              tmp_path / "cat", "--json").stdout)["results"]]  # fmt: skip
+    assert all(p.startswith(str(root)) for p in paths)  # under the path the user gave, not the target

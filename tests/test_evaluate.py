@@ -149,3 +149,29 @@ def test_rerank_only_reorders_the_top_k():
     assert order[0] == 3  # pulled to the front of query 0's list
     assert set(order[:4]) == {1, 2, 3, 4} and order[4] == 5  # the rest stays behind, in embedding order
     assert final[0, 5] < final[0, [1, 2, 3, 4]].min()
+
+
+def test_default_evaluation_ranks_as_query_does(piece_dir, tmp_path):
+    """`homage evaluate` without --pipeline scores exactly what `homage query` returns for each recording."""
+    from homage import pipeline
+
+    catalog = tmp_path / "cat"
+    pipeline.index_dir(piece_dir, catalog, workers=1)
+    (result,) = pipeline.evaluate(piece_dir, workers=1)
+    assert result.pipeline == pipeline.DEFAULT_PIPELINE
+    entries = load_dataset(piece_dir)
+    paths = [str(e.path) for e in entries]
+    for i, path in enumerate(paths):
+        by_query = [m.recording.path for m in pipeline.query(path, catalog, k=len(paths)).matches]
+        by_evaluation = [paths[j] for j in np.argsort(result.distances[i], kind="stable") if j != i]
+        assert by_query == by_evaluation, path
+
+
+def test_symlinked_work_folders_are_evaluated(piece_dir, tmp_path):
+    root = tmp_path / "works"
+    root.mkdir()
+    for work in ("work1", "work2", "work3"):
+        (root / work).symlink_to(piece_dir / work, target_is_directory=True)
+    (root / "work1-again").symlink_to(piece_dir / "work1", target_is_directory=True)  # each real file once
+    entries = load_dataset(root)
+    assert len(entries) == 6 and {e.work for e in entries} == {"work1", "work2", "work3"}

@@ -45,6 +45,11 @@ def is_audio_path(path: str | Path) -> bool:
     return Path(path).suffix.lower() in AUDIO_EXTENSIONS
 
 
+def absolute(path: str | Path) -> Path:
+    """``path`` made absolute and normalised (``..`` removed) but not resolved: links stay as the user named them."""
+    return Path(os.path.abspath(path))
+
+
 def find_audio(root: str | Path, *, on_skip: Callable[[Failure], None] | None = None) -> list[Path]:
     """Audio files under ``root`` (recursive; hidden entries skipped), sorted; ``root`` may be one file."""
     return walk_files(root, is_audio_path, on_skip=on_skip)
@@ -60,7 +65,7 @@ def walk_files(
     resolved, so they read as the user laid them out. What cannot be read — a folder without permission,
     a broken link, a name that is not valid UTF-8 — is reported to ``on_skip`` and left out.
     """
-    root = Path(os.path.abspath(root))
+    root = absolute(root)
     if root.is_file():
         return [root]
     if not root.is_dir():

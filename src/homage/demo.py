@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 
-from homage import pipeline
+from homage import audio, pipeline
 from homage.data.render import VersionParams, excerpt, make_version, render
 from homage.features.cache import FeatureCache
 
@@ -74,7 +74,7 @@ def run_demo(out: str | Path, *, n_versions: int = 3, seed: int = 0, on_file=Non
         on_stage(f"Indexing {music} into the catalog {catalog}")
     pipeline.index_dir(music, catalog, cache=cache, prune=True)
     query = made[1]
-    expected = frozenset(str(v.path.absolute()) for v in made if v.work == query.work) - {str(query.path.absolute())}
+    expected = frozenset(str(audio.absolute(v.path)) for v in made if v.work == query.work) - {str(audio.absolute(query.path))}
     result = pipeline.query(query.path, catalog, k=8, cache=cache)
     return DemoResult(catalog, made, query, expected, result)
 

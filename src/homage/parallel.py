@@ -90,7 +90,9 @@ def as_executor(workers: int | Executor = 1) -> Executor:
     """An executor for ``workers`` processes (1: this process), or ``workers`` itself when it is one."""
     if not isinstance(workers, int):
         return workers
-    return SerialExecutor() if workers <= 1 else ProcessExecutor(workers)
+    if workers < 1:
+        raise ParameterError(f"workers must be at least 1, not {workers}")
+    return SerialExecutor() if workers == 1 else ProcessExecutor(workers)
 
 
 def _result(item: Any, future: Future) -> Result:

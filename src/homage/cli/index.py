@@ -26,11 +26,10 @@ def index(
     """Add a folder's audio to a catalog (unchanged files are skipped; bad files are reported, not fatal)."""
     from homage import pipeline
     from homage.cli.common import FileProgress, console, feature_cache, minutes, print_json
-    from homage.models import get_embedder
 
     with FileProgress("embedding", disable=json_out) as progress:
         report = pipeline.index_dir(
-            folder, catalog, embedder=get_embedder(embedder) if embedder else None,
+            folder, catalog, embedder=embedder,
             cache=feature_cache(cache, no_cache), workers=workers, prune=prune, index_kind="hnsw" if ann else "flat",
             max_duration=minutes(max_duration), on_start=lambda n: progress.stage("embedding", n), on_file=progress.item,
         )  # fmt: skip

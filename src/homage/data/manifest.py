@@ -115,7 +115,7 @@ def load_dataset(source: str | Path) -> list[Entry]:
 
 
 def _from_folders(root: Path) -> list[Entry]:
-    root = Path(root).absolute()
+    root = audio.absolute(root)
     entries = []
     for path in audio.walk_files(root, is_recording):
         work = path.parent.relative_to(root).as_posix()

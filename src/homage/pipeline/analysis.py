@@ -33,7 +33,7 @@ def analyze_file(
 
     The cached embedding entry holds the vector followed by the duration in seconds.
     """
-    path = Path(path).absolute()
+    path = audio.absolute(path)
     content_hash = content_hash or audio.file_hash(path)
     features: dict = {}
 

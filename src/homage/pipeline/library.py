@@ -71,7 +71,7 @@ def index_dir(
     root: str | Path,
     catalog_path: str | Path,
     *,
-    embedder: Embedder | None = None,
+    embedder: Embedder | str | None = None,
     cache: FeatureCache | None = None,
     workers: int | Executor = DEFAULT_WORKERS,
     prune: bool = False,
@@ -84,10 +84,12 @@ def index_dir(
 
     Bad files are reported in ``IndexReport.failed`` and skipped; the rest goes on. Work is committed
     every few files (and what is done when the run is interrupted), so an interrupted run keeps what it
-    finished. ``prune`` removes catalogued files under ``root`` that no longer exist.
+    finished. ``prune`` removes catalogued files under ``root`` that no longer exist. ``embedder`` (for a new
+    catalog; a name or an Embedder) defaults to the catalog's own, or the shipped one.
     ``on_start(n_files_to_report)`` and ``on_file(path, error_or_None)`` report progress.
     """
     started = time.perf_counter()
+    executor = as_executor(workers)  # a bad value is refused before any work
     cache = cache if cache is not None else FeatureCache.default()
     report = IndexReport()
 
@@ -99,7 +101,7 @@ def index_dir(
     files = audio.find_audio(root, on_skip=fail)
     report.found = len(files) + len(report.failed)
     with Catalog(catalog_path, create=True, index_kind=index_kind) as catalog:
-        embedder = embedder or embedder_for(catalog)
+        embedder = get_embedder(embedder) if isinstance(embedder, str) else embedder or embedder_for(catalog)
         if catalog.embedder not in (None, embedder.identity):
             raise CatalogError(f"{catalog.root}: catalog holds vectors of {catalog.embedder}, not {embedder.identity}")
         todo = []
@@ -118,7 +120,7 @@ def index_dir(
             on_start(len(todo) + len(report.failed))
         batch: list[NewRecording] = []
         try:
-            for path, result in analyze_many(todo, embedder, cache, workers, max_duration=max_duration):
+            for path, result in analyze_many(todo, embedder, cache, executor, max_duration=max_duration):
                 if isinstance(result, Failure):
                     report.failed.append(result)
                 else:
@@ -131,7 +133,7 @@ def index_dir(
             _commit(catalog, batch, embedder, report)
         if prune:
             present = {str(p) for p in files}
-            gone = [r.path for r in catalog.recordings(under=Path(root).absolute()) if r.path not in present]
+            gone = [r.path for r in catalog.recordings(under=audio.absolute(root)) if r.path not in present]
             report.removed = catalog.remove(gone)
     report.seconds = time.perf_counter() - started
     return report
@@ -153,4 +155,4 @@ def catalog_info(catalog_path: str | Path) -> dict:
 def remove(paths: list[str | Path], catalog_path: str | Path) -> int:
     """Remove recordings (by the path they were indexed under) from a catalog; how many were there."""
     with Catalog(catalog_path) as catalog:
-        return catalog.remove(str(Path(p).absolute()) for p in paths)
+        return catalog.remove(str(audio.absolute(p)) for p in paths)
