@@ -69,21 +69,26 @@ def kth_largest(S: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, fastmath=True)
 def qmax_matrix(R: np.ndarray, gap_onset: float, gap_extension: float) -> np.ndarray:
-    """Cumulative local-alignment matrix: runs of recurrences grow along (near-)diagonals, gaps cost."""
+    """Cumulative local-alignment matrix: runs of recurrences grow along (near-)diagonals, gaps cost
+    ``gap_onset`` right after a recurrence and ``gap_extension`` further on. Branch-free inner loop: the
+    penalty after each cell is laid out first."""
     n, m = R.shape
     Q = np.zeros((n + 2, m + 2), dtype=np.float32)
+    penalty = np.full((n + 2, m + 2), np.float32(gap_extension), dtype=np.float32)  # leaving cell (i-2, j-2)
+    for i in range(n):
+        for j in range(m):
+            if R[i, j]:
+                penalty[i + 2, j + 2] = gap_onset
+    one, zero = np.float32(1.0), np.float32(0.0)
     for i in range(2, n + 2):
+        q0, q1, q2, p1, p2, r = Q[i], Q[i - 1], Q[i - 2], penalty[i - 1], penalty[i - 2], R[i - 2]
         for j in range(2, m + 2):
-            a, b, c = Q[i - 1, j - 1], Q[i - 2, j - 1], Q[i - 1, j - 2]
-            if R[i - 2, j - 2]:
-                Q[i, j] = max(a, max(b, c)) + 1.0
-            else:
-                pa = gap_onset if i > 2 and j > 2 and R[i - 3, j - 3] else gap_extension
-                pb = gap_onset if i > 3 and j > 2 and R[i - 4, j - 3] else gap_extension
-                pc = gap_onset if i > 2 and j > 3 and R[i - 3, j - 4] else gap_extension
-                Q[i, j] = max(0.0, max(a - pa, max(b - pb, c - pc)))
+            a, b, c = q1[j - 1], q2[j - 1], q1[j - 2]
+            grow = max(max(a, b), c) + one
+            gap = max(max(a - p1[j - 1], b - p2[j - 1]), max(c - p1[j - 2], zero))
+            q0[j] = grow if r[j - 2] else gap
     return Q[2:, 2:]
 
 

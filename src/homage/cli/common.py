@@ -16,6 +16,8 @@ from rich.console import Console
 console = Console()
 errors = Console(stderr=True)
 
+OPTIONAL = {"data": {"pretty_midi", "music21", "fluidsynth", "pedalboard"}, "train": {"torch"}}  # extra: modules
+
 CatalogOpt = Annotated[Path, typer.Option("--catalog", "-c", help="Catalog folder.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
 CacheOpt = Annotated[
@@ -39,6 +41,11 @@ def command(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except HomageError as exc:
             fail(str(exc), 1)
+        except ModuleNotFoundError as exc:
+            extra = next((e for e, modules in OPTIONAL.items() if exc.name in modules), None)
+            if extra is None:
+                raise
+            fail(f"this needs the optional package {exc.name}: pip install 'homage[{extra}]'", 1)
         except KeyboardInterrupt:
             fail("interrupted; what was finished is kept (a catalog keeps every committed file)", 130)
 

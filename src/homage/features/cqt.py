@@ -6,6 +6,7 @@ a hop of 640 samples (25 frames per second).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import librosa
@@ -107,12 +108,38 @@ def beat_frames(
     Music without a detectable pulse falls back to a fixed grid of ``fallback_period_s``.
     """
     envelope = onset_strength(C, sr=sr, hop_length=hop_length)
-    _, beats = librosa.beat.beat_track(onset_envelope=envelope, sr=sr, hop_length=hop_length, units="frames")
+    _, beats = _librosa_beat().beat_track(onset_envelope=envelope, sr=sr, hop_length=hop_length, units="frames")
     n_frames = C.shape[1]
     if len(beats) < max(4, 0.1 * n_frames * hop_length / sr):  # fewer than one beat per 10 s: no pulse
         step = max(1, int(round(fallback_period_s * sr / hop_length)))
         beats = np.arange(0, n_frames, step)
     return np.asarray(beats, dtype=np.int64)
+
+
+@functools.cache
+def _librosa_beat():
+    """``librosa.beat``, imported with every numba function it compiles kept in numba's on-disk cache.
+
+    librosa 0.11 compiles one of them (``__beat_local_score``) with ``cache=False``: ≈ 3 s at every
+    start of a process that tracks beats. The same code, cached, loads in milliseconds.
+    """
+    import sys
+
+    import numba
+
+    if "librosa.beat" in sys.modules:
+        return sys.modules["librosa.beat"]
+    original = numba.guvectorize
+
+    def cached(*args, **kwargs):
+        return original(*args, **{**kwargs, "cache": True})
+
+    numba.guvectorize = cached
+    try:
+        import librosa.beat
+    finally:
+        numba.guvectorize = original
+    return librosa.beat
 
 
 def beat_sync(X: np.ndarray, beats: np.ndarray) -> np.ndarray:
