@@ -18,7 +18,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from homage.errors import AudioError, Failure
+from homage.errors import AudioError, Failure, ParameterError
 
 AUDIO_EXTENSIONS = frozenset(
     ".wav .wave .flac .ogg .oga .opus .mp3 .m4a .aac .mp4 .aif .aiff .wma .webm .mka".split()
@@ -205,7 +205,7 @@ def _encode_av(path: Path, y: np.ndarray, sr: int, bitrate: int) -> Path:
     av = _import_av()
     codec = _AV_CODECS.get(path.suffix.lower())
     if codec is None:
-        raise ValueError(f"{path.name}: no lossy codec for '{path.suffix}' (use {', '.join(_AV_CODECS)})")
+        raise ParameterError(f"{path.name}: no lossy codec for '{path.suffix}' (use {', '.join(_AV_CODECS)})")
     y = y[:, None] if y.ndim == 1 else y
     layout = "mono" if y.shape[1] == 1 else "stereo"
     with av.open(str(path), "w") as container:

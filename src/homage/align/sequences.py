@@ -36,9 +36,12 @@ def transposition_candidates(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray
     return best_shifts(global_profile(a), global_profile(b), n)
 
 
+_ROLLS = (np.arange(12)[None, :] - np.arange(12)[:, None]) % 12  # row k: the indices of np.roll(x, k)
+
+
 def best_shifts(ga: np.ndarray, gb: np.ndarray, n: int) -> np.ndarray:
     """:func:`transposition_candidates` from the two global profiles."""
-    return np.argsort([-(ga @ np.roll(gb, k)) for k in range(12)], kind="stable")[:n]
+    return np.argsort(-(gb[_ROLLS] @ ga), kind="stable")[:n]
 
 
 def delay_embed(x: np.ndarray, m: int, tau: int = 1) -> np.ndarray:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pretty_midi
 
+from homage.errors import ParameterError
+
 PITCH_CLASSES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 QUALITIES = {
     "maj": (0, 4, 7), "min": (0, 3, 7), "sus2": (0, 2, 7), "sus4": (0, 5, 7), "dim": (0, 3, 6),
@@ -82,7 +84,7 @@ def accompaniment(
 ) -> pretty_midi.Instrument:
     """A new accompaniment part playing ``chords`` in ``style`` (one of ``STYLES``) on the beat grid."""
     if style not in STYLES:
-        raise ValueError(f"unknown accompaniment style {style!r} (choose from {', '.join(STYLES)})")
+        raise ParameterError(f"unknown accompaniment style {style!r} (choose from {', '.join(STYLES)})")
     part = pretty_midi.Instrument(program=program, name=f"accompaniment ({style})")
     low = int(rng.integers(48, 58))
     step = float(np.median(np.diff(beats))) if len(beats) > 1 else 0.5

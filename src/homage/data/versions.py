@@ -22,6 +22,7 @@ import pretty_midi
 from homage.data import arrange
 from homage.data.render import excerpt
 from homage.data.sources import Work
+from homage.errors import HomageError
 
 LEAD_PROGRAMS = (0, 4, 11, 16, 22, 24, 26, 40, 52, 53, 54, 56, 65, 66, 68, 71, 73, 80, 81, 85)
 CHORD_PROGRAMS = {
@@ -44,7 +45,7 @@ class Version:
     audio_offset: float | None = None  # recorded sources: where the excerpt starts
 
 
-class SourceError(ValueError):
+class SourceError(HomageError):
     """A source file that cannot make versions (unreadable, empty, unsupported)."""
 
 
