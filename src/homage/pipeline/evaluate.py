@@ -68,16 +68,16 @@ def evaluate(
         if embedder_name not in analysed:
             with_sequences = any(parse_pipeline(n) != (embedder_name, 0) and parse_pipeline(n)[0] == embedder_name for n in names)
             analysed[embedder_name] = _analyse(entries, failed, embedder_name, cache, workers, with_sequences, on_stage, on_item)
-        identity, kept, vectors, sequences, errors, seconds = analysed[embedder_name]
+        embedder, kept, vectors, sequences, errors, seconds = analysed[embedder_name]
         labels = np.array([e.work for e in kept])
-        S = vectors @ vectors.T  # cosine similarity, as the catalog searches
+        S = embedder.similarity(vectors, vectors)  # the model's own similarity, as the catalog searches
         if depth:
             if on_stage:
                 on_stage(f"re-ranking the top {depth} of {embedder_name}", len(kept))
             started = time.perf_counter()
             S = rerank_scores(S, sequences, depth, on_query=(lambda i: on_item(str(kept[i].path), None)) if on_item else None)
             seconds += time.perf_counter() - started
-        results.append(score_pipeline(name, identity, S, labels, errors, seconds, seed))
+        results.append(score_pipeline(name, embedder.identity, S, labels, errors, seconds, seed))
     return results
 
 
@@ -112,7 +112,7 @@ def _analyse(entries, failed, embedder_name, cache, workers, with_sequences, on_
             sequences.append(result.sequence)
         if on_item:
             on_item(path, result.reason if isinstance(result, Failure) else None)
-    return embedder.identity, kept, np.array(vectors), sequences, errors, time.perf_counter() - started
+    return embedder, kept, np.array(vectors), sequences, errors, time.perf_counter() - started
 
 
 def _align_all(entries, failed, cache, workers, seed, on_stage, on_item) -> PipelineResult:
