@@ -39,17 +39,19 @@ def test_index_reports_bad_files_and_goes_on(library, tmp_path):
     result = run("index", library, "--catalog", catalog, "--json", "-j", "2")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["found"] == 11 and report["added"] == 6
+    assert report["found"] == 11 and report["added"] == 7  # the truncated file is indexed, with a warning
     reasons = {f["path"].split("/")[-1]: f["reason"] for f in report["failed"]}
-    assert set(reasons) == {"empty.mp3", "text.flac", "silence.wav", "blip.wav", "cut.wav"}
+    assert set(reasons) == {"empty.mp3", "text.flac", "silence.wav", "blip.wav"}
     assert "empty" in reasons["empty.mp3"] and "silent" in reasons["silence.wav"]
-    assert "too short" in reasons["blip.wav"] and "truncated" in reasons["cut.wav"]
+    assert "too short" in reasons["blip.wav"] and "text" in reasons["text.flac"]
+    (warning,) = report["warnings"]
+    assert "cut.wav: truncated: the header says 24.0 s but only 12.0 s could be decoded" in warning
 
     again = json.loads(run("index", library, "--catalog", catalog, "--json").stdout)
-    assert again["unchanged"] == 6 and again["added"] == 0  # unchanged files are skipped by hash
+    assert again["unchanged"] == 7 and again["added"] == 0  # unchanged files are skipped by hash
 
     text = run("index", library, "--catalog", catalog)
-    assert "6 unchanged" in text.stdout and "5 failed" in text.stdout
+    assert "7 unchanged" in text.stdout and "4 failed" in text.stdout
     assert "empty.mp3: empty file" in text.output  # one line per failure, naming the file
 
 
@@ -61,7 +63,7 @@ def test_index_prune_and_remove(library, tmp_path):
     assert pruned["removed"] == 1
     result = run("remove", library / "work2" / "original.wav", "--catalog", catalog)
     assert "removed 1 of 1" in result.stdout
-    assert json.loads(run("info", "--catalog", catalog, "--json").stdout)["recordings"] == 4
+    assert json.loads(run("info", "--catalog", catalog, "--json").stdout)["recordings"] == 5  # with cut.wav
 
 
 def test_query_ranks_the_versions_first(library, tmp_path):

@@ -85,6 +85,7 @@ class NewRecording:
     artist: str | None = None
     album: str | None = None
     sequence: np.ndarray | None = field(default=None, repr=False)  # alignment sequence (frames, 12), float16
+    warnings: tuple[str, ...] = ()  # problems worked around while decoding it (not stored)
 
 
 class Catalog:

@@ -107,5 +107,9 @@ class FileProgress:
         if error:
             self.progress.console.print(f"[red]✗[/] {path}: {error}", highlight=False, soft_wrap=True)
 
+    def warn(self, line: str) -> None:
+        """A problem worked around (the file was used): one line."""
+        self.progress.console.print(f"[yellow]![/] {line}", highlight=False, soft_wrap=True)
+
     def print(self, line: str) -> None:
         self.progress.console.print(line, highlight=False)

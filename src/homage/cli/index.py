@@ -32,6 +32,7 @@ def index(
             folder, catalog, embedder=embedder,
             cache=feature_cache(cache, no_cache), workers=workers, prune=prune, index_kind="hnsw" if ann else "flat",
             max_duration=minutes(max_duration), on_start=lambda n: progress.stage("embedding", n), on_file=progress.item,
+            on_warning=progress.warn,
         )  # fmt: skip
     if json_out:
         print_json(report.to_json())

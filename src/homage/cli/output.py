@@ -42,6 +42,8 @@ def index_summary(report, catalog: str) -> str:
     parts = [f"{report.added} added", f"{report.replaced} updated", f"{report.unchanged} unchanged"]
     if report.removed:
         parts.append(f"{report.removed} removed")
+    if report.warnings:
+        parts.append(f"[yellow]{len(report.warnings)} with warnings[/]")
     parts.append(f"[red]{len(report.failed)} failed[/]" if report.failed else "0 failed")
     return f"{report.found} audio files: " + ", ".join(parts) + f" in {report.seconds:.1f} s → {catalog}"
 

@@ -59,11 +59,14 @@ class FeatureCache:
         offset: float = 0.0,
         duration: float | None = None,
         max_duration: float = audio.MAX_DURATION_S,
+        on_warning: Callable[[str], None] | None = None,
     ) -> np.ndarray:
-        """The features of ``path`` under ``spec``, from the cache or freshly computed (then stored)."""
+        """The features of ``path`` under ``spec``, from the cache or freshly computed (then stored);
+        ``on_warning`` hears of a problem the decoder worked around (see :func:`homage.audio.load`)."""
 
         def compute() -> np.ndarray:
-            y = audio.load(path, sr=spec.sr, offset=offset, duration=duration, max_duration=max_duration)
+            y = audio.load(path, sr=spec.sr, offset=offset, duration=duration, max_duration=max_duration,
+                           on_warning=on_warning)  # fmt: skip
             return spec.compute(y)
 
         if self.root is None:

@@ -36,10 +36,12 @@ def analyze_file(
     path = audio.absolute(path)
     content_hash = content_hash or audio.file_hash(path)
     features: dict = {}
+    problems: list[str] = []
 
     def feature(spec) -> np.ndarray:
         if spec not in features:
-            features[spec] = cache.features(path, spec, content_hash=content_hash, max_duration=max_duration)
+            features[spec] = cache.features(path, spec, content_hash=content_hash, max_duration=max_duration,
+                                            on_warning=problems.append)  # fmt: skip
         return features[spec]
 
     def embed() -> np.ndarray:
@@ -50,7 +52,7 @@ def analyze_file(
     seq = _cached_sequence(cache, content_hash, lambda: feature(CQTSpec())) if sequence else None
     tags = audio.read_tags(path)
     return NewRecording(str(path), content_hash, entry[:-1], float(entry[-1]), tags.get("title"), tags.get("artist"),
-                        tags.get("album"), seq)  # fmt: skip
+                        tags.get("album"), seq, tuple(dict.fromkeys(problems)))  # fmt: skip
 
 
 def sequence_of(

@@ -26,11 +26,12 @@ class IndexReport:
     unchanged: int = 0
     removed: int = 0
     failed: list[Failure] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # indexed, with a problem worked around (a truncated file)
     seconds: float = 0.0
 
     def to_json(self) -> dict:
         return {"found": self.found, "added": self.added, "replaced": self.replaced, "unchanged": self.unchanged,
-                "removed": self.removed, "failed": [f.to_json() for f in self.failed],
+                "removed": self.removed, "failed": [f.to_json() for f in self.failed], "warnings": self.warnings,
                 "seconds": round(self.seconds, 3)}  # fmt: skip
 
 
@@ -79,6 +80,7 @@ def index_dir(
     max_duration: float = audio.MAX_DURATION_S,
     on_start: Callable[[int], None] | None = None,
     on_file: Callable[[str, str | None], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> IndexReport:
     """Add every audio file under ``root`` to the catalog, skipping files whose content is unchanged.
 
@@ -86,7 +88,8 @@ def index_dir(
     every few files (and what is done when the run is interrupted), so an interrupted run keeps what it
     finished. ``prune`` removes catalogued files under ``root`` that no longer exist. ``embedder`` (for a new
     catalog; a name or an Embedder) defaults to the catalog's own, or the shipped one.
-    ``on_start(n_files_to_report)`` and ``on_file(path, error_or_None)`` report progress.
+    ``on_start(n_files_to_report)``, ``on_file(path, error_or_None)`` and ``on_warning(line)`` (a file
+    indexed with a problem worked around, e.g. truncated) report progress.
     """
     started = time.perf_counter()
     executor = as_executor(workers)  # a bad value is refused before any work
@@ -125,8 +128,12 @@ def index_dir(
                     report.failed.append(result)
                 else:
                     batch.append(result)
+                    report.warnings += result.warnings
                 if on_file:
                     on_file(path, result.reason if isinstance(result, Failure) else None)
+                if on_warning:
+                    for warning in getattr(result, "warnings", ()):
+                        on_warning(warning)
                 if len(batch) >= COMMIT_EVERY:
                     _commit(catalog, batch, embedder, report)
         finally:  # an interrupted run keeps what it finished
