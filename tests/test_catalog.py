@@ -1,3 +1,5 @@
+import os
+from pathlib import Path
 import numpy as np
 import pytest
 
@@ -178,3 +180,58 @@ def test_a_format_1_catalog_is_migrated(tmp_path, vectors):
         assert len(cat) == 4 and cat.info()["recordings"] == 4
         assert hits(cat, vectors[2], k=1)[0][0][0] == "/music/song2.mp3"
         assert cat.sequences([cat.get("/music/song2.mp3").id], "any") == {}
+
+
+def test_odd_catalog_paths_are_clear_errors(tmp_path, vectors):
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(CatalogError, match="is a file, not a catalog folder"):
+        Catalog(tmp_path / "file", create=True)
+    (tmp_path / "zero").mkdir()
+    (tmp_path / "zero" / "catalog.sqlite").touch()
+    with pytest.raises(CatalogError, match="empty file"):
+        Catalog(tmp_path / "zero")
+
+
+def test_a_second_writer_is_refused_with_who_holds_the_lock(tmp_path, vectors):
+    with Catalog(tmp_path / "cat", create=True) as first, first.writer():
+        with Catalog(tmp_path / "cat") as second:
+            with pytest.raises(CatalogError, match=r"another homage process \(pid \d+\) is writing"):
+                with second.writer(wait=0.3):
+                    pass
+            assert hits(second, vectors[0], k=1) == [[]]  # readers are not blocked
+    with Catalog(tmp_path / "cat") as again, again.writer():  # released when the first is done
+        again.add(records(vectors[:2]), embedder=EMB)
+
+
+def test_a_catalog_without_write_permission_is_read(tmp_path, vectors):
+    """As another user (not root, which may write anything): query works, writes say read-only."""
+    import shutil
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to read as an unprivileged user")
+    import tempfile
+
+    tmp_path = Path(tempfile.mkdtemp(prefix="homage-ro-"))  # pytest's own folder is closed to other users
+    root = tmp_path / "cat"
+    with Catalog(root, create=True) as cat:
+        cat.add(records(vectors[:5]), embedder=EMB)
+    os.chmod(tmp_path, 0o755)
+    for path in [root, *root.iterdir()]:
+        os.chmod(path, 0o555 if path.is_dir() else 0o444)
+    code = (
+        "import numpy as np; from homage.catalog import Catalog; from homage.errors import CatalogError\n"
+        f"c = Catalog({str(root)!r}); assert c.read_only and len(c) == 5\n"
+        f"S, I = c.search(np.load({str(tmp_path / 'q.npy')!r}), 1); print(c.by_ids(I[0])[int(I[0][0])].path)\n"
+        "try:\n    c.remove(['/music/song0.mp3'])\nexcept CatalogError as e:\n    print(e)\n"
+    )
+    np.save(tmp_path / "q.npy", vectors[3])
+    os.chmod(tmp_path / "q.npy", 0o444)
+    out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
+                         capture_output=True, text=True, cwd="/")  # fmt: skip
+    for path in [root, *root.iterdir()]:
+        os.chmod(path, 0o755)
+    shutil.rmtree(tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["/music/song3.mp3", f"{root}: read-only catalog (no permission to write it)"]

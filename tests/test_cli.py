@@ -217,3 +217,26 @@ def test_a_symlinked_folder_is_indexed_once_and_a_loop_does_not_stop_the_run(pie
     paths = [r["path"] for r in json.loads(run("query", piece_dir / "work2" / "original.wav", "--catalog",
                                               tmp_path / "cat", "--json").stdout)["results"]]  # fmt: skip
     assert all(p.startswith(str(root)) for p in paths)  # under the path the user gave, not the target
+
+
+def test_plain_progress_and_unwrapped_lines_when_not_a_terminal(library, tmp_path, monkeypatch):
+    from homage.cli.common import FileProgress
+
+    monkeypatch.setattr(FileProgress, "EVERY_S", 0.0)  # a line per file instead of every few seconds
+    catalog = tmp_path / ("a-catalog-folder-with-a-long-name-" * 3)
+    result = run("index", library, "--catalog", catalog)
+    assert result.exit_code == 0, result.output
+    progress = [line for line in result.stderr.splitlines() if line.startswith("embedding: ")]
+    assert progress and progress[-1].startswith("embedding: 11/11 done, 4 failed")
+    (summary,) = [line for line in result.stdout.splitlines() if "audio files:" in line]
+    assert summary.endswith(str(catalog))  # one line, however long
+
+
+def test_an_unusable_feature_cache_is_one_warning_and_the_work_goes_on(library, tmp_path, monkeypatch):
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv("HOMAGE_CACHE", str(tmp_path / "a-file" / "cache"))
+    result = run("index", library / "work1", "--catalog", tmp_path / "cat", "--json", "-j", "1")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["added"] == 3
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "feature cache" in warnings[0] and "cannot be written" in warnings[0]

@@ -118,3 +118,37 @@ def test_disabled_cache_writes_nothing(tmp_path):
     path = write(tmp_path / "a.wav", synth_piece(1, seconds=5))
     FeatureCache(None).features(path, CQTSpec())
     assert not list(tmp_path.rglob("*.npy"))
+
+
+def test_an_unwritable_cache_is_skipped_with_one_warning(tmp_path, monkeypatch):
+    import warnings
+
+    from homage.features.cache import CacheWarning
+
+    y = synth_piece(1, seconds=4)
+    path = tmp_path / "piece.wav"
+    from conftest import write
+
+    write(path, y)
+    cache = FeatureCache(tmp_path / "cache")
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("homage.features.cache.atomic_write", refuse)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = cache.features(path, CQTSpec())
+        second = cache.features(path, CQTSpec())  # computed again, no second warning
+    assert [type(w.message) for w in caught] == [CacheWarning]
+    assert "cannot be written (Permission denied)" in str(caught[0].message)
+    np.testing.assert_array_equal(first, second)
+
+
+def test_a_one_second_clip_gives_no_librosa_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        C = cqt(synth_piece(2, seconds=1.0))
+    assert C.shape[0] == 84 and C.shape[1] >= 25

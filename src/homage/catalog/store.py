@@ -29,6 +29,7 @@ from homage.atomic import atomic_write
 from homage.errors import CatalogError
 
 DB_NAME = "catalog.sqlite"
+LOCK_NAME = "writer.lock"
 FORMAT_VERSION = "2"  # 2: alignment sequences
 INDEX_KINDS = ("flat", "hnsw")
 HNSW_NEIGHBOURS = 32
@@ -94,26 +95,44 @@ class Catalog:
     def __init__(self, root: str | Path, *, create: bool = False, index_kind: str = "flat"):
         self.root = Path(root)
         db = self.root / DB_NAME
+        try:
+            if self.root.exists() and not self.root.is_dir():
+                raise CatalogError(f"{self.root}: is a file, not a catalog folder")
+            db.exists()
+        except PermissionError:
+            raise CatalogError(f"{self.root}: cannot read the catalog folder (permission denied)") from None
         if not db.exists():
             if not create:
                 raise CatalogError(f"{self.root}: no catalog here (create one with `homage index`)")
             if index_kind not in INDEX_KINDS:
                 raise CatalogError(f"unknown index kind {index_kind!r}; choose from {', '.join(INDEX_KINDS)}")
-            self.root.mkdir(parents=True, exist_ok=True)
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CatalogError(f"{self.root}: cannot create the catalog folder ({exc.strerror})") from exc
+        elif db.stat().st_size == 0:
+            raise CatalogError(f"{db}: empty file (0 bytes), not a catalog; remove it or use another folder")
+        # a catalog others may read but not write (a shared or read-only folder) opens read-only
+        self.read_only = db.exists() and not (os.access(db, os.W_OK) and os.access(self.root, os.W_OK))
         try:
-            self._db = sqlite3.connect(db, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-            if not self._meta("format_version"):
-                self._write_meta(format_version=FORMAT_VERSION, index_kind=index_kind, generation="0")
-            elif self._meta("format_version") == "1":  # add the alignment sequences; old rows have none
-                with self._transaction():
-                    self._db.execute("ALTER TABLE recordings ADD COLUMN sequence BLOB")
-                    self._write_meta(format_version=FORMAT_VERSION)
+            if self.read_only:
+                self._db = sqlite3.connect(f"{db.absolute().as_uri()}?mode=ro&immutable=1", uri=True, isolation_level=None)
+            else:
+                self._db = sqlite3.connect(db, isolation_level=None, timeout=30)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.executescript(_SCHEMA)
+                if not self._meta("format_version"):
+                    self._write_meta(format_version=FORMAT_VERSION, index_kind=index_kind, generation="0")
+                elif self._meta("format_version") == "1":  # add the alignment sequences; old rows have none
+                    with self._transaction():
+                        self._db.execute("ALTER TABLE recordings ADD COLUMN sequence BLOB")
+                        self._write_meta(format_version=FORMAT_VERSION)
+            version = self._meta("format_version")
         except sqlite3.DatabaseError as exc:
             raise CatalogError(f"{db}: not a readable catalog ({exc})") from exc
-        if self._meta("format_version") != FORMAT_VERSION:
-            raise CatalogError(f"{db}: catalog format {self._meta('format_version')} is not supported")
+        if version not in ({FORMAT_VERSION, "1"} if self.read_only else {FORMAT_VERSION}):  # 1: read as it is
+            raise CatalogError(f"{db}: catalog format {version} is not supported")
+        self._has_sequences = version == FORMAT_VERSION
         self._index: faiss.Index | None = None
         self._index_generation = -1
         self._index_unsaved = False
@@ -195,7 +214,7 @@ class Catalog:
     def sequences(self, ids: Iterable[int], kind: str) -> dict[int, np.ndarray]:
         """The stored alignment sequences of ``ids`` that were computed as ``kind`` describes (see :meth:`add`)."""
         ids = sorted({int(i) for i in ids if i >= 0})
-        if not ids or self._meta("sequence_kind") != kind:
+        if not ids or not self._has_sequences or self._meta("sequence_kind") != kind:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self._db.execute(f"SELECT id, sequence FROM recordings WHERE id IN ({marks}) AND sequence IS NOT NULL", ids)
@@ -306,6 +325,8 @@ class Catalog:
 
     def flush(self) -> None:
         """Bring the FAISS file up to date (atomically) after this session's writes or a rebuild."""
+        if self.read_only:
+            return
         if self._wrote and len(self):
             self._ensure_index()
         if not self._index_unsaved or self._index is None:
@@ -329,7 +350,16 @@ class Catalog:
             raise CatalogError(f"{self.root}: catalog vectors have {self.dim} dimensions, not {dim}")
 
     def _transaction(self):
+        if self.read_only:
+            raise CatalogError(f"{self.root}: read-only catalog (no permission to write it)")
         return _Transaction(self._db)
+
+    def writer(self, *, wait: float = 0.0) -> _WriterLock:
+        """An exclusive lock for a long write (indexing): a second writer waits up to ``wait`` seconds,
+        then is refused with a message saying who holds it. Readers are never blocked."""
+        if self.read_only:
+            raise CatalogError(f"{self.root}: read-only catalog (no permission to write it)")
+        return _WriterLock(self.root / LOCK_NAME, wait)
 
     def _meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -388,6 +418,43 @@ class Catalog:
             self._index.add_with_ids(added, np.asarray(added_ids, dtype=np.int64))
         self._index_generation = self.generation
         self._index_unsaved = True
+
+
+class _WriterLock:
+    """``flock`` on a file in the catalog folder, which records the holder's process id."""
+
+    def __init__(self, path: Path, wait: float):
+        self.path, self.wait, self._fh = path, wait, None
+
+    def __enter__(self) -> _WriterLock:
+        import fcntl
+        import time
+
+        self._fh = open(self.path, "a+")
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    self._fh.seek(0)
+                    holder = self._fh.read().strip() or "another process"
+                    self._fh.close()
+                    raise CatalogError(
+                        f"{self.path.parent}: another homage process ({holder}) is writing this catalog; "
+                        "wait for it to finish, or use another catalog"
+                    ) from None
+                time.sleep(0.2)
+        self._fh.seek(0)
+        self._fh.truncate()
+        self._fh.write(f"pid {os.getpid()}")
+        self._fh.flush()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._fh.truncate(0)
+        self._fh.close()  # closing releases the lock
 
 
 class _Transaction:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -13,8 +14,12 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Console
 
-console = Console()
-errors = Console(stderr=True)
+# Lines are never wrapped (scripts read them); tables sent to a file or pipe get room instead of 80 columns.
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
+for _console in (console, errors):
+    if not _console.is_terminal:
+        _console.width = max(_console.width, 160)
 
 OPTIONAL = {"data": {"pretty_midi", "music21", "fluidsynth", "pedalboard"}, "train": {"torch"}}  # extra: modules
 
@@ -35,10 +40,15 @@ def command(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def run(*args, **kwargs):
+        import warnings
+
         from homage.errors import HomageError
 
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.simplefilter("default")  # each distinct warning once, as one line
+                warnings.showwarning = _one_line
+                return fn(*args, **kwargs)
         except HomageError as exc:
             fail(str(exc), 1)
         except ModuleNotFoundError as exc:
@@ -50,6 +60,10 @@ def command(fn: Callable) -> Callable:
             fail("interrupted; what was finished is kept (a catalog keeps every committed file)", 130)
 
     return run
+
+
+def _one_line(message, category, filename, lineno, file=None, line=None) -> None:
+    errors.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1):
@@ -78,16 +92,23 @@ def print_json(data: Any) -> None:
 
 
 class FileProgress:
-    """A progress bar over files that prints each failure as one line naming the file and the reason."""
+    """Progress over files on stderr — a live bar on a terminal, a plain line every few seconds otherwise
+    (logs, CI, nohup) — and each failure as one line naming the file and the reason."""
+
+    EVERY_S = 5.0  # seconds between plain progress lines
 
     def __init__(self, stage: str, *, disable: bool = False):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+        self.live = errors.is_terminal and not disable
+        self.quiet = disable
         self.progress = Progress(
             TextColumn("[bold]{task.fields[stage]}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            TextColumn("{task.description}"), console=errors, transient=True, disable=disable,
+            TextColumn("{task.description}"), console=errors, transient=True, disable=not self.live,
         )  # fmt: skip
         self.task = self.progress.add_task("", total=None, stage=stage)
+        self._stage, self._total, self._done, self._failed = stage, None, 0, 0
+        self._started = self._printed = time.monotonic()
 
     def __enter__(self) -> FileProgress:
         self.progress.start()
@@ -95,17 +116,37 @@ class FileProgress:
 
     def __exit__(self, *exc) -> None:
         self.progress.stop()
+        if self._done and not self.live:
+            self._plain_line()
 
     def stage(self, stage: str, total: int) -> None:
+        if self._done and not self.live:
+            self._plain_line()
         self.progress.reset(self.task, total=total, stage=stage)
+        self._stage, self._total, self._done, self._failed = stage, total, 0, 0
+        self._started = self._printed = time.monotonic()
 
     def advance(self, description: str) -> None:
         self.progress.update(self.task, advance=1, description=description)
+        self._done += 1
+        if not self.live and time.monotonic() - self._printed >= self.EVERY_S:
+            self._plain_line()
 
     def item(self, path: str, error: str | None) -> None:
+        self._failed += error is not None
         self.advance(Path(path).name[-40:])
         if error:
             self.progress.console.print(f"[red]✗[/] {path}: {error}", highlight=False, soft_wrap=True)
+
+    def _plain_line(self) -> None:
+        if self.quiet:
+            return
+        self._printed = time.monotonic()
+        elapsed = max(self._printed - self._started, 1e-9)
+        of = f"/{self._total}" if self._total else ""
+        rate = self._done / elapsed
+        left = f", about {(self._total - self._done) / rate:.0f} s left" if self._total and rate and self._done < self._total else ""
+        errors.print(f"{self._stage}: {self._done}{of} done, {self._failed} failed, {rate:.1f}/s{left}", highlight=False)
 
     def warn(self, line: str) -> None:
         """A problem worked around (the file was used): one line."""

@@ -6,7 +6,9 @@ hash, so a renamed or copied file hits the cache and an edited one misses.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -18,6 +20,10 @@ from homage.atomic import atomic_write
 from homage.config import stable_hash
 from homage.errors import Failure
 from homage.parallel import Executor, as_executor
+
+
+class CacheWarning(UserWarning):
+    """The feature cache could not be used as asked (it is read on, but not written)."""
 
 
 class FeatureSpec(Protocol):
@@ -44,6 +50,7 @@ class FeatureCache:
         self.root = Path(root) if root is not None else None
         self.hits = 0
         self.misses = 0
+        self.writable = True  # until a write fails
 
     @classmethod
     def default(cls) -> FeatureCache:
@@ -80,15 +87,23 @@ class FeatureCache:
         if self.root is None:
             return self._count_miss(compute)
         entry = self.root / f"{kind}-{stable_hash(params)}" / content_hash[:2] / f"{content_hash}.npy"
-        if entry.exists():
-            try:
-                X = np.load(entry, allow_pickle=False)
-                self.hits += 1
-                return X
-            except (OSError, ValueError):
-                entry.unlink(missing_ok=True)  # a damaged entry is recomputed
+        try:
+            X = np.load(entry, allow_pickle=False)
+            self.hits += 1
+            return X
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError):  # a damaged entry is recomputed
+            with contextlib.suppress(OSError):
+                entry.unlink()
         X = self._count_miss(compute)
-        atomic_write(entry, lambda fh: np.save(fh, X, allow_pickle=False))
+        if self.writable:
+            try:
+                atomic_write(entry, lambda fh: np.save(fh, X, allow_pickle=False))
+            except OSError as exc:  # a cache that cannot be written is skipped, with one warning
+                self.writable = False
+                warnings.warn(CacheWarning(f"feature cache {self.root} cannot be written ({exc.strerror or exc}); "
+                                           "features are computed without it"), stacklevel=2)  # fmt: skip
         return X
 
     def many(

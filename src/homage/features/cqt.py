@@ -7,6 +7,7 @@ a hop of 640 samples (25 frames per second).
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 
 import librosa
@@ -53,9 +54,11 @@ def cqt(
     -------
     C : np.ndarray, shape (n_bins, n_frames), float32, linear magnitude
     """
-    C = librosa.cqt(
-        y, sr=sr, hop_length=hop_length, fmin=fmin, n_bins=n_bins, bins_per_octave=bins_per_octave
-    )
+    with warnings.catch_warnings():  # a clip of a second or two is shorter than the lowest octave's window:
+        warnings.filterwarnings("ignore", message="n_fft=", category=UserWarning)  # librosa pads it, as wanted
+        C = librosa.cqt(
+            y, sr=sr, hop_length=hop_length, fmin=fmin, n_bins=n_bins, bins_per_octave=bins_per_octave
+        )
     return np.abs(C).astype(np.float32)
 
 

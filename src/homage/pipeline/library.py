@@ -95,15 +95,9 @@ def index_dir(
     executor = as_executor(workers)  # a bad value is refused before any work
     cache = cache if cache is not None else FeatureCache.default()
     report = IndexReport()
-
-    def fail(failure: Failure) -> None:
-        report.failed.append(failure)
-        if on_file:
-            on_file(failure.path, failure.reason)
-
-    files = audio.find_audio(root, on_skip=fail)
+    files = audio.find_audio(root, on_skip=report.failed.append)
     report.found = len(files) + len(report.failed)
-    with Catalog(catalog_path, create=True, index_kind=index_kind) as catalog:
+    with Catalog(catalog_path, create=True, index_kind=index_kind) as catalog, catalog.writer():
         embedder = get_embedder(embedder) if isinstance(embedder, str) else embedder or embedder_for(catalog)
         if catalog.embedder not in (None, embedder.identity):
             raise CatalogError(f"{catalog.root}: catalog holds vectors of {catalog.embedder}, not {embedder.identity}")
@@ -112,7 +106,7 @@ def index_dir(
             try:
                 content_hash = audio.file_hash(path)
             except AudioError as exc:
-                fail(Failure(exc.path, exc.reason))
+                report.failed.append(Failure(exc.path, exc.reason))
                 continue
             known = catalog.get(path)
             if known is not None and known.content_hash == content_hash:
@@ -121,6 +115,8 @@ def index_dir(
                 todo.append((str(path), content_hash))
         if on_start:
             on_start(len(todo) + len(report.failed))
+        for failure in report.failed if on_file else ():  # unreadable before any decoding
+            on_file(failure.path, failure.reason)
         batch: list[NewRecording] = []
         try:
             for path, result in analyze_many(todo, embedder, cache, executor, max_duration=max_duration):
