@@ -11,6 +11,7 @@ from pathlib import Path
 
 from homage.errors import AudioError, Failure
 
+NOT_UTF8 = "the file name is not valid UTF-8 (rename the file)"  # a catalog stores names as text
 AUDIO_EXTENSIONS = frozenset(
     ".wav .wave .flac .ogg .oga .opus .mp3 .m4a .aac .mp4 .aif .aiff .wma .webm .mka".split()
 )
@@ -43,6 +44,11 @@ def walk_files(
     """
     root = absolute(root)
     if root.is_file():
+        try:
+            str(root).encode("utf-8")
+        except UnicodeEncodeError:
+            (on_skip or (lambda failure: None))(Failure(ascii(str(root)), NOT_UTF8))
+            return []
         return [root]
     if not root.is_dir():
         raise AudioError(root, "no such folder")
@@ -64,10 +70,13 @@ def walk_files(
                 str(path).encode("utf-8")
                 st = path.stat()
             except UnicodeEncodeError:
-                report(Failure(ascii(str(path)), "the file name is not valid UTF-8 (rename the file)"))
+                report(Failure(ascii(str(path)), NOT_UTF8))
                 continue
-            except OSError as exc:
-                report(Failure(str(path), "broken link" if path.is_symlink() else f"cannot read ({exc.strerror})"))
+            except OSError:
+                try:
+                    check_file(path)
+                except AudioError as exc:
+                    report(Failure(str(path), exc.reason))
                 continue
             found.append((path, (st.st_dev, st.st_ino)))
     unique = {}

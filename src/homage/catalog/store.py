@@ -176,7 +176,11 @@ class Catalog:
         return int(self._meta("generation"))
 
     def get(self, path: str | Path) -> Recording | None:
-        row = self._db.execute(f"SELECT {_COLUMNS} FROM recordings WHERE path = ?", (str(path),)).fetchone()
+        """The recording indexed under ``path`` (None when there is none, or the name cannot be text)."""
+        try:
+            row = self._db.execute(f"SELECT {_COLUMNS} FROM recordings WHERE path = ?", (str(path),)).fetchone()
+        except UnicodeEncodeError:
+            return None
         return Recording(*row) if row else None
 
     def recordings(self, under: str | Path | None = None) -> list[Recording]:

@@ -3,6 +3,8 @@ function and printing; errors are handled in one place (:func:`homage.cli.common
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from homage.cli import catalog, compare, data, demo, evaluate, index, query, train
@@ -26,4 +28,6 @@ app.add_typer(data.data_app, name="data")
 
 
 def main() -> None:
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not valid UTF-8 prints as its bytes
+        stream.reconfigure(errors="surrogateescape")
     app()

@@ -12,8 +12,8 @@ from homage.cli.common import CacheOpt, EmbedderOpt, JsonOpt, MaxDurOpt, NoCache
 
 @command
 def compare(
-    a: Annotated[Path, typer.Argument(help="First recording.")],
-    b: Annotated[Path, typer.Argument(help="Second recording.")],
+    a: Annotated[Path, typer.Argument(help="First recording.", readable=False)],
+    b: Annotated[Path, typer.Argument(help="Second recording.", readable=False)],
     embedder: EmbedderOpt = None,
     report: Annotated[
         Optional[Path], typer.Option("--report", help="Write alignment.png and report.md into this folder.")

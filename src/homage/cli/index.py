@@ -12,7 +12,7 @@ from homage.cli.common import CacheOpt, CatalogOpt, EmbedderOpt, JsonOpt, MaxDur
 
 @command
 def index(
-    folder: Annotated[Path, typer.Argument(help="Folder of audio files (searched recursively), or one file.")],
+    folder: Annotated[Path, typer.Argument(help="Folder of audio files (searched recursively), or one file.", readable=False)],
     catalog: CatalogOpt,
     workers: WorkersOpt = 2,
     prune: Annotated[bool, typer.Option("--prune", help="Remove catalogued files under FOLDER that are gone.")] = False,

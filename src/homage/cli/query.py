@@ -12,7 +12,7 @@ from homage.cli.common import CacheOpt, CatalogOpt, JsonOpt, MaxDurOpt, NoCacheO
 
 @command
 def query(
-    file: Annotated[Path, typer.Argument(help="The recording to look up.")],
+    file: Annotated[Path, typer.Argument(help="The recording to look up.", readable=False)],
     catalog: CatalogOpt,
     k: Annotated[int, typer.Option("-k", min=1, help="How many results.")] = 10,
     rerank: Annotated[
