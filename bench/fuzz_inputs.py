@@ -1,7 +1,7 @@
 """Bad and odd input, measured: every kind of broken, lying or strange file (and name, link, pipe, permission)
 beside good MP3s, through `homage index`, `query` and `compare`.
 
-    .venv/bin/python bench/fuzz_inputs.py [--per-kind 10] [--seed 0] [--timeout 120] [--work DIR]
+    .venv/bin/python bench/fuzz_inputs.py [--per-kind 11] [--seed 0] [--timeout 120] [--work DIR]
 
 Prints, per kind: files tried, and over the three commands: refused with a clear reason (one line naming
 the file, in homage's words), refused unclearly, accepted, indexed with a warning (truncated), tracebacks,
@@ -291,7 +291,7 @@ def summarise(rows: list[dict]) -> list[tuple]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--per-kind", type=int, default=10)
+    parser.add_argument("--per-kind", type=int, default=11)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--work", type=Path, default=None)
