@@ -56,3 +56,27 @@ def test_killed_index_runs_leave_a_sound_catalog(tmp_path):
     crash.run_and_kill(["index", str(tmp_path / "library"), "--catalog", str(catalog)], 120, env)
     with Catalog(catalog) as cat:
         assert sorted(r.path for r in cat.recordings()) == sorted(map(str, good))
+
+
+def test_ctrl_c_keeps_what_was_finished_and_says_so(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    crash = bench_module("crash_index")
+    crash.make_library(tmp_path / "library", 16, seed=2)
+    env = {**os.environ, "HOMAGE_CACHE": str(tmp_path / "cache")}
+    catalog = tmp_path / "catalog"
+    process = subprocess.Popen([*crash.HOMAGE, "index", str(tmp_path / "library"), "--catalog", str(catalog), "-j", "1"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 60  # wait until a first file is analysed (its embedding cached), then a moment
+    while time.monotonic() < deadline and not any((tmp_path / "cache").glob("embedding-*/*/*.npy")):
+        time.sleep(0.05)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted; what was finished is kept" in err and "Traceback" not in err
+    kept = crash.catalog_state(catalog)["paths"]
+    assert 0 < len(kept) < 18  # the files finished before Ctrl-C were committed, not thrown away
