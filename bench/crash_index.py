@@ -3,7 +3,8 @@ then the catalog checked each time.
 
     .venv/bin/python bench/crash_index.py [--kills 50] [--files 40] [--seed 0] [--work DIR]
 
-After each kill: SQLite's integrity check, the catalog opens and answers a search (its FAISS index rebuilt
+Before each index run a third of the files get new content, so every run has analyses to do and
+replacements to commit. After each kill: SQLite's integrity check, the catalog opens and answers a search (its FAISS index rebuilt
 when stale), no path twice, and nothing committed before the run lost (except what that run was asked to
 remove). At the end an uninterrupted `homage index` must leave every good file in the catalog once.
 Bounded: a fixed number of runs, each killed or finished within its timeout.
@@ -32,20 +33,23 @@ HOMAGE = [sys.executable, "-c", "from homage.cli.app import main; main()"]
 
 def make_library(folder: Path, n: int, seed: int) -> list[Path]:
     """``n`` short tonal pieces (distinct seeds) as WAV, and a few bad files beside them."""
-    rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i in range(n):
-        t = np.arange(int(8 * SR)) / SR
-        notes = 220 * 2 ** (rng.integers(0, 24, size=32) / 12)
-        y = sum(0.2 * np.sin(2 * np.pi * f * t) * ((t >= k * 0.25) & (t < (k + 1) * 0.25)) for k, f in enumerate(notes))
-        path = folder / f"sub{i % 4}" / f"piece{i:03d}.wav"
-        path.parent.mkdir(exist_ok=True)
-        sf.write(path, (y / np.abs(y).max() * 0.8).astype(np.float32), SR)
-        paths.append(path)
+    paths = [folder / f"sub{i % 4}" / f"piece{i:03d}.wav" for i in range(n)]
+    for i, path in enumerate(paths):
+        write_piece(path, seed * 1000 + i)
     (folder / "bad.mp3").write_bytes(b"not audio" * 100)
     (folder / "empty.wav").touch()
     return paths
+
+
+def write_piece(path: Path, seed: int) -> None:
+    """An 8-second tonal piece drawn from ``seed`` (new content for the same path when the seed changes)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(8 * SR)) / SR
+    notes = 220 * 2 ** (rng.integers(0, 24, size=32) / 12)
+    y = sum(0.2 * np.sin(2 * np.pi * f * t) * ((t >= k * 0.25) & (t < (k + 1) * 0.25)) for k, f in enumerate(notes))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, (y / np.abs(y).max() * 0.8).astype(np.float32), SR)
 
 
 def catalog_state(catalog: Path) -> dict:
@@ -120,8 +124,10 @@ def main() -> None:
             command = ["index", str(library), "--catalog", str(catalog), "--prune", "-j", "2"]
         else:
             action = "index"
+            for path in rng.sample(good, max(1, len(good) // 3)):  # new content: work to do, replacements to commit
+                write_piece(path, rng.randrange(10**9))
             command = ["index", str(library), "--catalog", str(catalog), "-j", "2", "--no-cache" if rng.random() < 0.5 else "--json"]
-        killed = run_and_kill(command, rng.uniform(0.2, full_run * 1.2), env)
+        killed = run_and_kill(command, rng.uniform(0.2, full_run * 0.8), env)
         for away in library.rglob("*.wav.away"):
             away.rename(away.with_suffix(""))
         state = catalog_state(catalog)

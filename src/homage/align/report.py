@@ -4,6 +4,7 @@ and matched segments marked (PNG), and a Markdown page with the verdict, the num
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 from homage.align import AlignConfig
 
@@ -12,8 +13,9 @@ def clock(seconds: float) -> str:
     return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
 
 
-def plot_alignment(comparison, path: str | Path, config: AlignConfig = AlignConfig()) -> Path:
-    """Cross-recurrence of A (rows) against B (columns), best path in red, segments boxed."""
+def plot_alignment(comparison, target: str | Path | BinaryIO, config: AlignConfig = AlignConfig()):
+    """Cross-recurrence of A (rows) against B (columns), best path in red, segments boxed: a PNG written to
+    ``target`` (a path or a binary file object), which is returned."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -33,15 +35,13 @@ def plot_alignment(comparison, path: str | Path, config: AlignConfig = AlignConf
         ax.text(g.b_start, g.a_end, f" {n}", color="C0", va="bottom", fontsize=9)
     ax.set_xlabel(f"B: {Path(comparison.b).name} (s)")
     ax.set_ylabel(f"A: {Path(comparison.a).name} (s)")
-    ax.set_title(f"{comparison.verdict} (p = {comparison.probability:.2f}), B transposed {al.transposition:+d} st, "
-                 f"tempo ×{al.tempo_ratio:.2f}", fontsize=9)  # fmt: skip
+    ax.set_title(f"{comparison.verdict} (p = {comparison.probability:.2f}): {comparison.summary}", fontsize=9)
     if al.path is not None:
         ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
+    fig.savefig(target, dpi=110, format="png")
     plt.close(fig)
-    return path
+    return target
 
 
 def markdown(comparison, image: str | None = None) -> str:
@@ -59,7 +59,7 @@ def markdown(comparison, image: str | None = None) -> str:
         "| --- | --- |",
         f"| alignment score (Qmax / √frames of B) | {al.score:.2f} |",
         f"| embedding similarity ({comparison.embedder}) | {comparison.similarity:.3f} |",
-        f"| transposition of B relative to A | {al.transposition:+d} semitones |",
+        f"| transposition of B relative to A | {al.transposition:+d} semitones ({comparison.summary}) |",
         f"| tempo ratio (B duration / A duration) | {al.tempo_ratio:.2f} |",
         "",
         "## Matched segments",

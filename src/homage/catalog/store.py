@@ -16,8 +16,10 @@ reflects; one whose generation is not the database's is ignored and rebuilt from
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +68,10 @@ class Recording:
     album: str | None
     added_at: str
 
+    def to_json(self) -> dict:
+        return {"id": self.id, "path": self.path, "title": self.title, "artist": self.artist, "album": self.album,
+                "duration": self.duration, "added_at": self.added_at, "label": self.label}  # fmt: skip
+
     @property
     def label(self) -> str:
         """``artist – title`` when tagged, else the file name."""
@@ -89,11 +95,24 @@ class NewRecording:
     warnings: tuple[str, ...] = ()  # problems worked around while decoding it (not stored)
 
 
+def _locked(method):
+    """Run under the catalog's lock: one Catalog may serve several threads (the API's request workers)."""
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return run
+
+
 class Catalog:
-    """A catalog folder. Use as a context manager, or call :meth:`close`, so the index is saved."""
+    """A catalog folder. Use as a context manager, or call :meth:`close`, so the index is saved.
+    Safe to share between threads."""
 
     def __init__(self, root: str | Path, *, create: bool = False, index_kind: str = "flat"):
         self.root = Path(root)
+        self._lock = threading.RLock()
         db = self.root / DB_NAME
         try:
             if self.root.exists() and not self.root.is_dir():
@@ -116,9 +135,10 @@ class Catalog:
         self.read_only = db.exists() and not (os.access(db, os.W_OK) and os.access(self.root, os.W_OK))
         try:
             if self.read_only:
-                self._db = sqlite3.connect(f"{db.absolute().as_uri()}?mode=ro&immutable=1", uri=True, isolation_level=None)
+                self._db = sqlite3.connect(f"{db.absolute().as_uri()}?mode=ro&immutable=1", uri=True, isolation_level=None,
+                                           check_same_thread=False)  # fmt: skip
             else:
-                self._db = sqlite3.connect(db, isolation_level=None, timeout=30)
+                self._db = sqlite3.connect(db, isolation_level=None, timeout=30, check_same_thread=False)
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.executescript(_SCHEMA)
                 if not self._meta("format_version"):
@@ -145,6 +165,7 @@ class Catalog:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @_locked
     def close(self) -> None:
         """Save the FAISS index if it changed, then close the database."""
         if self._db is None:
@@ -154,6 +175,7 @@ class Catalog:
         self._db = None
 
     # ---- reading -------------------------------------------------------------------------------
+    @_locked
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM recordings").fetchone()[0]
 
@@ -175,6 +197,7 @@ class Catalog:
     def generation(self) -> int:
         return int(self._meta("generation"))
 
+    @_locked
     def get(self, path: str | Path) -> Recording | None:
         """The recording indexed under ``path`` (None when there is none, or the name cannot be text)."""
         try:
@@ -183,6 +206,7 @@ class Catalog:
             return None
         return Recording(*row) if row else None
 
+    @_locked
     def recordings(self, under: str | Path | None = None) -> list[Recording]:
         """All recordings, or those whose path lies under folder ``under``."""
         if under is None:
@@ -195,6 +219,22 @@ class Catalog:
             )
         return [Recording(*row) for row in rows]
 
+    @_locked
+    def page(self, *, offset: int = 0, limit: int = 50, text: str | None = None) -> tuple[int, list[Recording]]:
+        """``(total, recordings)``: one page of the recordings whose title, artist, album or path holds
+        ``text`` (case-insensitive; all when None), ordered by artist, title and path."""
+        where, args = "", []
+        if text:
+            where = "WHERE title LIKE ? OR artist LIKE ? OR album LIKE ? OR path LIKE ?"
+            args = [f"%{text}%"] * 4
+        total = self._db.execute(f"SELECT COUNT(*) FROM recordings {where}", args).fetchone()[0]
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM recordings {where} ORDER BY COALESCE(artist, ''), COALESCE(title, ''), path "
+            "LIMIT ? OFFSET ?", [*args, max(0, int(limit)), max(0, int(offset))],
+        )  # fmt: skip
+        return total, [Recording(*row) for row in rows]
+
+    @_locked
     def vectors(self, ids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(ids, X)``: the stored vectors, all of them or those of ``ids``; X has shape (n, dim)."""
         if ids is None:
@@ -206,6 +246,7 @@ class Catalog:
         X = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
         return np.array([r[0] for r in rows], dtype=np.int64), X
 
+    @_locked
     def by_ids(self, ids: Iterable[int]) -> dict[int, Recording]:
         """The recordings of ``ids`` (unknown ids are left out), by id."""
         ids = sorted({int(i) for i in ids if i >= 0})
@@ -215,6 +256,7 @@ class Catalog:
         rows = self._db.execute(f"SELECT {_COLUMNS} FROM recordings WHERE id IN ({marks})", ids)
         return {row[0]: Recording(*row) for row in rows}
 
+    @_locked
     def sequences(self, ids: Iterable[int], kind: str) -> dict[int, np.ndarray]:
         """The stored alignment sequences of ``ids`` that were computed as ``kind`` describes (see :meth:`add`)."""
         ids = sorted({int(i) for i in ids if i >= 0})
@@ -224,6 +266,7 @@ class Catalog:
         rows = self._db.execute(f"SELECT id, sequence FROM recordings WHERE id IN ({marks}) AND sequence IS NOT NULL", ids)
         return {i: np.frombuffer(blob, dtype=np.float16).reshape(-1, 12) for i, blob in rows}
 
+    @_locked
     def search(self, xq: np.ndarray, k: int = 10, *, exclude: Iterable[int] = ()) -> tuple[np.ndarray, np.ndarray]:
         """``(S, I)``: for each query vector (rows of ``xq``) the ids of the ``k`` most similar recordings and
         their similarities (inner product of unit vectors: cosine), best first; rows shorter than ``k`` are
@@ -243,6 +286,7 @@ class Catalog:
             I[row, : len(keep)] = [i for _, i in keep]
         return S, I
 
+    @_locked
     def info(self) -> dict:
         size = sum(f.stat().st_size for f in self.root.iterdir() if f.is_file())
         total = self._db.execute("SELECT COALESCE(SUM(duration), 0) FROM recordings").fetchone()[0]
@@ -260,6 +304,7 @@ class Catalog:
         }
 
     # ---- writing -------------------------------------------------------------------------------
+    @_locked
     def add(self, entries: Sequence[NewRecording], *, embedder: str, sequence_kind: str | None = None) -> tuple[int, int]:
         """Store ``entries`` in one transaction; a path already present is replaced.
 
@@ -312,6 +357,7 @@ class Catalog:
         self._update_index(removed=old_ids, added_ids=new_ids, added=vectors)
         return added, replaced
 
+    @_locked
     def remove(self, paths: Iterable[str | Path]) -> int:
         """Remove recordings by path (unknown paths are ignored); returns how many were removed."""
         ids = []
@@ -327,6 +373,7 @@ class Catalog:
             self._update_index(removed=ids)
         return len(ids)
 
+    @_locked
     def flush(self) -> None:
         """Bring the FAISS file up to date (atomically) after this session's writes or a rebuild."""
         if self.read_only:
@@ -365,6 +412,7 @@ class Catalog:
             raise CatalogError(f"{self.root}: read-only catalog (no permission to write it)")
         return _WriterLock(self.root / LOCK_NAME, wait)
 
+    @_locked
     def _meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None

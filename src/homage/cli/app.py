@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from homage.cli import catalog, compare, data, demo, evaluate, index, query, train
+from homage.cli import catalog, compare, data, demo, evaluate, index, query, serve, train
 
 app = typer.Typer(
     name="homage",
@@ -23,6 +23,7 @@ app.command()(catalog.info)
 app.command()(catalog.remove)
 app.command()(evaluate.evaluate)
 app.command()(demo.demo)
+app.command()(serve.serve)
 app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": False})(train.train)
 app.add_typer(data.data_app, name="data")
 

@@ -21,7 +21,8 @@ for _console in (console, errors):
     if not _console.is_terminal:
         _console.width = max(_console.width, 160)
 
-OPTIONAL = {"data": {"pretty_midi", "music21", "fluidsynth", "pedalboard"}, "train": {"torch"}}  # extra: modules
+OPTIONAL = {"data": {"pretty_midi", "music21", "fluidsynth", "pedalboard"}, "train": {"torch"},
+            "api": {"fastapi", "uvicorn", "multipart", "starlette"}}  # extra: its modules
 
 CatalogOpt = Annotated[Path, typer.Option("--catalog", "-c", help="Catalog folder.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]

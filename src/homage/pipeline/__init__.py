@@ -4,7 +4,16 @@ each function takes paths and options and returns plain dataclasses with a ``to_
 
 from homage.pipeline.analysis import analyze_file
 from homage.pipeline.evaluate import ALIGN_PIPELINE, evaluate
-from homage.pipeline.library import IndexReport, analyze_many, catalog_info, embedder_for, index_dir, remove
+from homage.pipeline.library import (
+    IndexReport,
+    analyze_many,
+    catalog_info,
+    embedder_for,
+    index_dir,
+    list_recordings,
+    open_catalog,
+    remove,
+)
 from homage.pipeline.search import (
     DEFAULT_PIPELINE,
     Comparison,
@@ -18,6 +27,6 @@ from homage.pipeline.search import (
 
 __all__ = [
     "ALIGN_PIPELINE", "DEFAULT_PIPELINE", "Comparison", "IndexReport", "Match", "QueryResult", "analyze_file",
-    "analyze_many", "catalog_info", "compare", "embedder_for", "evaluate", "index_dir", "parse_pipeline",
-    "pipeline_name", "query", "remove",
+    "analyze_many", "catalog_info", "compare", "embedder_for", "evaluate", "index_dir", "list_recordings",
+    "open_catalog", "parse_pipeline", "pipeline_name", "query", "remove",
 ]  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,19 @@ class IndexReport:
         return {"found": self.found, "added": self.added, "replaced": self.replaced, "unchanged": self.unchanged,
                 "removed": self.removed, "failed": [f.to_json() for f in self.failed], "warnings": self.warnings,
                 "seconds": round(self.seconds, 3)}  # fmt: skip
+
+
+CatalogLike = str | Path | Catalog  # a catalog folder, or a catalog already open (a server keeps one)
+
+
+@contextmanager
+def open_catalog(catalog: CatalogLike, **options) -> Iterator[Catalog]:
+    """``catalog`` itself when it is open, else the catalog at that folder, opened and closed here."""
+    if isinstance(catalog, Catalog):
+        yield catalog
+    else:
+        with Catalog(catalog, **options) as opened:
+            yield opened
 
 
 def embedder_for(catalog: Catalog) -> Embedder:
@@ -70,7 +84,7 @@ def analyze_many(
 
 def index_dir(
     root: str | Path,
-    catalog_path: str | Path,
+    catalog_path: CatalogLike,
     *,
     embedder: Embedder | str | None = None,
     cache: FeatureCache | None = None,
@@ -81,6 +95,7 @@ def index_dir(
     on_start: Callable[[int], None] | None = None,
     on_file: Callable[[str, str | None], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
+    lock_wait: float = 0.0,
 ) -> IndexReport:
     """Add every audio file under ``root`` to the catalog, skipping files whose content is unchanged.
 
@@ -89,7 +104,8 @@ def index_dir(
     finished. ``prune`` removes catalogued files under ``root`` that no longer exist. ``embedder`` (for a new
     catalog; a name or an Embedder) defaults to the catalog's own, or the shipped one.
     ``on_start(n_files_to_report)``, ``on_file(path, error_or_None)`` and ``on_warning(line)`` (a file
-    indexed with a problem worked around, e.g. truncated) report progress.
+    indexed with a problem worked around, e.g. truncated) report progress. Another process writing the
+    catalog is waited for up to ``lock_wait`` seconds, then reported as a CatalogError.
     """
     started = time.perf_counter()
     executor = as_executor(workers)  # a bad value is refused before any work
@@ -97,7 +113,7 @@ def index_dir(
     report = IndexReport()
     files = audio.find_audio(root, on_skip=report.failed.append)
     report.found = len(files) + len(report.failed)
-    with Catalog(catalog_path, create=True, index_kind=index_kind) as catalog, catalog.writer():
+    with open_catalog(catalog_path, create=True, index_kind=index_kind) as catalog, catalog.writer(wait=lock_wait):
         embedder = get_embedder(embedder) if isinstance(embedder, str) else embedder or embedder_for(catalog)
         if catalog.embedder not in (None, embedder.identity):
             raise CatalogError(f"{catalog.root}: catalog holds vectors of {catalog.embedder}, not {embedder.identity}")
@@ -149,13 +165,20 @@ def _commit(catalog: Catalog, batch: list[NewRecording], embedder: Embedder, rep
     batch.clear()
 
 
-def catalog_info(catalog_path: str | Path) -> dict:
+def catalog_info(catalog_path: CatalogLike) -> dict:
     """What a catalog holds: recordings, hours of audio, embedder, index kind, size on disk."""
-    with Catalog(catalog_path) as catalog:
+    with open_catalog(catalog_path) as catalog:
         return catalog.info()
 
 
-def remove(paths: list[str | Path], catalog_path: str | Path) -> int:
+def list_recordings(catalog_path: CatalogLike, *, offset: int = 0, limit: int = 50, text: str | None = None) -> dict:
+    """One page of a catalog's recordings, filtered by ``text`` in title/artist/album/path."""
+    with open_catalog(catalog_path) as catalog:
+        total, page = catalog.page(offset=offset, limit=limit, text=text)
+    return {"total": total, "offset": offset, "limit": limit, "recordings": [r.to_json() for r in page]}
+
+
+def remove(paths: list[str | Path], catalog_path: CatalogLike) -> int:
     """Remove recordings (by the path they were indexed under) from a catalog; how many were there."""
-    with Catalog(catalog_path) as catalog:
+    with open_catalog(catalog_path) as catalog:
         return catalog.remove(str(audio.absolute(p)) for p in paths)

@@ -10,11 +10,11 @@ from homage import audio
 from homage.align import Alignment, Prepared, align_sequences
 from homage.align.rerank import RERANK_DEPTH, rerank
 from homage.align.verdict import load_calibration
-from homage.catalog import Catalog, Recording
+from homage.catalog import Recording
 from homage.features.cache import FeatureCache
 from homage.models import DEFAULT_EMBEDDER, Embedder, get_embedder
 from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND, analyze_file
-from homage.pipeline.library import embedder_for
+from homage.pipeline.library import CatalogLike, embedder_for, open_catalog
 
 RERANKED = "+rerank"
 DEFAULT_PIPELINE = f"{DEFAULT_EMBEDDER}{RERANKED}{RERANK_DEPTH}"  # what `homage query` does, and evaluates
@@ -76,10 +76,25 @@ class Comparison:
     probability: float  # that the two are versions, from the alignment score (calibrated)
     verdict: str  # "version", "maybe" or "unrelated"
 
+    @property
+    def summary(self) -> str:
+        """How B differs from A, in words: "B is 3 semitones higher and 9 % slower"."""
+        return in_words(self.alignment)
+
     def to_json(self) -> dict:
         return {"a": self.a, "b": self.b, "embedder": self.embedder, "similarity": round(self.similarity, 6),
-                "verdict": self.verdict, "probability": round(self.probability, 4),
+                "verdict": self.verdict, "probability": round(self.probability, 4), "summary": self.summary,
                 "alignment": alignment_json(self.alignment, prefix="")}  # fmt: skip
+
+
+def in_words(al: Alignment) -> str:
+    """The transposition and tempo of an alignment as a sentence about B."""
+    t = al.transposition
+    key = "in the same key" if t == 0 else f"{abs(t)} semitone{'s' if abs(t) > 1 else ''} {'higher' if t > 0 else 'lower'}"
+    speed = 1.0 / al.tempo_ratio if al.tempo_ratio > 0 else 1.0
+    percent = round(abs(speed - 1.0) * 100)
+    tempo = "at the same tempo" if percent == 0 else f"{percent} % {'faster' if speed > 1 else 'slower'}"
+    return f"B is {key} and {tempo}"
 
 
 def alignment_json(al: Alignment, prefix: str = "alignment_") -> dict:
@@ -95,7 +110,7 @@ def alignment_json(al: Alignment, prefix: str = "alignment_") -> dict:
 
 def query(
     path: str | Path,
-    catalog_path: str | Path,
+    catalog_path: CatalogLike,
     *,
     k: int = 10,
     rerank_depth: int = RERANK_DEPTH,
@@ -109,7 +124,7 @@ def query(
     ``rerank_depth=0`` ranks by the embedding alone.
     """
     cache = cache if cache is not None else FeatureCache.default()
-    with Catalog(catalog_path) as catalog:
+    with open_catalog(catalog_path) as catalog:
         embedder = embedder_for(catalog)
         item = analyze_file(path, embedder, cache, sequence=rerank_depth > 0, max_duration=max_duration)
         own = catalog.get(item.path)

@@ -1,0 +1,1 @@
+"""The web shell: a REST API and a page (``homage serve``) over :mod:`homage.pipeline`."""
