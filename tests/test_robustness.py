@@ -65,7 +65,7 @@ def test_ctrl_c_keeps_what_was_finished_and_says_so(tmp_path):
     import time
 
     crash = bench_module("crash_index")
-    crash.make_library(tmp_path / "library", 16, seed=2)
+    crash.make_library(tmp_path / "library", 80, seed=2)
     env = {**os.environ, "HOMAGE_CACHE": str(tmp_path / "cache")}
     catalog = tmp_path / "catalog"
     process = subprocess.Popen([*crash.HOMAGE, "index", str(tmp_path / "library"), "--catalog", str(catalog), "-j", "1"],
@@ -73,10 +73,10 @@ def test_ctrl_c_keeps_what_was_finished_and_says_so(tmp_path):
     deadline = time.monotonic() + 60  # wait until a first file is analysed (its embedding cached), then a moment
     while time.monotonic() < deadline and not any((tmp_path / "cache").glob("embedding-*/*/*.npy")):
         time.sleep(0.05)
-    time.sleep(1.0)
+    time.sleep(0.3)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert "interrupted; what was finished is kept" in err and "Traceback" not in err
     kept = crash.catalog_state(catalog)["paths"]
-    assert 0 < len(kept) < 18  # the files finished before Ctrl-C were committed, not thrown away
+    assert 0 < len(kept) < 80  # the files finished before Ctrl-C were committed, not thrown away
