@@ -240,3 +240,17 @@ def test_an_unusable_feature_cache_is_one_warning_and_the_work_goes_on(library, 
     assert json.loads(result.stdout)["added"] == 3
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "feature cache" in warnings[0] and "cannot be written" in warnings[0]
+
+
+def test_prune_drops_the_entry_of_a_removed_link(piece_dir, tmp_path):
+    root = tmp_path / "library"
+    root.mkdir()
+    (root / "linked.wav").symlink_to(piece_dir / "work1" / "original.wav")  # a link to a file outside the folder
+    (root / "own.flac").write_bytes((piece_dir / "work2" / "original.wav").read_bytes())
+    catalog = tmp_path / "cat"
+    first = json.loads(run("index", root, "--catalog", catalog, "--json").stdout)
+    assert first["added"] == 2
+    (root / "linked.wav").unlink()
+    pruned = json.loads(run("index", root, "--catalog", catalog, "--prune", "--json").stdout)
+    assert pruned["removed"] == 1 and pruned["unchanged"] == 1
+    assert json.loads(run("info", "--catalog", catalog, "--json").stdout)["recordings"] == 1
