@@ -51,6 +51,12 @@ CREATE TABLE IF NOT EXISTS recordings (
     sequence BLOB
 );
 CREATE INDEX IF NOT EXISTS recordings_content_hash ON recordings (content_hash);
+CREATE TABLE IF NOT EXISTS groups (
+    recording_id INTEGER PRIMARY KEY,
+    group_id INTEGER NOT NULL,
+    strongest_id INTEGER,
+    probability REAL
+);
 """
 _COLUMNS = "id, path, content_hash, duration, title, artist, album, added_at"
 
@@ -267,6 +273,23 @@ class Catalog:
         return {i: np.frombuffer(blob, dtype=np.float16).reshape(-1, 12) for i, blob in rows}
 
     @_locked
+    def groups(self) -> dict[int, tuple[int, int | None, float]]:
+        """The stored version groups (``homage groups``): recording id → (group id, strongest link, its probability)."""
+        try:
+            rows = self._db.execute("SELECT recording_id, group_id, strongest_id, probability FROM groups")
+        except sqlite3.OperationalError:  # a read-only catalog of an earlier format has no groups table
+            return {}
+        return {r: (g, s, p or 0.0) for r, g, s, p in rows}
+
+    @_locked
+    def set_groups(self, groups: dict[int, tuple[int, int | None, float]]) -> None:
+        """Replace the stored groups, in one transaction."""
+        with self._transaction():
+            self._db.execute("DELETE FROM groups")
+            self._db.executemany("INSERT INTO groups VALUES (?, ?, ?, ?)", [(r, *v) for r, v in groups.items()])
+            self._write_meta(updated_at=_now())  # the vectors did not change: the index stays valid
+
+    @_locked
     def search(self, xq: np.ndarray, k: int = 10, *, exclude: Iterable[int] = ()) -> tuple[np.ndarray, np.ndarray]:
         """``(S, I)``: for each query vector (rows of ``xq``) the ids of the ``k`` most similar recordings and
         their similarities (inner product of unit vectors: cosine), best first; rows shorter than ``k`` are
@@ -297,6 +320,7 @@ class Catalog:
             "embedder": self.embedder,
             "dim": self.dim,
             "index_kind": self.index_kind,
+            "groups": len({g for g, _, _ in self.groups().values()}) or None,
             "generation": self.generation,
             "size_bytes": size,
             "created_at": self._meta("created_at"),
@@ -366,6 +390,7 @@ class Catalog:
                 row = self._db.execute("SELECT id FROM recordings WHERE path = ?", (str(path),)).fetchone()
                 if row:
                     self._db.execute("DELETE FROM recordings WHERE id = ?", row)
+                    self._db.execute("DELETE FROM groups WHERE recording_id = ?", row)
                     ids.append(row[0])
             if ids:
                 self._bump_generation(_now())

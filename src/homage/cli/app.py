@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from homage.cli import catalog, compare, data, demo, evaluate, index, query, serve, train
+from homage.cli import catalog, compare, data, demo, evaluate, groups, index, query, scan, serve, train
 
 app = typer.Typer(
     name="homage",
@@ -22,6 +22,8 @@ app.command()(compare.compare)
 app.command()(catalog.info)
 app.command()(catalog.remove)
 app.command()(evaluate.evaluate)
+app.command()(scan.scan)
+app.command()(groups.groups)
 app.command()(demo.demo)
 app.command()(serve.serve)
 app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": False})(train.train)

@@ -38,6 +38,21 @@ def _short(path: str) -> str:
         return path
 
 
+def flags_table(report) -> Table:
+    """The pairs a scan flagged: new file, catalogued recording, verdict, key, tempo, matched spans."""
+    from homage.align.report import clock
+
+    table = Table(title=f"Flagged by a scan of {report.root} (threshold: {report.threshold})", title_justify="left")
+    for col in ("new file", "catalogued recording", "verdict (p)", "key", "tempo", "matched (new = catalogued)"):
+        table.add_column(col, overflow="fold")
+    for f in report.flags:
+        spans = "; ".join(f"{clock(g['a_start'])}–{clock(g['a_end'])} = {clock(g['b_start'])}–{clock(g['b_end'])}"
+                          for g in f.alignment["segments"])  # fmt: skip
+        table.add_row(_short(f.path), f.recording["label"], f"{f.verdict} ({f.probability:.2f})",
+                      f"{f.alignment['transposition_semitones']:+d}", f"×{f.alignment['tempo_ratio']:.2f}", spans)  # fmt: skip
+    return table
+
+
 def index_summary(report, catalog: str) -> str:
     parts = [f"{report.added} added", f"{report.replaced} updated", f"{report.unchanged} unchanged"]
     if report.removed:

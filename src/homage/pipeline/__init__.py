@@ -4,6 +4,7 @@ each function takes paths and options and returns plain dataclasses with a ``to_
 
 from homage.pipeline.analysis import analyze_file
 from homage.pipeline.evaluate import ALIGN_PIPELINE, evaluate
+from homage.pipeline.jobs import GroupReport, ScanReport, group_table, groups, scan, write_scan_report
 from homage.pipeline.library import (
     IndexReport,
     analyze_many,
@@ -26,7 +27,8 @@ from homage.pipeline.search import (
 )
 
 __all__ = [
-    "ALIGN_PIPELINE", "DEFAULT_PIPELINE", "Comparison", "IndexReport", "Match", "QueryResult", "analyze_file",
+    "ALIGN_PIPELINE", "DEFAULT_PIPELINE", "Comparison", "GroupReport", "IndexReport", "Match", "QueryResult",
+    "ScanReport", "analyze_file", "group_table", "groups", "scan", "write_scan_report",
     "analyze_many", "catalog_info", "compare", "embedder_for", "evaluate", "index_dir", "list_recordings",
     "open_catalog", "parse_pipeline", "pipeline_name", "query", "remove",
 ]  # fmt: skip

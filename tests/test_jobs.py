@@ -1,0 +1,100 @@
+"""The catalog jobs on generated audio: a scan flags the planted version and not the unrelated piece,
+reports a bad file and resumes; groups recover the planted works and take new recordings in."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from homage import pipeline
+
+from conftest import synth_piece, write
+
+
+@pytest.fixture
+def catalog(piece_dir, tmp_path):
+    """One recording of each work (the originals) in a catalog."""
+    path = tmp_path / "catalog"
+    for work in ("work1", "work2", "work3"):
+        original = next((piece_dir / work).glob("original.*"))
+        pipeline.index_dir(original, path, workers=1)
+    return path
+
+
+def test_scan_flags_the_planted_version_reports_bad_files_and_resumes(catalog, piece_dir, tmp_path):
+    releases = tmp_path / "releases"
+    write(releases / "borrowed.flac", synth_piece(1, transpose=3))  # a version of work1
+    write(releases / "unrelated.wav", synth_piece(9))
+    (releases / "broken.mp3").write_text("not audio")
+    state = tmp_path / "scan.jsonl"
+    report = pipeline.scan(releases, catalog, workers=1, state=state)
+    assert report.scanned == 2 and [f.path.split("/")[-1] for f in report.failed] == ["broken.mp3"]
+    flagged = {(f.path.split("/")[-1], f.recording["path"].split("/")[-2]) for f in report.flags}
+    assert ("borrowed.flac", "work1") in flagged
+    assert not [f for f in report.flags if f.path.endswith("unrelated.wav") and f.verdict == "version"]
+    borrowed = next(f for f in report.flags if f.path.endswith("borrowed.flac") and "work1" in f.recording["path"])
+    assert borrowed.verdict == "version"
+    assert borrowed.alignment["transposition_semitones"] == -3  # the catalogued one is 3 semitones below the new
+    # interrupted (here: a torn last line, as a kill leaves it), then run again: only what is new is scanned
+    with open(state, "a") as fh:
+        fh.write('{"path": "torn')
+    write(releases / "later.wav", synth_piece(2, transpose=-1))
+    again = pipeline.scan(releases, catalog, workers=1, state=state)
+    assert again.resumed == 2 and again.scanned == 1
+    assert any(f.path.endswith("later.wav") and "work2" in f.recording["path"] for f in again.flags)
+    page = pipeline.write_scan_report(again, tmp_path / "report")
+    text = page.read_text()
+    assert "borrowed.flac" in text and "data:image/png;base64," in text and "broken.mp3" in text
+    assert "later.wav" in (tmp_path / "report" / "flagged.csv").read_text()
+
+
+def test_scan_command_prints_flags_as_json(catalog, tmp_path):
+    from typer.testing import CliRunner
+
+    from homage.cli.app import app
+
+    releases = tmp_path / "releases"
+    write(releases / "borrowed.wav", synth_piece(1, tempo=1.15))
+    result = CliRunner().invoke(app, ["scan", str(releases), "--catalog", str(catalog), "--json", "-j", "1",
+                                      "--threshold", "version", "--state", str(tmp_path / "s.jsonl")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["threshold"] == "version" and data["flagged"][0]["recording"]["path"].split("/")[-2] == "work1"
+
+
+def test_groups_recover_the_planted_works_and_take_new_recordings_in(piece_dir, tmp_path):
+    catalog = tmp_path / "catalog"
+    pipeline.index_dir(piece_dir, catalog, workers=1)
+    report = pipeline.groups(catalog)
+    assert report.recordings == 6 and report.grouped == 6
+    rows = pipeline.group_table(catalog)
+    by_work: dict[str, set[int]] = {}
+    for row in rows:
+        by_work.setdefault(row["path"].split("/")[-2], set()).add(row["group"])
+    assert all(len(g) == 1 for g in by_work.values())  # each work in one group
+    assert len({next(iter(g)) for g in by_work.values()}) == 3  # and no two works share one
+    assert {row["group_size"] for row in rows if "work1" in row["path"]} == {3}
+    # a new version joins its work's group; the others keep theirs
+    write(tmp_path / "new" / "cover.wav", synth_piece(2, transpose=2, tempo=0.9))
+    pipeline.index_dir(tmp_path / "new", catalog, workers=1)
+    again = pipeline.groups(catalog)
+    assert again.grouped == 1
+    rows = {row["path"].split("/")[-1] if "new" in row["path"] else row["path"]: row for row in pipeline.group_table(catalog)}
+    work2 = {row["group"] for path, row in rows.items() if "/work2/" in path}
+    assert rows["cover.wav"]["group"] in work2 and rows["cover.wav"]["group_size"] == 3
+    assert pipeline.catalog_info(catalog)["groups"] == 3
+
+
+def test_one_strong_link_does_not_chain_two_works(tmp_path):
+    """B contains the first half of A and the second half of C: B links to both, but A and C stay apart."""
+    a, c = synth_piece(5, seconds=30), synth_piece(9, seconds=30)  # A and C align at p ≈ 0.14
+    half = len(a) // 2
+    write(tmp_path / "music" / "a.wav", a)
+    write(tmp_path / "music" / "c.wav", c)
+    write(tmp_path / "music" / "b.wav", np.concatenate([a[:half], c[half:]]))
+    pipeline.index_dir(tmp_path / "music", tmp_path / "catalog", workers=1)
+    pipeline.groups(tmp_path / "catalog")
+    groups = {row["path"].split("/")[-1]: row["group"] for row in pipeline.group_table(tmp_path / "catalog")}
+    assert groups["a.wav"] != groups["c.wav"]
