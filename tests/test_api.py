@@ -183,3 +183,38 @@ def test_health_answers_while_a_comparison_runs(indexed, piece_dir, tmp_path):
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def wait_for(server, job, seconds=120):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status = server.get(job["status"]).json()
+        if status["state"] != "running":
+            return status
+        time.sleep(0.2)
+    raise AssertionError("the job did not finish")
+
+
+def test_grouping_job_with_progress_and_the_group_list(server):
+    assert server.post("/api/jobs/groups").status_code == 401  # a change: the token is needed
+    job = server.post("/api/jobs/groups", headers=TOKEN).json()
+    status = wait_for(server, job)
+    assert status["state"] == "done" and status["done"] == status["total"] == 6
+    assert status["result"]["groups"] == 3
+    listed = server.get("/api/groups").json()
+    assert listed["grouped"] == 6 and [g["size"] for g in listed["groups"]] == [3, 2]
+    assert {r["path"].split("/")[-2] for r in listed["groups"][0]["recordings"]} == {"work1"}
+
+
+def test_scan_job_over_uploads(server, piece_dir):
+    from conftest import synth_piece, write
+
+    borrowed = write(server.tmp.parent / "borrowed.wav", synth_piece(2, transpose=2))
+    files = [("files", ("borrowed.wav", borrowed.read_bytes())), ("files", ("junk.mp3", b"no audio here " * 50))]
+    job = server.post("/api/jobs/scan", files=files).json()
+    status = wait_for(server, job)
+    assert status["state"] == "done" and status["total"] == 2
+    result = status["result"]
+    assert any(f["path"] == "borrowed.wav" and "/work2/" in f["recording"]["path"] for f in result["flagged"])
+    assert [f["path"] for f in result["failed"]] == ["junk.mp3"]
+    assert list(server.tmp.iterdir()) == []  # the uploads lived as long as the job

@@ -138,3 +138,16 @@ def test_catalog_page_filters_and_fits_a_phone(site, browser, tmp_path):
         width = browser.execute_script("return document.documentElement.scrollWidth")
         assert width <= 360, (tab, width)
     screenshot(browser, tmp_path, "catalog-360px")
+
+
+def test_groups_page_runs_the_grouping_and_lists_the_works(site, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    browser.get(site)
+    browser.find_element(By.CSS_SELECTOR, '.tab[data-tab="groups"]').click()
+    browser.find_element(By.ID, "run-groups").click()
+    wait(browser, lambda d: "2 groups of two or more recordings" in d.find_element(By.ID, "groups-info").text)
+    groups = browser.find_elements(By.CSS_SELECTOR, "details.group")
+    assert [g.find_element(By.TAG_NAME, "summary").text.split(":")[0] for g in groups] == ["3 recordings", "2 recordings"]
+    groups[0].click()
+    screenshot(browser, tmp_path, "groups")

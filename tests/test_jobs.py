@@ -98,3 +98,13 @@ def test_one_strong_link_does_not_chain_two_works(tmp_path):
     pipeline.groups(tmp_path / "catalog")
     groups = {row["path"].split("/")[-1]: row["group"] for row in pipeline.group_table(tmp_path / "catalog")}
     assert groups["a.wav"] != groups["c.wav"]
+
+
+def test_query_shows_the_groups(piece_dir, tmp_path):
+    catalog = tmp_path / "catalog"
+    pipeline.index_dir(piece_dir, catalog, workers=1)
+    assert all(m.group is None for m in pipeline.query(piece_dir / "work1" / "original.wav", catalog).matches)
+    pipeline.groups(catalog)
+    result = pipeline.query(piece_dir / "work1" / "original.wav", catalog).to_json()
+    work1 = [r["group"] for r in result["results"] if "/work1/" in r["path"]]
+    assert len(set(work1)) == 1 and work1[0] is not None

@@ -79,6 +79,7 @@ class _State:
         self.cache = FeatureCache(settings.cache) if settings.cache else FeatureCache.default()
         self.uploads = audio.absolute(settings.uploads or settings.catalog / "uploads")
         self.comparisons: OrderedDict[str, pipeline.Comparison] = OrderedDict()
+        self.jobs = _Jobs()
         self.lock = threading.Lock()
         warm_up(self.embedder)  # the first request should not wait for compiled code to load
 
@@ -207,8 +208,114 @@ def create_app(settings: ServeSettings) -> FastAPI:
             raise HTTPException(404, f"the file of recording {recording_id} is no longer there")
         return FileResponse(recording.path, media_type=_media_type(recording.path), filename=Path(recording.path).name)
 
+    @app.get("/api/groups")
+    async def group_list(request: Request, singletons: bool = False) -> dict:
+        """The catalog's version groups (``homage groups``), largest first."""
+        rows = await run_in_threadpool(pipeline.group_table, state(request).catalog)
+        found: dict[int, list[dict]] = {}
+        for row in rows:
+            found.setdefault(row["group"], []).append(row)
+        listed = [{"group": g, "size": len(m), "recordings": m} for g, m in found.items() if singletons or len(m) > 1]
+        return {"grouped": len(rows), "groups": sorted(listed, key=lambda g: (-g["size"], g["group"]))}
+
+    @app.post("/api/jobs/groups", dependencies=[Depends(writer)], status_code=202)
+    async def start_grouping(request: Request, threshold: str = Form("version"), regroup: bool = Form(False)) -> dict:
+        s = state(request)
+        return s.jobs.start("groups", lambda job: pipeline.groups(s.catalog, threshold=threshold, regroup=regroup,
+                                                                  on_start=job.start, on_item=job.item))  # fmt: skip
+
+    @app.post("/api/jobs/scan", status_code=202)
+    async def start_scan(request: Request, files: list[UploadFile] = File(...), threshold: str = Form("maybe")) -> dict:
+        """Scan uploads against the catalog as ``homage scan`` scans a folder; the uploads live as long as the job."""
+        s = state(request)
+        folder = Path(tempfile.mkdtemp(prefix="homage-scan-", dir=settings.tmp))
+        try:
+            names = {}
+            for upload in files:
+                path = await _receive(upload, folder, settings)
+                names[str(path)] = _name(upload)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+        def work(job):
+            try:
+                report = pipeline.scan(folder, s.catalog.root, threshold=threshold, workers=1, cache=s.cache,
+                                       state=folder / "scan.jsonl", on_start=job.start, on_file=job.item)  # fmt: skip
+                data = report.to_json()
+                for flag in data["flagged"]:
+                    flag["path"] = names.get(flag["path"], Path(flag["path"]).name)
+                for failure in data["failed"]:
+                    failure["path"] = names.get(failure["path"], Path(failure["path"]).name)
+                return {k: v for k, v in data.items() if k not in ("root", "state")}
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+
+        return s.jobs.start("scan", work)
+
+    @app.get("/api/jobs/{key}")
+    async def job_status(request: Request, key: str) -> dict:
+        job = state(request).jobs.get(key)
+        if job is None:
+            raise HTTPException(404, "no such job (only recent jobs are kept)")
+        return job.to_json()
+
     app.mount("/", StaticFiles(directory=STATIC, html=True), name="page")
     return app
+
+
+class _Job:
+    """A long job run in a thread: its progress (done of total) and its result, or its error in words."""
+
+    def __init__(self, kind: str):
+        self.kind, self.state, self.done, self.total, self.result, self.error = kind, "running", 0, None, None, None
+        self.failed = 0
+
+    def start(self, total: int) -> None:
+        self.total = total
+
+    def item(self, path: str, error: str | None) -> None:
+        self.done += 1
+        self.failed += error is not None
+
+    def to_json(self) -> dict:
+        data = {"kind": self.kind, "state": self.state, "done": self.done, "total": self.total, "failed": self.failed}
+        if self.result is not None:
+            data["result"] = self.result
+        if self.error is not None:
+            data["error"] = self.error
+        return data
+
+
+class _Jobs:
+    KEPT = 32
+
+    def __init__(self):
+        self._jobs: OrderedDict[str, _Job] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def start(self, kind: str, work) -> dict:
+        key, job = uuid.uuid4().hex, _Job(kind)
+
+        def run():
+            try:
+                result = work(job)
+                job.result = result.to_json() if hasattr(result, "to_json") else result
+                job.state = "done"
+            except HomageError as exc:
+                job.error, job.state = str(exc), "failed"
+            except Exception as exc:  # noqa: BLE001 - a job that breaks says so; the server goes on
+                job.error, job.state = f"the job failed ({type(exc).__name__}: {exc})", "failed"
+
+        with self._lock:
+            self._jobs[key] = job
+            while len(self._jobs) > self.KEPT:
+                self._jobs.popitem(last=False)
+        threading.Thread(target=run, daemon=True, name=f"homage-{kind}").start()
+        return {"job": key, "status": f"/api/jobs/{key}"}
+
+    def get(self, key: str) -> _Job | None:
+        return self._jobs.get(key)
 
 
 def app_from_env() -> FastAPI:

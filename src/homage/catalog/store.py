@@ -273,10 +273,15 @@ class Catalog:
         return {i: np.frombuffer(blob, dtype=np.float16).reshape(-1, 12) for i, blob in rows}
 
     @_locked
-    def groups(self) -> dict[int, tuple[int, int | None, float]]:
-        """The stored version groups (``homage groups``): recording id → (group id, strongest link, its probability)."""
+    def groups(self, ids: Iterable[int] | None = None) -> dict[int, tuple[int, int | None, float]]:
+        """The stored version groups (``homage groups``) of all recordings or of ``ids``: recording id →
+        (group id, strongest link, its probability)."""
+        where, args = "", []
+        if ids is not None:
+            args = sorted({int(i) for i in ids})
+            where = f"WHERE recording_id IN ({','.join('?' * len(args))})"
         try:
-            rows = self._db.execute("SELECT recording_id, group_id, strongest_id, probability FROM groups")
+            rows = self._db.execute(f"SELECT recording_id, group_id, strongest_id, probability FROM groups {where}", args)
         except sqlite3.OperationalError:  # a read-only catalog of an earlier format has no groups table
             return {}
         return {r: (g, s, p or 0.0) for r, g, s, p in rows}

@@ -44,11 +44,13 @@ class Match:
     alignment: Alignment | None = None  # for re-ranked matches
     probability: float | None = None  # that the two are versions (calibrated on the alignment score)
     verdict: str | None = None  # "version", "maybe" or "unrelated"
+    group: int | None = None  # the recording's version group in the catalog (``homage groups``)
 
     def to_json(self) -> dict:
         r = self.recording
         data = {"rank": self.rank, "id": r.id, "similarity": round(self.similarity, 6), "score": round(float(self.score), 6),
-                "path": r.path, "title": r.title, "artist": r.artist, "album": r.album, "duration": r.duration}  # fmt: skip
+                "path": r.path, "title": r.title, "artist": r.artist, "album": r.album, "duration": r.duration,
+                "group": self.group}  # fmt: skip
         if self.alignment is not None:
             data.update(verdict=self.verdict, probability=round(self.probability, 4), **alignment_json(self.alignment))
         return data
@@ -133,9 +135,10 @@ def query(
         similarity, ids = S[0][found].astype(float), I[0][found]
         recordings = catalog.by_ids(ids)
         stored = catalog.sequences(ids[:rerank_depth], SEQUENCE_KIND) if rerank_depth else {}
+        groups = {r: g for r, (g, _, _) in catalog.groups(ids[: max(k, rerank_depth)]).items()}
     name = pipeline_name(embedder.name, rerank_depth)
     if not rerank_depth:
-        matches = [Match(n, recordings[i], s, s) for n, (i, s) in enumerate(zip(ids[:k], similarity[:k]), start=1)]
+        matches = [Match(n, recordings[i], s, s, group=groups.get(int(i))) for n, (i, s) in enumerate(zip(ids[:k], similarity[:k]), start=1)]
         return QueryResult(item.path, name, embedder.identity, matches)
     candidates = [_sequence(recordings[i], stored, embedder, cache, max_duration) if n < rerank_depth else None
                   for n, i in enumerate(ids)]  # fmt: skip
@@ -145,7 +148,8 @@ def query(
     for n, c in enumerate(ranked.order[:k], start=1):
         al = ranked.alignments[c]
         verdict = {} if al is None else {"probability": calibration.probability(al.score), "verdict": calibration.verdict(al.score)}
-        matches.append(Match(n, recordings[ids[c]], float(similarity[c]), float(ranked.scores[c]), al, **verdict))
+        matches.append(Match(n, recordings[ids[c]], float(similarity[c]), float(ranked.scores[c]), al, **verdict,
+                             group=groups.get(int(ids[c]))))  # fmt: skip
     return QueryResult(item.path, name, embedder.identity, matches)
 
 

@@ -59,6 +59,7 @@ function showTab(name) {
   for (const panel of document.querySelectorAll(".panel")) panel.hidden = panel.id !== name;
   showError("");
   if (name === "catalog") loadCatalog();
+  if (name === "groups") loadGroups();
 }
 for (const tab of document.querySelectorAll(".tab")) tab.addEventListener("click", () => showTab(tab.dataset.tab));
 
@@ -259,3 +260,88 @@ $("prev").addEventListener("click", () => { catalogOffset = Math.max(0, catalogO
 $("next").addEventListener("click", () => { catalogOffset += PAGE; loadCatalog(); });
 $("token").value = localStorage.getItem("homage-token") || "";
 $("token").addEventListener("change", () => localStorage.setItem("homage-token", $("token").value));
+
+// ---- jobs: a scan of several files, the grouping of the catalog ------------------------------------
+async function follow(job, element, verb) {
+  for (;;) {
+    const status = await send("GET", job.status);
+    if (status.state === "done") return status.result;
+    if (status.state === "failed") throw new Error(sentence(status.error));
+    progress(element, status.total ? `${verb}… ${status.done} of ${status.total}` : `${verb}…`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+async function scanFiles(files) {
+  showError("");
+  const form = new FormData();
+  for (const file of files) form.append("files", file);
+  try {
+    const job = await send("POST", "/api/jobs/scan", form, (f) => progress($("scan-progress"), `Uploading… ${Math.round(100 * f)} %`));
+    const result = await follow(job, $("scan-progress"), "Scanning");
+    const table = $("flags");
+    const body = table.querySelector("tbody");
+    body.replaceChildren();
+    for (const f of result.flagged) {
+      const row = body.insertRow();
+      row.insertCell().textContent = f.path;
+      row.insertCell().textContent = f.recording.label;
+      const verdict = row.insertCell();
+      verdict.textContent = `${f.verdict} (${(100 * f.probability).toFixed(0)} %)`;
+      verdict.className = f.verdict;
+      row.insertCell().textContent = f.alignment.segments.map((g) => `${clock(g.a_start)}–${clock(g.a_end)} = ${clock(g.b_start)}–${clock(g.b_end)}`).join("; ");
+    }
+    if (!result.flagged.length) body.insertRow().insertCell().textContent = "None of these files looks like a version of a catalogued recording.";
+    table.hidden = false;
+    if (result.failed.length) showError(result.failed.map((x) => sentence(`${x.path}: ${x.reason}`)).join(" "));
+  } catch (error) {
+    showError(error.message);
+  } finally {
+    progress($("scan-progress"), "");
+  }
+}
+$("scan-files").addEventListener("change", (e) => e.target.files.length && scanFiles(e.target.files));
+
+async function loadGroups() {
+  try {
+    const data = await send("GET", "/api/groups");
+    $("groups-info").textContent = data.grouped
+      ? `${data.groups.length} groups of two or more recordings (${data.grouped} recordings grouped).`
+      : "The catalog has not been grouped yet.";
+    const list = $("group-list");
+    list.replaceChildren();
+    for (const g of data.groups) {
+      const box = document.createElement("details");
+      box.className = "group";
+      const title = document.createElement("summary");
+      title.textContent = `${g.size} recordings: ${g.recordings[0].label}`;
+      const items = document.createElement("ul");
+      for (const r of g.recordings) {
+        const item = document.createElement("li");
+        item.textContent = `${r.label}${r.strongest_link ? ` — strongest link ${(100 * r.probability).toFixed(0)} %` : ""}`;
+        items.append(item);
+      }
+      box.append(title, items);
+      list.append(box);
+    }
+  } catch (error) {
+    showError(error.message);
+  }
+}
+
+$("run-groups").addEventListener("click", async () => {
+  showError("");
+  $("run-groups").disabled = true;
+  try {
+    const form = new FormData();
+    const job = await send("POST", "/api/jobs/groups", form);
+    const result = await follow(job, $("groups-progress"), "Grouping");
+    progress($("groups-progress"), `Done: ${result.grouped} recordings placed, ${result.aligned_pairs} pairs aligned.`);
+    loadGroups();
+  } catch (error) {
+    showError(error.message);
+    progress($("groups-progress"), "");
+  } finally {
+    $("run-groups").disabled = false;
+  }
+});
