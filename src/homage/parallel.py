@@ -5,7 +5,8 @@ Batch jobs (indexing, evaluation, corpus builds, training features) call :func:`
 with ``ordered=False``), where a failing item's result is a ``Failure(path, reason)`` and the others go on.
 Processes are spawned, never forked (a forked copy of a process that has run PyTorch or FluidSynth can
 hang), and each computes on one thread, as the workers already share the cores. This is the seam where a
-distributed engine plugs in: anything with the same ``map`` is an executor.
+distributed engine plugs in: anything with the same ``map`` is an executor — :class:`RayExecutor` runs
+the same work on Ray actors, locally or on a cluster.
 
 ``fn`` and the items are pickled to the workers, so ``fn`` is a module-level function or a small callable
 object; heavy state (a model) should be loaded once per process behind it, not carried in it.
@@ -19,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol
 
-from homage.errors import Failure, ParameterError
+from homage.errors import Failure, HomageError, ParameterError
 
 Result = Any  # whatever ``fn`` returns, or a Failure
 DEFAULT_WORKERS = min(2, os.cpu_count() or 1)  # processes batch commands use unless told otherwise
@@ -86,6 +87,69 @@ class ProcessExecutor:
                 submit()
 
 
+class RayExecutor:
+    """Ray actors (``pip install 'homage[ray]'``): each actor receives ``fn`` once — so a model loads once per
+    actor — and takes the items in batches; results come back in order, or as they finish. A local Ray with
+    ``workers`` CPUs is started when ``address`` is None, else the cluster at ``address`` is joined (``auto``,
+    ``ray://head:10001`` or ``host:6379``) with an actor per CPU it offers, or ``workers`` of them."""
+
+    def __init__(self, address: str | None = None, workers: int | None = None, batch: int = 8):
+        if workers is not None and workers < 1:
+            raise ParameterError(f"workers must be at least 1, not {workers}")
+        self.address, self.batch = address, batch
+        self._workers = workers
+
+    @property
+    def workers(self) -> int:
+        return self._workers or DEFAULT_WORKERS
+
+    def map(self, fn: Callable, items: Iterable, *, ordered: bool = True) -> Iterator[tuple[Any, Result]]:
+        ray = _ray()
+        if not ray.is_initialized():
+            options = {"address": self.address} if self.address else {"num_cpus": self.workers}
+            ray.init(**options, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                     runtime_env={"env_vars": dict.fromkeys(_THREAD_VARIABLES, "1")})  # fmt: skip
+        n = self._workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        actor = ray.remote(num_cpus=1)(_BatchRunner)
+        pool = ray.util.ActorPool([actor.remote(fn) for _ in range(n)])
+        batches = _batches(items, self.batch)
+        run = lambda runner, batch: runner.run.remote(batch)  # noqa: E731 - what the pool calls on each actor
+        try:
+            for results in (pool.map if ordered else pool.map_unordered)(run, batches):
+                yield from results
+        except ray.exceptions.RayError as exc:
+            raise HomageError(f"the Ray job failed ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+
+
+class _BatchRunner:
+    """What a Ray actor runs: ``fn`` over a batch of items, each result or its Failure."""
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+
+    def run(self, batch: list) -> list[tuple[Any, Result]]:
+        return [(item, run_one(self.fn, item)) for item in batch]
+
+
+def _batches(items: Iterable, size: int) -> Iterator[list]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise HomageError("running on Ray needs the ray package: pip install 'homage[ray]'") from None
+    return ray
+
+
 def as_executor(workers: int | Executor = 1) -> Executor:
     """An executor for ``workers`` processes (1: this process), or ``workers`` itself when it is one."""
     if not isinstance(workers, int):
@@ -109,7 +173,10 @@ def _label(item: Any) -> str:
     return str(getattr(item, "path", item))
 
 
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
 def _one_thread() -> None:
     """Worker start-up: native libraries compute on one thread (set before any of them is loaded)."""
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    for name in _THREAD_VARIABLES:
         os.environ[name] = "1"

@@ -22,7 +22,7 @@ for _console in (console, errors):
         _console.width = max(_console.width, 160)
 
 OPTIONAL = {"data": {"pretty_midi", "music21", "fluidsynth", "pedalboard"}, "train": {"torch"},
-            "api": {"fastapi", "uvicorn", "multipart", "starlette"}}  # extra: its modules
+            "api": {"fastapi", "uvicorn", "multipart", "starlette"}, "ray": {"ray"}}  # extra: its modules
 
 CatalogOpt = Annotated[Path, typer.Option("--catalog", "-c", help="Catalog folder.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
@@ -32,6 +32,10 @@ CacheOpt = Annotated[
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Compute features without reading or writing the cache.")]
 MaxDurOpt = Annotated[float, typer.Option("--max-duration", help="Refuse files longer than this many minutes.")]
 WorkersOpt = Annotated[int, typer.Option("--workers", "-j", help="Parallel worker processes [default: 2, or fewer cores].")]
+RayOpt = Annotated[bool, typer.Option("--ray", help="Run the work on Ray: a local Ray with -j CPUs, or --ray-address.")]
+RayAddressOpt = Annotated[
+    Optional[str], typer.Option("--ray-address", help="Join this Ray cluster (auto, ray://head:10001, host:6379).")
+]
 EmbedderOpt = Annotated[Optional[str], typer.Option("--embedder", help="Embedder name or checkpoint [default: csi].")]
 
 
@@ -73,6 +77,15 @@ def fail(message: str, code: int = 1):
     raise typer.Exit(code)
 
 
+def executor(workers: int, ray: bool, ray_address: str | None):
+    """``-j``, ``--ray`` and ``--ray-address`` as what the library takes: a worker count or a Ray executor."""
+    if not (ray or ray_address):
+        return workers
+    from homage.parallel import RayExecutor
+
+    return RayExecutor(ray_address, workers=None if ray_address else workers)
+
+
 def feature_cache(cache: Path | None, no_cache: bool):
     from homage.features.cache import FeatureCache
 
@@ -108,10 +121,11 @@ class FileProgress:
         self.live = errors.is_terminal and not disable
         self.quiet = disable
         self.progress = Progress(
-            TextColumn("[bold]{task.fields[stage]}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            TextColumn("[bold]{task.fields[stage]}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]} failed, {task.fields[rate]}/s"), TimeRemainingColumn(),
             TextColumn("{task.description}"), console=errors, transient=True, disable=not self.live,
         )  # fmt: skip
-        self.task = self.progress.add_task("", total=None, stage=stage)
+        self.task = self.progress.add_task("", total=None, stage=stage, failed=0, rate="0.0")
         self._stage, self._total, self._done, self._failed = stage, None, 0, 0
         self._started = self._printed = time.monotonic()
 
@@ -127,13 +141,14 @@ class FileProgress:
     def stage(self, stage: str, total: int) -> None:
         if self._done and not self.live:
             self._plain_line()
-        self.progress.reset(self.task, total=total, stage=stage)
+        self.progress.reset(self.task, total=total, stage=stage, failed=0, rate="0.0")
         self._stage, self._total, self._done, self._failed = stage, total, 0, 0
         self._started = self._printed = time.monotonic()
 
     def advance(self, description: str) -> None:
-        self.progress.update(self.task, advance=1, description=description)
         self._done += 1
+        rate = self._done / max(time.monotonic() - self._started, 1e-9)
+        self.progress.update(self.task, advance=1, description=description, failed=self._failed, rate=f"{rate:.1f}")
         if not self.live and time.monotonic() - self._printed >= self.EVERY_S:
             self._plain_line()
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from homage.cli.common import WorkersOpt, command
+from homage.cli.common import RayAddressOpt, RayOpt, WorkersOpt, command
 
 data_app = typer.Typer(help="Build and inspect the versions corpus used for training.", no_args_is_help=True)
 
@@ -32,9 +32,11 @@ def build(
     soundfont: Annotated[Optional[list[Path]], typer.Option(help="SoundFont(s) to draw from [default: all installed].")] = None,
     seed: Annotated[int, typer.Option(help="Seed: the same seed and sources give the same corpus.")] = 0,
     workers: WorkersOpt = 2,
+    ray: RayOpt = False,
+    ray_address: RayAddressOpt = None,
 ):
     """Render works from POP909/ASAP (and recordings as distractors) in several versions each, with splits by work."""
-    from homage.cli.common import FileProgress, console
+    from homage.cli.common import FileProgress, console, executor
     from homage.data.build import SPLITS, BuildSettings
     from homage.data.build import build as run_build
     from homage.data.sources import debian_music_dirs
@@ -47,7 +49,7 @@ def build(
     )  # fmt: skip
     with FileProgress("rendering") as progress:
         summary = run_build(
-            out, settings, workers=workers,
+            out, settings, workers=executor(workers, ray, ray_address),
             on_start=lambda total: progress.stage("rendering", total),
             on_work=lambda work_id, rows, error: progress.item(work_id, error),
         )  # fmt: skip

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from homage.cli.common import CacheOpt, NoCacheOpt, WorkersOpt, command
+from homage.cli.common import CacheOpt, NoCacheOpt, RayAddressOpt, RayOpt, WorkersOpt, command
 
 
 @command
@@ -28,16 +28,19 @@ def evaluate(
     ] = 0,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
+    ray: RayOpt = False,
+    ray_address: RayAddressOpt = None,
 ):
     """Score pipelines on recordings grouped into works: MAP, MR1, P@10, top-1, and the original project's table."""
     from homage import pipeline as homage_pipeline
-    from homage.cli.common import FileProgress, console, feature_cache
+    from homage.cli.common import FileProgress, console, executor, feature_cache
     from homage.cli.output import evaluation_table
     from homage.evaluation.report import write_json, write_report
 
     with FileProgress("reading") as progress:
         results = homage_pipeline.evaluate(
-            data, pipeline, rerank_depth=rerank, cache=feature_cache(cache, no_cache), workers=workers, seed=seed,
+            data, pipeline, rerank_depth=rerank, cache=feature_cache(cache, no_cache),
+            workers=executor(workers, ray, ray_address), seed=seed,
             midi_seconds=midi_seconds, on_stage=progress.stage, on_item=progress.item,
         )  # fmt: skip
     console.print(evaluation_table(results, str(data)))

@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from homage.cli.common import CacheOpt, CatalogOpt, EmbedderOpt, JsonOpt, MaxDurOpt, NoCacheOpt, WorkersOpt, command
+from homage.cli.common import (
+    CacheOpt,
+    CatalogOpt,
+    EmbedderOpt,
+    JsonOpt,
+    MaxDurOpt,
+    NoCacheOpt,
+    RayAddressOpt,
+    RayOpt,
+    WorkersOpt,
+    command,
+)
 
 
 @command
@@ -21,16 +32,18 @@ def index(
     max_duration: MaxDurOpt = 30.0,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
+    ray: RayOpt = False,
+    ray_address: RayAddressOpt = None,
     json_out: JsonOpt = False,
 ):
     """Add a folder's audio to a catalog (unchanged files are skipped; bad files are reported, not fatal)."""
     from homage import pipeline
-    from homage.cli.common import FileProgress, console, feature_cache, minutes, print_json
+    from homage.cli.common import FileProgress, console, executor, feature_cache, minutes, print_json
 
     with FileProgress("embedding", disable=json_out) as progress:
         report = pipeline.index_dir(
             folder, catalog, embedder=embedder,
-            cache=feature_cache(cache, no_cache), workers=workers, prune=prune, index_kind="hnsw" if ann else "flat",
+            cache=feature_cache(cache, no_cache), workers=executor(workers, ray, ray_address), prune=prune, index_kind="hnsw" if ann else "flat",
             max_duration=minutes(max_duration), on_start=lambda n: progress.stage("embedding", n), on_file=progress.item,
             on_warning=progress.warn,
         )  # fmt: skip

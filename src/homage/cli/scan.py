@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from homage.cli.common import CacheOpt, CatalogOpt, JsonOpt, NoCacheOpt, WorkersOpt, command
+from homage.cli.common import CacheOpt, CatalogOpt, JsonOpt, NoCacheOpt, RayAddressOpt, RayOpt, WorkersOpt, command
 
 
 @command
@@ -20,16 +20,19 @@ def scan(
     workers: WorkersOpt = 2,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
+    ray: RayOpt = False,
+    ray_address: RayAddressOpt = None,
     json_out: JsonOpt = False,
 ):
     """Query every file of FOLDER against the catalog and list the catalogued recordings each is a version of
     (an interrupted scan resumes; bad files are reported, not fatal)."""
     from homage import pipeline
-    from homage.cli.common import FileProgress, console, feature_cache, print_json
+    from homage.cli.common import FileProgress, console, executor, feature_cache, print_json
 
     features = feature_cache(cache, no_cache)
     with FileProgress("scanning", disable=json_out) as progress:
-        result = pipeline.scan(folder, catalog, threshold=threshold, workers=workers, cache=features, state=state,
+        result = pipeline.scan(folder, catalog, threshold=threshold, workers=executor(workers, ray, ray_address),
+                               cache=features, state=state,
                                on_start=lambda n: progress.stage("scanning", n), on_file=progress.item)  # fmt: skip
     written = pipeline.write_scan_report(result, report, cache=features) if report else None
     if json_out:
