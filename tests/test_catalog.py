@@ -235,3 +235,43 @@ def test_a_catalog_without_write_permission_is_read(tmp_path, vectors):
     shutil.rmtree(tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["/music/song3.mp3", f"{root}: read-only catalog (no permission to write it)"]
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivfpq"])
+def test_every_index_kind_searches_adds_and_removes_without_a_rebuild(tmp_path, kind):
+    X = unit(np.random.default_rng(5), 3000, dim=128)
+    with Catalog(tmp_path / "cat", create=True, index_kind=kind) as cat:
+        cat.add(records(X[:2500]), embedder=EMB)
+        cat.optimize()
+        assert cat.index_stats()["index_built"] == kind and cat.index_stats()["index_main"] == 2500
+        assert hits(cat, X[7], k=1)[0][0][0] == "/music/song7.mp3"
+        main_file = cat.index_stats()["index_file_bytes"]
+        cat.add(records(X[2500:], "/later/"), embedder=EMB)  # into the delta: the main file is not rewritten
+        assert cat.index_stats()["index_delta"] == 500 and cat.index_stats()["index_file_bytes"] == main_file
+        assert hits(cat, X[2600], k=1)[0][0][0] == "/later/100.mp3"
+        assert cat.remove(["/music/song7.mp3", "/later/100.mp3"]) == 2
+        assert hits(cat, X[7], k=1)[0][0][0] != "/music/song7.mp3"
+        assert hits(cat, X[2600], k=1)[0][0][0] != "/later/100.mp3"
+    with Catalog(tmp_path / "cat") as cat:  # reopened: main + delta + removals agree with SQLite
+        stats = cat.index_stats()
+        assert stats["index_main"] + stats["index_delta"] == len(cat) == 2998
+        assert hits(cat, X[2999], k=1)[0][0][0] == "/later/499.mp3"
+        cat.optimize()
+        assert cat.index_stats()["index_delta"] == 0 and cat.index_stats()["index_removed"] == 0
+        found = hits(cat, X[:200], k=10)
+        assert sum(row[0][0] == f"/music/song{i}.mp3" for i, row in enumerate(found) if i != 7) >= 190
+
+
+def test_auto_index_kind_follows_the_catalog_size(tmp_path, monkeypatch):
+    from homage.catalog import index as vector_index
+
+    monkeypatch.setattr(vector_index, "AUTO_IVFPQ_AT", 2500)
+    X = unit(np.random.default_rng(6), 3000, dim=64)
+    with Catalog(tmp_path / "cat", create=True) as cat:
+        cat.add(records(X[:2000]), embedder=EMB)
+        cat.optimize()
+        assert cat.index_stats()["index_built"] == "flat"
+        cat.add(records(X[2000:], "/more/"), embedder=EMB)
+        cat.optimize()
+        assert cat.index_stats()["index_built"] == "ivfpq"
+        assert hits(cat, X[2500], k=1)[0][0][0] == "/more/500.mp3"

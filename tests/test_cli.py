@@ -138,7 +138,7 @@ def test_compare(library):
 
 def test_info(library, tmp_path):
     catalog = tmp_path / "cat"
-    run("index", library / "work1", "--catalog", catalog, "--ann")
+    run("index", library / "work1", "--catalog", catalog, "--ann", "hnsw")
     info = json.loads(run("info", "--catalog", catalog, "--json").stdout)
     assert info["recordings"] == 3 and info["index_kind"] == "hnsw" and info["embedder"].startswith("csi@")
     assert "recordings" in run("info", "--catalog", catalog).stdout

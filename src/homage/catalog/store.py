@@ -3,14 +3,18 @@
 Layout of a catalog folder::
 
     catalog.sqlite          recordings (path, content hash, duration, tags, vector, alignment sequence) + meta
-    vectors.<gen>.faiss     the FAISS index of generation <gen>
+    vectors.<n>.faiss       the main FAISS index (flat, HNSW or IVF-PQ: see homage.catalog.index)
 
 Each recording keeps its alignment sequence (float16 pitch classes at a few frames per second, ≈ 14 kB per
 4-minute song), so re-ranking a query's candidates reads it here instead of decoding their audio.
 
 Every write is one SQLite transaction that also bumps the catalog's generation, so a crash leaves the
-last committed state. The FAISS file is written atomically (temp file + rename) under the generation it
-reflects; one whose generation is not the database's is ignored and rebuilt from the vectors.
+last committed state. Recordings added since the main index was written sit in a small exact *delta*
+index (built from the rows not yet in the main one), and removed ones are filtered out until the next
+merge: adding to a catalog of a million recordings neither rebuilds nor rewrites its index. A merge
+(:meth:`Catalog.optimize`, ``homage optimize``, or on closing once the delta is a tenth of the main index,
+or the catalog small) writes a new main file atomically, then records it in SQLite. A missing, damaged or
+inconsistent main file is rebuilt from the vectors.
 """
 
 from __future__ import annotations
@@ -28,13 +32,14 @@ import faiss
 import numpy as np
 
 from homage.atomic import atomic_write
+from homage.catalog import index as vector_index
 from homage.errors import CatalogError
 
 DB_NAME = "catalog.sqlite"
 LOCK_NAME = "writer.lock"
-FORMAT_VERSION = "2"  # 2: alignment sequences
-INDEX_KINDS = ("flat", "hnsw")
-HNSW_NEIGHBOURS = 32
+FORMAT_VERSION = "3"  # 2: alignment sequences; 3: the main index and its delta
+MERGE_SMALL = 20_000  # a catalog up to this size merges its delta whenever it closes
+MERGE_SHARE = 0.1  # a larger one when the delta reaches this share of the main index
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -48,8 +53,10 @@ CREATE TABLE IF NOT EXISTS recordings (
     album TEXT,
     added_at TEXT NOT NULL,
     vector BLOB NOT NULL,
-    sequence BLOB
+    sequence BLOB,
+    in_index INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS removed_from_index (id INTEGER PRIMARY KEY);
 CREATE INDEX IF NOT EXISTS recordings_content_hash ON recordings (content_hash);
 CREATE TABLE IF NOT EXISTS groups (
     recording_id INTEGER PRIMARY KEY,
@@ -116,7 +123,7 @@ class Catalog:
     """A catalog folder. Use as a context manager, or call :meth:`close`, so the index is saved.
     Safe to share between threads."""
 
-    def __init__(self, root: str | Path, *, create: bool = False, index_kind: str = "flat"):
+    def __init__(self, root: str | Path, *, create: bool = False, index_kind: str = "auto"):
         self.root = Path(root)
         self._lock = threading.RLock()
         db = self.root / DB_NAME
@@ -129,8 +136,8 @@ class Catalog:
         if not db.exists():
             if not create:
                 raise CatalogError(f"{self.root}: no catalog here (create one with `homage index`)")
-            if index_kind not in INDEX_KINDS:
-                raise CatalogError(f"unknown index kind {index_kind!r}; choose from {', '.join(INDEX_KINDS)}")
+            if index_kind not in vector_index.KINDS:
+                raise CatalogError(f"unknown index kind {index_kind!r}; choose from {', '.join(vector_index.KINDS)}")
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -146,23 +153,36 @@ class Catalog:
             else:
                 self._db = sqlite3.connect(db, isolation_level=None, timeout=30, check_same_thread=False)
                 self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.executescript(_SCHEMA)
-                if not self._meta("format_version"):
-                    self._write_meta(format_version=FORMAT_VERSION, index_kind=index_kind, generation="0")
-                elif self._meta("format_version") == "1":  # add the alignment sequences; old rows have none
-                    with self._transaction():
-                        self._db.execute("ALTER TABLE recordings ADD COLUMN sequence BLOB")
-                        self._write_meta(format_version=FORMAT_VERSION)
+                self._migrate(index_kind)
             version = self._meta("format_version")
         except sqlite3.DatabaseError as exc:
             raise CatalogError(f"{db}: not a readable catalog ({exc})") from exc
-        if version not in ({FORMAT_VERSION, "1"} if self.read_only else {FORMAT_VERSION}):  # 1: read as it is
+        if version not in ({FORMAT_VERSION, "2", "1"} if self.read_only else {FORMAT_VERSION}):  # read as they are
             raise CatalogError(f"{db}: catalog format {version} is not supported")
-        self._has_sequences = version == FORMAT_VERSION
-        self._index: faiss.Index | None = None
-        self._index_generation = -1
-        self._index_unsaved = False
-        self._wrote = False
+        self._has_sequences = version != "1"
+        self._has_index_state = version == FORMAT_VERSION
+        self._main: faiss.Index | None = None  # the main index, as the file self._main_file holds it
+        self._main_file: str | None = None
+        self._kind: str | None = None  # the main index's concrete kind
+        self._delta: faiss.Index | None = None  # rows not in the main index
+        self._removed: set[int] = set()  # ids still in the main index, no longer in the catalog
+        self._synced = -1  # the generation main, delta and removed reflect
+
+    def _migrate(self, index_kind: str) -> None:
+        """Create the tables, or bring an older catalog up to this format (nothing is lost: the index is derived)."""
+        self._db.executescript(_SCHEMA)  # new tables; an existing recordings table is left as it is
+        version = self._meta("format_version")
+        if not version:
+            self._write_meta(format_version=FORMAT_VERSION, index_kind=index_kind, generation="0")
+            return
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(recordings)")}
+        with self._transaction():
+            if "sequence" not in columns:  # format 1: no alignment sequences; old rows have none
+                self._db.execute("ALTER TABLE recordings ADD COLUMN sequence BLOB")
+            if "in_index" not in columns:  # format 2: one index file per generation; rebuilt on first use
+                self._db.execute("ALTER TABLE recordings ADD COLUMN in_index INTEGER NOT NULL DEFAULT 0")
+            if version != FORMAT_VERSION:
+                self._write_meta(format_version=FORMAT_VERSION)
 
     # ---- context -------------------------------------------------------------------------------
     def __enter__(self) -> Catalog:
@@ -246,8 +266,7 @@ class Catalog:
         if ids is None:
             rows = self._db.execute("SELECT id, vector FROM recordings ORDER BY id").fetchall()
         else:
-            marks = ",".join("?" * len(ids))
-            rows = self._db.execute(f"SELECT id, vector FROM recordings WHERE id IN ({marks})", list(ids)).fetchall()
+            rows = self._rows_of("SELECT id, vector FROM recordings WHERE id IN ({marks})", ids)
         dim = self.dim or 0
         X = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
         return np.array([r[0] for r in rows], dtype=np.int64), X
@@ -258,8 +277,7 @@ class Catalog:
         ids = sorted({int(i) for i in ids if i >= 0})
         if not ids:
             return {}
-        marks = ",".join("?" * len(ids))
-        rows = self._db.execute(f"SELECT {_COLUMNS} FROM recordings WHERE id IN ({marks})", ids)
+        rows = self._rows_of(f"SELECT {_COLUMNS} FROM recordings WHERE id IN ({{marks}})", ids)
         return {row[0]: Recording(*row) for row in rows}
 
     @_locked
@@ -268,20 +286,16 @@ class Catalog:
         ids = sorted({int(i) for i in ids if i >= 0})
         if not ids or not self._has_sequences or self._meta("sequence_kind") != kind:
             return {}
-        marks = ",".join("?" * len(ids))
-        rows = self._db.execute(f"SELECT id, sequence FROM recordings WHERE id IN ({marks}) AND sequence IS NOT NULL", ids)
+        rows = self._rows_of("SELECT id, sequence FROM recordings WHERE id IN ({marks}) AND sequence IS NOT NULL", ids)
         return {i: np.frombuffer(blob, dtype=np.float16).reshape(-1, 12) for i, blob in rows}
 
     @_locked
     def groups(self, ids: Iterable[int] | None = None) -> dict[int, tuple[int, int | None, float]]:
         """The stored version groups (``homage groups``) of all recordings or of ``ids``: recording id →
         (group id, strongest link, its probability)."""
-        where, args = "", []
-        if ids is not None:
-            args = sorted({int(i) for i in ids})
-            where = f"WHERE recording_id IN ({','.join('?' * len(args))})"
+        sql = "SELECT recording_id, group_id, strongest_id, probability FROM groups"
         try:
-            rows = self._db.execute(f"SELECT recording_id, group_id, strongest_id, probability FROM groups {where}", args)
+            rows = self._db.execute(sql) if ids is None else self._rows_of(sql + " WHERE recording_id IN ({marks})", ids)
         except sqlite3.OperationalError:  # a read-only catalog of an earlier format has no groups table
             return {}
         return {r: (g, s, p or 0.0) for r, g, s, p in rows}
@@ -302,17 +316,51 @@ class Catalog:
         xq = np.ascontiguousarray(np.atleast_2d(xq), dtype=np.float32)
         S = np.full((len(xq), k), -np.inf, dtype=np.float32)
         I = np.full((len(xq), k), -1, dtype=np.int64)
-        if len(self) == 0:
+        if len(self) == 0 or k <= 0:
             return S, I
         if xq.shape[1] != self.dim:
             raise CatalogError(f"query vectors have {xq.shape[1]} dimensions, the catalog {self.dim}")
-        excluded = {int(i) for i in exclude}
-        found_S, found_I = self._ensure_index().search(xq, min(k + len(excluded), len(self)))
-        for row, (scores, ids) in enumerate(zip(found_S, found_I)):
-            keep = [(s, i) for s, i in zip(scores, ids) if i >= 0 and int(i) not in excluded][:k]
-            S[row, : len(keep)] = [s for s, _ in keep]
-            I[row, : len(keep)] = [i for _, i in keep]
+        self._sync()
+        drop = {int(i) for i in exclude} | self._removed
+        want = k + len({int(i) for i in exclude})
+        width = min(self._main.ntotal, vector_index.search_width(self._main, want) + len(self._removed))
+        main_S, main_I = self._main.search(xq, width) if width else (np.zeros((len(xq), 0)), np.zeros((len(xq), 0), int))
+        if vector_index.is_approximate(self._main):  # re-score the candidates with the exact vectors
+            candidates = np.unique(main_I[main_I >= 0])
+            found, X = self.vectors(candidates)
+            exact = dict(zip(found.tolist(), X))
+            main_S = np.array([[float(q @ exact[i]) if i in exact else -np.inf for i in row] for q, row in zip(xq, main_I)])
+        delta_n = min(self._delta.ntotal, want)
+        delta_S, delta_I = self._delta.search(xq, delta_n) if delta_n else (np.zeros((len(xq), 0)), np.zeros((len(xq), 0), int))
+        for row in range(len(xq)):
+            best = {}
+            for scores, ids in ((main_S[row], main_I[row]), (delta_S[row], delta_I[row])):
+                for score, i in zip(scores, ids):
+                    if i >= 0 and int(i) not in drop:
+                        best[int(i)] = max(float(score), best.get(int(i), -np.inf))
+            top = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:k]
+            S[row, : len(top)] = [score for _, score in top]
+            I[row, : len(top)] = [i for i, _ in top]
         return S, I
+
+    @_locked
+    def optimize(self) -> dict:
+        """Merge the delta (recordings added since) and the removals into a new main index, of the kind the
+        catalog's size calls for, written atomically; returns what the index holds now."""
+        if self.read_only:
+            raise CatalogError(f"{self.root}: read-only catalog (no permission to write it)")
+        self._sync()
+        self._merge()
+        return self.index_stats()
+
+    @_locked
+    def index_stats(self) -> dict:
+        """What the derived index holds: its kind, the main part, the delta, removals not merged yet."""
+        self._sync() if len(self) else None
+        main = self._main.ntotal if self._main is not None else 0
+        return {"index_built": self._kind, "index_main": main - len(self._removed),
+                "index_delta": self._delta.ntotal if self._delta is not None else 0, "index_removed": len(self._removed),
+                "index_file_bytes": (self.root / self._main_file).stat().st_size if self._main_file and (self.root / self._main_file).exists() else 0}  # fmt: skip
 
     @_locked
     def info(self) -> dict:
@@ -325,6 +373,7 @@ class Catalog:
             "embedder": self.embedder,
             "dim": self.dim,
             "index_kind": self.index_kind,
+            **(self.index_stats() if len(self) else {}),
             "groups": len({g for g, _, _ in self.groups().values()}) or None,
             "generation": self.generation,
             "size_bytes": size,
@@ -358,10 +407,10 @@ class Catalog:
                 self._db.execute("UPDATE recordings SET sequence = NULL")
                 self._write_meta(sequence_kind=sequence_kind)
             for entry in entries:
-                old = self._db.execute("SELECT id FROM recordings WHERE path = ?", (entry.path,)).fetchone()
+                old = self._db.execute("SELECT id, in_index FROM recordings WHERE path = ?", (entry.path,)).fetchone()
                 if old:
-                    self._db.execute("DELETE FROM recordings WHERE id = ?", old)
-                    old_ids.append(old[0])
+                    self._drop(old[0], old[1])
+                    old_ids.append(old)
                     replaced += 1
                 else:
                     added += 1
@@ -383,7 +432,7 @@ class Catalog:
                 new_ids.append(cur.lastrowid)
             self._bump_generation(now)
         vectors = np.stack([np.asarray(e.vector, dtype=np.float32) for e in entries])
-        self._update_index(removed=old_ids, added_ids=new_ids, added=vectors)
+        self._after_write(dropped=old_ids, added_ids=new_ids, added=vectors)
         return added, replaced
 
     @_locked
@@ -392,33 +441,28 @@ class Catalog:
         ids = []
         with self._transaction():
             for path in paths:
-                row = self._db.execute("SELECT id FROM recordings WHERE path = ?", (str(path),)).fetchone()
+                row = self._db.execute("SELECT id, in_index FROM recordings WHERE path = ?", (str(path),)).fetchone()
                 if row:
-                    self._db.execute("DELETE FROM recordings WHERE id = ?", row)
-                    self._db.execute("DELETE FROM groups WHERE recording_id = ?", row)
-                    ids.append(row[0])
+                    self._drop(*row)
+                    self._db.execute("DELETE FROM groups WHERE recording_id = ?", (row[0],))
+                    ids.append(row)
             if ids:
                 self._bump_generation(_now())
         if ids:
-            self._update_index(removed=ids)
+            self._after_write(dropped=ids)
         return len(ids)
 
     @_locked
     def flush(self) -> None:
-        """Bring the FAISS file up to date (atomically) after this session's writes or a rebuild."""
-        if self.read_only:
+        """Merge the delta into the main index when the catalog is small or the delta has grown to a tenth of
+        the main index (a rebuilt index is saved at once)."""
+        if self.read_only or not len(self):
             return
-        if self._wrote and len(self):
-            self._ensure_index()
-        if not self._index_unsaved or self._index is None:
-            return
-        target = self._index_file(self._index_generation)
-        atomic_write(target, lambda fh: fh.write(faiss.serialize_index(self._index).tobytes()))
-        for stale in self.root.glob("vectors.*.faiss"):
-            if stale != target:
-                stale.unlink(missing_ok=True)
-        self._index_unsaved = False
-        self._wrote = False
+        self._sync()  # a catalog written but not searched in this session gets its index here
+        main = self._main.ntotal - len(self._removed)
+        pending = self._delta.ntotal + len(self._removed)
+        if pending and (len(self) <= MERGE_SMALL or pending >= MERGE_SHARE * max(main, 1)):
+            self._merge()
 
     # ---- internals -----------------------------------------------------------------------------
     def _check_embedder(self, embedder: str, dim: int) -> None:
@@ -454,52 +498,110 @@ class Catalog:
         self._write_meta(generation=str(self.generation + 1), updated_at=now)
         self._wrote = True
 
-    def _index_file(self, generation: int) -> Path:
-        return self.root / f"vectors.{generation}.faiss"
+    def _rows_of(self, sql: str, ids: Iterable[int]) -> list[tuple]:
+        """The rows of ``sql`` (with ``{marks}`` for the ids) for ``ids``, queried in parts: SQLite caps the
+        parameters of one statement, and numpy integers would be bound as blobs, matching nothing."""
+        ids = sorted({int(i) for i in ids})
+        rows = []
+        for start in range(0, len(ids), 30_000):
+            part = ids[start : start + 30_000]
+            rows += self._db.execute(sql.format(marks=",".join("?" * len(part))), part).fetchall()
+        return rows
 
-    def _new_index(self) -> faiss.Index:
-        if self.index_kind == "hnsw":
-            base = faiss.IndexHNSWFlat(self.dim, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-        else:
-            base = faiss.IndexFlatIP(self.dim)
-        return faiss.IndexIDMap2(base)
+    def _drop(self, rid: int, in_main: int) -> None:
+        """Delete a recording's row; one the main index holds is remembered until the next merge."""
+        self._db.execute("DELETE FROM recordings WHERE id = ?", (rid,))
+        if in_main:
+            self._db.execute("INSERT OR IGNORE INTO removed_from_index (id) VALUES (?)", (rid,))
 
-    def _ensure_index(self) -> faiss.Index:
-        """The index of the current generation: in memory, else from its file, else rebuilt."""
+    def _sync(self) -> None:
+        """Bring the in-memory index to the committed state: the main file, the delta, the removals."""
         generation = self.generation
-        if self._index is not None and self._index_generation == generation:
-            return self._index
-        self._index, self._index_generation = None, generation
-        path = self._index_file(generation)
-        if path.exists():
-            try:
-                index = faiss.read_index(str(path))
-                if index.ntotal == len(self) and index.d == self.dim:
-                    self._index = index
-            except RuntimeError:
-                pass  # damaged file: rebuilt below
-        if self._index is None:
-            ids, X = self.vectors()
-            self._index = self._new_index()
-            if len(ids):
-                self._index.add_with_ids(X, ids)
-            self._index_unsaved = True
-        return self._index
-
-    def _update_index(self, removed=(), added_ids=(), added: np.ndarray | None = None) -> None:
-        """Apply one committed change to the in-memory index, or drop it to be rebuilt when needed."""
-        if self._index is None or self._index_generation != self.generation - 1:
-            self._index = None
+        if self._main is not None and self._synced == generation:
             return
-        if len(removed):
-            if self.index_kind == "hnsw":  # HNSW cannot delete: rebuild on next use
-                self._index = None
-                return
-            self._index.remove_ids(np.asarray(removed, dtype=np.int64))
+        name = self._meta("index_file") if self._has_index_state else None
+        if self._main is None or name != self._main_file:
+            self._main, self._main_file = self._read_main(name), name
+            self._kind = self._meta("index_built")
+        if self._main is None:
+            self._rebuild()
+        else:
+            self._removed = {r for (r,) in self._db.execute("SELECT id FROM removed_from_index")}
+            rows = self._db.execute("SELECT id, vector FROM recordings WHERE in_index = 0").fetchall()
+            self._delta = vector_index.empty(self.dim)
+            if rows:
+                X = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), self.dim)
+                self._delta.add_with_ids(X, np.array([r[0] for r in rows], dtype=np.int64))
+        self._synced = self.generation
+
+    def _read_main(self, name: str | None) -> faiss.Index | None:
+        """The main index file, when it is there, readable and agrees with SQLite (else None: rebuild)."""
+        if not name or not (self.root / name).exists():
+            return None
+        try:
+            index = faiss.read_index(str(self.root / name))
+        except RuntimeError:
+            return None  # damaged: rebuilt
+        held = self._db.execute("SELECT (SELECT COUNT(*) FROM recordings WHERE in_index = 1) + "
+                                "(SELECT COUNT(*) FROM removed_from_index)").fetchone()[0]  # fmt: skip
+        return index if index.ntotal == held and index.d == self.dim else None
+
+    def _rebuild(self) -> None:
+        """A main index of every recording, from the vectors SQLite holds, saved at once when writable."""
+        ids, X = self.vectors()
+        self._kind = vector_index.concrete(self.index_kind, len(ids))
+        self._main, self._main_file = vector_index.build(self._kind, X, ids), None
+        self._delta, self._removed = vector_index.empty(self.dim), set()
+        if not self.read_only:
+            self._save_main(covers_up_to=int(ids.max()) if len(ids) else 0)
+
+    def _merge(self) -> None:
+        """Fold the delta and the removals into the main index — rebuilt instead when the catalog's size calls
+        for another kind, or the kind cannot delete — and save it."""
+        if self._kind != vector_index.concrete(self.index_kind, len(self)) or (
+            self._removed and not vector_index.can_remove(self._main)
+        ):
+            self._rebuild()
+            return
+        if self._removed:
+            self._main.remove_ids(np.array(sorted(self._removed), dtype=np.int64))
+        if self._delta.ntotal:
+            ids, X = self.vectors(faiss.vector_to_array(self._delta.id_map).astype(np.int64))
+            self._main.add_with_ids(X, ids)
+        self._delta, self._removed = vector_index.empty(self.dim), set()
+        self._save_main()
+
+    def _save_main(self, covers_up_to: int | None = None) -> None:
+        """Write the main index under a new name, then record in one transaction which rows it holds (all of
+        them up to id ``covers_up_to`` after a rebuild, else those that were in the delta too)."""
+        number = int(self._meta("index_number") or 0) + 1
+        name = f"vectors.{number}.faiss"
+        atomic_write(self.root / name, lambda fh: fh.write(faiss.serialize_index(self._main).tobytes()))
+        with self._transaction():
+            if covers_up_to is None:
+                self._db.execute("UPDATE recordings SET in_index = 1 WHERE in_index = 0")
+            else:
+                self._db.execute("UPDATE recordings SET in_index = (id <= ?)", (covers_up_to,))
+            self._db.execute("DELETE FROM removed_from_index")
+            self._write_meta(index_file=name, index_number=str(number), index_built=self._kind)
+            self._bump_generation(_now())
+        self._main_file, self._synced = name, self.generation
+        for stale in self.root.glob("vectors.*.faiss"):
+            if stale.name != name:
+                stale.unlink(missing_ok=True)
+
+    def _after_write(self, dropped=(), added_ids=(), added: np.ndarray | None = None) -> None:
+        """Apply one committed change to the in-memory index when nothing else changed the catalog since."""
+        if self._main is None or self._synced != self.generation - 1:
+            return  # the next search syncs from SQLite
+        for rid, in_main in dropped:
+            if in_main:
+                self._removed.add(int(rid))
+            else:
+                self._delta.remove_ids(np.array([rid], dtype=np.int64))
         if added is not None and len(added_ids):
-            self._index.add_with_ids(added, np.asarray(added_ids, dtype=np.int64))
-        self._index_generation = self.generation
-        self._index_unsaved = True
+            self._delta.add_with_ids(np.ascontiguousarray(added, dtype=np.float32), np.asarray(added_ids, dtype=np.int64))
+        self._synced = self.generation
 
 
 class _WriterLock:

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from homage.cli import catalog, compare, data, demo, evaluate, groups, index, query, scan, serve, train
+from homage.cli import catalog, compare, data, demo, evaluate, groups, index, optimize, query, scan, serve, train
 
 app = typer.Typer(
     name="homage",
@@ -21,6 +21,7 @@ app.command()(query.query)
 app.command()(compare.compare)
 app.command()(catalog.info)
 app.command()(catalog.remove)
+app.command()(optimize.optimize)
 app.command()(evaluate.evaluate)
 app.command()(scan.scan)
 app.command()(groups.groups)

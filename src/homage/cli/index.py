@@ -27,7 +27,8 @@ def index(
     catalog: CatalogOpt,
     workers: WorkersOpt = 2,
     prune: Annotated[bool, typer.Option("--prune", help="Remove catalogued files under FOLDER that are gone.")] = False,
-    ann: Annotated[bool, typer.Option("--ann", help="New catalog: approximate (HNSW) index for large catalogs.")] = False,
+    ann: Annotated[str, typer.Option("--ann", help="New catalog's index: auto (exact below 100k recordings, IVF-PQ "
+                                                   "from there), flat (exact), hnsw or ivfpq.")] = "auto",
     embedder: EmbedderOpt = None,
     max_duration: MaxDurOpt = 30.0,
     cache: CacheOpt = None,
@@ -43,7 +44,7 @@ def index(
     with FileProgress("embedding", disable=json_out) as progress:
         report = pipeline.index_dir(
             folder, catalog, embedder=embedder,
-            cache=feature_cache(cache, no_cache), workers=executor(workers, ray, ray_address), prune=prune, index_kind="hnsw" if ann else "flat",
+            cache=feature_cache(cache, no_cache), workers=executor(workers, ray, ray_address), prune=prune, index_kind=ann,
             max_duration=minutes(max_duration), on_start=lambda n: progress.stage("embedding", n), on_file=progress.item,
             on_warning=progress.warn,
         )  # fmt: skip

@@ -13,6 +13,7 @@ from homage.pipeline.library import (
     index_dir,
     list_recordings,
     open_catalog,
+    optimize,
     remove,
 )
 from homage.pipeline.search import (
@@ -30,5 +31,5 @@ __all__ = [
     "ALIGN_PIPELINE", "DEFAULT_PIPELINE", "Comparison", "GroupReport", "IndexReport", "Match", "QueryResult",
     "ScanReport", "analyze_file", "group_table", "groups", "scan", "write_scan_report",
     "analyze_many", "catalog_info", "compare", "embedder_for", "evaluate", "index_dir", "list_recordings",
-    "open_catalog", "parse_pipeline", "pipeline_name", "query", "remove",
+    "open_catalog", "optimize", "parse_pipeline", "pipeline_name", "query", "remove",
 ]  # fmt: skip

@@ -90,7 +90,7 @@ def index_dir(
     cache: FeatureCache | None = None,
     workers: int | Executor = DEFAULT_WORKERS,
     prune: bool = False,
-    index_kind: str = "flat",
+    index_kind: str = "auto",
     max_duration: float = audio.MAX_DURATION_S,
     on_start: Callable[[int], None] | None = None,
     on_file: Callable[[str, str | None], None] | None = None,
@@ -169,6 +169,12 @@ def catalog_info(catalog_path: CatalogLike) -> dict:
     """What a catalog holds: recordings, hours of audio, embedder, index kind, size on disk."""
     with open_catalog(catalog_path) as catalog:
         return catalog.info()
+
+
+def optimize(catalog_path: CatalogLike) -> dict:
+    """Merge the recordings added and removed since the catalog's main index was written into a new one."""
+    with open_catalog(catalog_path) as catalog, catalog.writer(wait=30):
+        return catalog.optimize()
 
 
 def list_recordings(catalog_path: CatalogLike, *, offset: int = 0, limit: int = 50, text: str | None = None) -> dict:
