@@ -167,6 +167,7 @@ class Catalog:
         self._delta: faiss.Index | None = None  # rows not in the main index
         self._removed: set[int] = set()  # ids still in the main index, no longer in the catalog
         self._synced = -1  # the generation main, delta and removed reflect
+        self._counted = (-1, 0)  # (generation, recordings then)
 
     def _migrate(self, index_kind: str) -> None:
         """Create the tables, or bring an older catalog up to this format (nothing is lost: the index is derived)."""
@@ -174,15 +175,16 @@ class Catalog:
         version = self._meta("format_version")
         if not version:
             self._write_meta(format_version=FORMAT_VERSION, index_kind=index_kind, generation="0")
-            return
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(recordings)")}
-        with self._transaction():
-            if "sequence" not in columns:  # format 1: no alignment sequences; old rows have none
-                self._db.execute("ALTER TABLE recordings ADD COLUMN sequence BLOB")
-            if "in_index" not in columns:  # format 2: one index file per generation; rebuilt on first use
-                self._db.execute("ALTER TABLE recordings ADD COLUMN in_index INTEGER NOT NULL DEFAULT 0")
-            if version != FORMAT_VERSION:
-                self._write_meta(format_version=FORMAT_VERSION)
+        else:
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(recordings)")}
+            with self._transaction():
+                if "sequence" not in columns:  # format 1: no alignment sequences; old rows have none
+                    self._db.execute("ALTER TABLE recordings ADD COLUMN sequence BLOB")
+                if "in_index" not in columns:  # format 2: one index file per generation; rebuilt on first use
+                    self._db.execute("ALTER TABLE recordings ADD COLUMN in_index INTEGER NOT NULL DEFAULT 0")
+                if version != FORMAT_VERSION:
+                    self._write_meta(format_version=FORMAT_VERSION)
+        self._db.execute("CREATE INDEX IF NOT EXISTS recordings_in_index ON recordings (in_index)")
 
     # ---- context -------------------------------------------------------------------------------
     def __enter__(self) -> Catalog:
@@ -203,7 +205,10 @@ class Catalog:
     # ---- reading -------------------------------------------------------------------------------
     @_locked
     def __len__(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM recordings").fetchone()[0]
+        generation = self.generation  # COUNT(*) reads the whole table: counted once per generation
+        if self._counted[0] != generation:
+            self._counted = (generation, self._db.execute("SELECT COUNT(*) FROM recordings").fetchone()[0])
+        return self._counted[1]
 
     @property
     def embedder(self) -> str | None:
@@ -349,8 +354,10 @@ class Catalog:
         catalog's size calls for, written atomically; returns what the index holds now."""
         if self.read_only:
             raise CatalogError(f"{self.root}: read-only catalog (no permission to write it)")
-        self._sync()
-        self._merge()
+        if len(self):
+            self._sync()
+            if self._delta.ntotal or self._removed or self._kind != vector_index.concrete(self.index_kind, len(self)):
+                self._merge()
         return self.index_stats()
 
     @_locked
