@@ -44,6 +44,8 @@ class Alignment:
     transposition: int  # semitones B is shifted to match A (−5 … +6)
     tempo_ratio: float  # duration in B / duration in A along the best segment (> 1: B is slower)
     segments: list[Segment] = field(default_factory=list)
+    frames_a: int = 0  # delay-embedded frames of A and of B: how much material was compared
+    frames_b: int = 0
     cross_recurrence: np.ndarray | None = field(default=None, repr=False)
     path: np.ndarray | None = field(default=None, repr=False)  # best path, frame indices (i in A, j in B)
 
@@ -90,6 +92,8 @@ class Prepared:
             transposition=signed_semitones((-shift) % 12),
             tempo_ratio=tempo,
             segments=segments,
+            frames_a=R.shape[0],
+            frames_b=R.shape[1],
             cross_recurrence=R,
             path=best_path,
         )

@@ -1,15 +1,17 @@
-"""From an alignment score to what a person needs: a probability that two recordings are versions, and
-a verdict (version / maybe / unrelated).
+"""From an alignment to what a person needs: a probability that two recordings are versions, and a verdict
+(version / maybe / unrelated).
 
-The probability is a logistic fit of the alignment score on labelled pairs of the versions corpus
-(``scripts/calibrate_alignment.py``, validation split: rendered versions, never real covers); the fit
-ships as ``assets/calibration.json`` and names the data that set it.
+The probability is a logistic fit on labelled pairs of the versions corpus (``scripts/calibrate_alignment.py``:
+rendered versions, never real covers) of features of the alignment — its score, and how long the compared
+material is, so that a short clip, which can match a stretch of anything by chance, needs more to be called
+a version. The fit ships as ``assets/calibration.json`` and names the data that set it.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,19 +20,35 @@ import numpy as np
 CALIBRATION_FILE = Path(__file__).with_name("assets") / "calibration.json"
 VERSION_AT, MAYBE_AT = 0.7, 0.3  # probability thresholds of the verdicts
 
+# What a calibration may read of an alignment (frames: of the delay-embedded sequences).
+FEATURES: dict[str, Callable] = {
+    "score": lambda al: al.score,  # Qmax / √(frames of B), as re-ranking uses it
+    "score_min": lambda al: al.qmax / np.sqrt(max(min(al.frames_a, al.frames_b), 1)),  # the same, symmetric
+    "log_min": lambda al: np.log(max(min(al.frames_a, al.frames_b), 1)),  # how long the shorter one is
+    "log_max": lambda al: np.log(max(max(al.frames_a, al.frames_b), 1)),
+}
+
 
 @dataclass(frozen=True)
 class Calibration:
-    slope: float
+    weights: tuple[float, ...]
     intercept: float
     fitted_on: str  # which labelled pairs set it
     n_pairs: int
+    features: tuple[str, ...] = ("score",)
 
-    def probability(self, score: float) -> float:
-        return float(1.0 / (1.0 + np.exp(-(self.slope * score + self.intercept))))
+    @property
+    def slope(self) -> float:
+        """The weight of the first feature (the score, for a score-only fit)."""
+        return self.weights[0]
 
-    def verdict(self, score: float) -> str:
-        p = self.probability(score)
+    def probability(self, evidence) -> float:
+        """That the pair is a version pair, from its Alignment (or, for a score-only fit, its score)."""
+        values = [evidence] if isinstance(evidence, (int, float, np.floating)) else [FEATURES[f](evidence) for f in self.features]
+        return float(1.0 / (1.0 + np.exp(-(float(np.dot(self.weights, values)) + self.intercept))))
+
+    def verdict(self, evidence) -> str:
+        p = self.probability(evidence)
         return "version" if p >= VERSION_AT else "maybe" if p >= MAYBE_AT else "unrelated"
 
     def save(self, path: str | Path = CALIBRATION_FILE) -> Path:
@@ -42,19 +60,30 @@ class Calibration:
 @functools.lru_cache(maxsize=8)
 def load_calibration(path: str | Path = CALIBRATION_FILE) -> Calibration:
     """The calibration stored at ``path`` (read once per process; a Calibration is immutable)."""
-    return Calibration(**json.loads(Path(path).read_text()))
+    data = json.loads(Path(path).read_text())
+    if "slope" in data:  # a score-only fit written before features were named
+        data = {"weights": [data.pop("slope")], **data, "features": ["score"]}
+    return Calibration(**{**data, "weights": tuple(data["weights"]), "features": tuple(data["features"])})
 
 
-def fit_calibration(scores: np.ndarray, is_version: np.ndarray, fitted_on: str) -> Calibration:
-    """Logistic regression of ``is_version`` on the alignment score (maximum likelihood, balanced classes)."""
+def fit_calibration(X: np.ndarray, is_version: np.ndarray, fitted_on: str, features: tuple[str, ...] = ("score",)) -> Calibration:
+    """Logistic regression of ``is_version`` on the feature columns ``X`` (n, len(features)), or on scores
+    (n,), by maximum likelihood with balanced classes."""
     from scipy.optimize import minimize
 
-    scores, y = np.asarray(scores, dtype=float), np.asarray(is_version, dtype=float)
+    X = np.asarray(X, dtype=float).reshape(len(is_version), -1)
+    y = np.asarray(is_version, dtype=float)
     weights = np.where(y > 0, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9))
+    A = np.column_stack([X, np.ones(len(X))])
 
     def loss(theta):
-        z = theta[0] * scores + theta[1]
+        z = A @ theta
         return float(np.sum(weights * (np.logaddexp(0, z) - y * z)))
 
-    theta = minimize(loss, x0=np.array([1.0, -float(np.median(scores))]), method="Nelder-Mead").x
-    return Calibration(float(theta[0]), float(theta[1]), fitted_on, int(len(scores)))
+    def gradient(theta):
+        z = A @ theta
+        return A.T @ (weights * (1.0 / (1.0 + np.exp(-z)) - y))
+
+    start = np.zeros(A.shape[1])
+    theta = minimize(loss, start, jac=gradient, method="BFGS").x
+    return Calibration(tuple(float(w) for w in theta[:-1]), float(theta[-1]), fitted_on, int(len(y)), tuple(features))

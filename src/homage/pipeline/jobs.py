@@ -308,8 +308,7 @@ def _link(a: int, b: int, sequences: dict[int, np.ndarray], calibration) -> floa
     if a not in sequences or b not in sequences:
         return 0.0
     short, long = sorted((sequences[a], sequences[b]), key=len)
-    alignment = Prepared(short, ALIGN_CONFIG).align(long)  # Qmax / √(frames of the longer)
-    return calibration.probability(alignment.score)
+    return calibration.probability(Prepared(short, ALIGN_CONFIG).align(long))
 
 
 def group_table(catalog_path: CatalogLike) -> list[dict]:

@@ -147,7 +147,7 @@ def query(
     matches = []
     for n, c in enumerate(ranked.order[:k], start=1):
         al = ranked.alignments[c]
-        verdict = {} if al is None else {"probability": calibration.probability(al.score), "verdict": calibration.verdict(al.score)}
+        verdict = {} if al is None else {"probability": calibration.probability(al), "verdict": calibration.verdict(al)}
         matches.append(Match(n, recordings[ids[c]], float(similarity[c]), float(ranked.scores[c]), al, **verdict,
                              group=groups.get(int(ids[c]))))  # fmt: skip
     return QueryResult(item.path, name, embedder.identity, matches)
@@ -181,7 +181,7 @@ def compare(
     calibration = load_calibration()
     return Comparison(
         ea.path, eb.path, embedder.identity, float(embedder.similarity(ea.vector, eb.vector)[0, 0]), alignment,
-        calibration.probability(alignment.score), calibration.verdict(alignment.score),
+        calibration.probability(alignment), calibration.verdict(alignment),
     )  # fmt: skip
 
 
