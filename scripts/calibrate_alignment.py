@@ -1,64 +1,93 @@
-"""Fit the alignment-score → probability calibration on labelled pairs of the versions corpus.
+"""Fit the alignment → probability calibration on labelled pairs of rendered versions, lengths included.
 
-    .venv/bin/python scripts/calibrate_alignment.py corpus --split val
+    .venv/bin/python scripts/calibrate_alignment.py corpus/val corpus-long/val [--pairs 4000] [--seed 0]
 
-Pairs: every two versions of one work (positives) and as many random pairs of different works
-(negatives), from the given split of a corpus built by `homage data build` (rendered versions, never
-real covers). Writes src/homage/align/assets/calibration.json and prints the fit and its accuracy.
+Pairs come from each data set given (a built corpus split: rendered POP909/ASAP versions, never real covers):
+every two versions of one work are positives, random pairs of works negatives. Two in five pairs compare a
+clip (8–40 s at a random place of the first recording) with the whole second one, as a catalog compares an
+excerpt with songs; the rest compare the two whole recordings. The logistic fit reads the alignment's
+symmetric score (Qmax over √ of the shorter one's frames) and the log lengths of both, so that a short clip,
+which can match a stretch of anything by chance, needs more to be called a version. Writes
+src/homage/align/assets/calibration.json and prints the fit, its accuracy and its verdicts per kind of pair.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
+from collections import defaultdict
 
 import numpy as np
 
-from homage.align import align_sequences
-from homage.align.verdict import MAYBE_AT, VERSION_AT, fit_calibration
-from homage.data.manifest import read_corpus, work_labels
+from homage.align import AlignConfig, align_sequences
+from homage.align.verdict import FEATURES, fit_calibration
+from homage.data.manifest import load_dataset
 from homage.errors import Failure
 from homage.features.cache import FeatureCache
-from homage.pipeline.analysis import SequenceTask
 from homage.parallel import as_executor
+from homage.pipeline.analysis import SequenceTask
+
+FEATURE_NAMES = ("score_min", "log_min", "log_max")
+
+
+def sequences(source: str, workers: int) -> tuple[list[np.ndarray], list[str]]:
+    entries = [e for e in load_dataset(source) if e.role == "version"]
+    results = as_executor(workers).map(SequenceTask(FeatureCache.default()), [str(e.path) for e in entries])
+    kept = [(e.work, seq) for e, (_, seq) in zip(entries, results) if not isinstance(seq, Failure)]
+    return [np.asarray(s, dtype=np.float32) for _, s in kept], [w for w, _ in kept]
+
+
+def draw_pairs(works: list[str], n: int, rng: np.random.Generator) -> list[tuple[int, int, bool]]:
+    by_work = defaultdict(list)
+    for i, w in enumerate(works):
+        by_work[w].append(i)
+    positives = [(a, b, True) for group in by_work.values() for a in group for b in group if a < b]
+    positives = [positives[k] for k in rng.permutation(len(positives))[: n // 2]]
+    negatives = []
+    while len(negatives) < len(positives):
+        a, b = (int(x) for x in rng.integers(len(works), size=2))
+        if works[a] != works[b]:
+            negatives.append((a, b, False))
+    return positives + negatives
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("corpus")
-    parser.add_argument("--split", default="val")
-    parser.add_argument("--max-pairs", type=int, default=1500)
+    parser.add_argument("data", nargs="+")
+    parser.add_argument("--pairs", type=int, default=4000, help="pairs in all, shared by the data sets")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-
-    entries = [e for e in read_corpus(args.corpus, args.split) if e.role == "version"]
-    results = as_executor(2).map(SequenceTask(FeatureCache.default()), [str(e.path) for e in entries])
-    kept = [(e, seq) for e, (_, seq) in zip(entries, results) if not isinstance(seq, Failure)]
-    chroma = [seq for _, seq in kept]
-    labels = work_labels([e.work for e, _ in kept])
     rng = np.random.default_rng(args.seed)
-    positives = [(i, j) for i, j in itertools.combinations(range(len(labels)), 2) if labels[i] == labels[j]]
-    positives = [positives[k] for k in rng.permutation(len(positives))[: args.max_pairs // 2]]
-    negatives = []
-    while len(negatives) < len(positives):
-        i, j = rng.integers(len(labels), size=2)
-        if labels[i] != labels[j]:
-            negatives.append((int(i), int(j)))
-    pairs = positives + negatives
-    scores = np.array([align_sequences(chroma[i], chroma[j]).score for i, j in pairs])
-    truth = np.array([1] * len(positives) + [0] * len(negatives))
-    fitted_on = (
-        f"{len(pairs)} pairs ({len(positives)} versions, {len(negatives)} non-versions) of the versions corpus "
-        f"'{args.split}' split (rendered POP909/ASAP versions, {np.mean([len(c) for c in chroma]) / 2.5:.0f} s "
-        f"excerpts), seed {args.seed}"
-    )
-    calibration = fit_calibration(scores, truth, fitted_on)
-    probabilities = np.array([calibration.probability(s) for s in scores])
-    print(f"slope {calibration.slope:.3f}, intercept {calibration.intercept:.3f}")
-    print(f"score at p={VERSION_AT}: {(np.log(VERSION_AT / (1 - VERSION_AT)) - calibration.intercept) / calibration.slope:.2f}; "
-          f"at p={MAYBE_AT}: {(np.log(MAYBE_AT / (1 - MAYBE_AT)) - calibration.intercept) / calibration.slope:.2f}")
-    print(f"accuracy at p=0.5: {np.mean((probabilities >= 0.5) == truth):.3f}; "
-          f"mean score versions {scores[truth == 1].mean():.2f}, non-versions {scores[truth == 0].mean():.2f}")
+    rate = AlignConfig().frame_rate
+    rows, truth, kinds = [], [], []
+    for source in args.data:
+        seqs, works = sequences(source, args.workers)
+        for a, b, same in draw_pairs(works, args.pairs // len(args.data), rng):
+            first, second = seqs[a], seqs[b]
+            kind = "whole–whole"
+            if rng.random() < 0.4:
+                length = int(rng.uniform(8, 40) * rate)
+                if len(first) > length:
+                    start = int(rng.integers(len(first) - length))
+                    first, kind = first[start : start + length], "clip–whole"
+            al = align_sequences(first, second)
+            rows.append([FEATURES[f](al) for f in FEATURE_NAMES])
+            truth.append(same)
+            kinds.append(f"{source}: {kind}")
+        print(f"{source}: {len(seqs)} recordings of {len(set(works))} works", flush=True)
+    X, y = np.array(rows), np.array(truth)
+    fitted_on = (f"{len(y)} pairs ({int(y.sum())} versions, {int((~y).sum())} non-versions) of rendered versions of "
+                 f"{', '.join(args.data)}; two in five compare an 8–40 s clip with a whole recording; seed {args.seed}")  # fmt: skip
+    calibration = fit_calibration(X, y, fitted_on, FEATURE_NAMES)
+    z = X @ np.array(calibration.weights) + calibration.intercept
+    p = 1 / (1 + np.exp(-z))
+    print("weights", dict(zip(FEATURE_NAMES, np.round(calibration.weights, 3))), "intercept", round(calibration.intercept, 3))
+    print(f"accuracy at p = 0.5: {np.mean((p >= 0.5) == y):.3f}")
+    for kind in sorted(set(kinds)):
+        mask = np.array(kinds) == kind
+        for label, sel in (("versions", mask & y), ("non-versions", mask & ~y)):
+            v, m = (p[sel] >= 0.7).sum(), ((p[sel] >= 0.3) & (p[sel] < 0.7)).sum()
+            print(f"  {kind:45s} {label:13s} {sel.sum():5d}: version {v:4d}  maybe {m:4d}  unrelated {sel.sum() - v - m:4d}")
     print(f"written: {calibration.save()}")
 
 

@@ -1,0 +1,77 @@
+"""The verdicts `homage compare` gives, counted: on every version pair of a data set and on seeded random
+other pairs, whole recordings and 20-second excerpts.
+
+    .venv/bin/python bench/verdicts.py ../shared/data/covers80-dev [--others 600] [--clip 20] [--seed 0]
+
+Prints, per kind of pair, how many get "version", "maybe" and "unrelated". An excerpt is a clip of one
+recording (at a seeded place) compared with the whole other one — in either order, as a scan compares a
+borrowed passage with a catalogued song, or a song with a catalogued clip.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from itertools import combinations
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from homage.align import AlignConfig, align_sequences
+from homage.align.verdict import load_calibration
+from homage.data.manifest import load_dataset
+from homage.errors import Failure
+from homage.features.cache import FeatureCache
+from homage.parallel import as_executor
+from homage.pipeline.analysis import SequenceTask
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data")
+    parser.add_argument("--others", type=int, default=600)
+    parser.add_argument("--clip", type=float, default=20.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    entries = load_dataset(args.data)
+    results = as_executor(args.workers).map(SequenceTask(FeatureCache.default()), [str(e.path) for e in entries])
+    kept = [(e.work, np.asarray(s, np.float32)) for e, (_, s) in zip(entries, results) if not isinstance(s, Failure)]
+    works, seqs = [w for w, _ in kept], [s for _, s in kept]
+    rng = np.random.default_rng(args.seed)
+    versions = [(a, b) for a, b in combinations(range(len(seqs)), 2) if works[a] == works[b]]
+    others = set()
+    while len(others) < args.others:
+        a, b = sorted(int(x) for x in rng.choice(len(seqs), size=2, replace=False))
+        if works[a] != works[b]:
+            others.add((a, b))
+    calibration = load_calibration()
+    frames = int(args.clip * AlignConfig().frame_rate)
+
+    def clip(s: np.ndarray) -> np.ndarray:
+        start = int(rng.integers(max(len(s) - frames, 1)))
+        return s[start : start + frames]
+
+    table = Table(title=f"Verdicts on {args.data} ({len(seqs)} recordings; {calibration.fitted_on[:80]}…)", title_justify="left")
+    for col in ("pairs", "n", "version", "maybe", "unrelated", "share called version"):
+        table.add_column(col, justify="left" if col == "pairs" else "right")
+    excerpt = f"{args.clip:g}-s excerpt"
+    for label, pairs, cut in (("version pairs, whole", versions, None), ("other pairs, whole", sorted(others), None),
+                              (f"version pairs, {excerpt} vs whole", versions, 0), (f"other pairs, {excerpt} vs whole", sorted(others), 0),
+                              (f"version pairs, whole vs {excerpt}", versions, 1), (f"other pairs, whole vs {excerpt}", sorted(others), 1)):  # fmt: skip
+        counts = Counter()
+        for a, b in pairs:
+            for x, y in ((a, b), (b, a)) if cut is not None else ((a, b),):
+                pair = [seqs[x], seqs[y]]
+                if cut is not None:
+                    pair[cut] = clip(pair[cut])
+                counts[calibration.verdict(align_sequences(*pair))] += 1
+        n = sum(counts.values())
+        table.add_row(label, str(n), str(counts["version"]), str(counts["maybe"]), str(counts["unrelated"]),
+                      f"{counts['version'] / n:.1%}")  # fmt: skip
+    Console(width=160).print(table)
+
+
+if __name__ == "__main__":
+    main()
