@@ -134,3 +134,21 @@ def test_recurrence_threshold_equals_a_sort():
     S[:, :50] = 0.25  # ties
     for k in (1, 20, 60, 200):
         np.testing.assert_array_equal(kth_largest(S, k), np.sort(S, axis=1)[:, -k])
+
+
+def test_the_verdict_accounts_for_how_long_the_compared_material_is():
+    """A short clip matches a stretch of anything by chance: the same alignment score says less about it
+    than about whole songs, and the verdict does not depend on which of the two is A."""
+    from homage.align.verdict import load_calibration
+
+    calibration = load_calibration()
+    assert "log_min" in calibration.features
+    rng = np.random.default_rng(0)
+    song, clip = rng.random((300, 12)).astype(np.float32), rng.random((50, 12)).astype(np.float32)  # unrelated
+    one, other = align_sequences(song, clip), align_sequences(clip, song)
+    assert one.score > other.score  # the raw score (over B's frames) depends on the order …
+    assert calibration.probability(one) == pytest.approx(calibration.probability(other))  # … the verdict does not
+    assert calibration.verdict(one) != "version"
+    a = rng.random((60, 12)).astype(np.float32)
+    short, long = align_sequences(a[:20], a[:20]), align_sequences(a, a)
+    assert calibration.probability(short) < calibration.probability(long)

@@ -329,7 +329,8 @@ class Catalog:
         drop = {int(i) for i in exclude} | self._removed
         want = k + len({int(i) for i in exclude})
         width = min(self._main.ntotal, vector_index.search_width(self._main, want) + len(self._removed))
-        main_S, main_I = self._main.search(xq, width) if width else (np.zeros((len(xq), 0)), np.zeros((len(xq), 0), int))
+        with vector_index.threads_for(len(xq)):
+            main_S, main_I = self._main.search(xq, width) if width else (np.zeros((len(xq), 0)), np.zeros((len(xq), 0), int))
         if vector_index.is_approximate(self._main):  # re-score the candidates with the exact vectors
             candidates = np.unique(main_I[main_I >= 0])
             found, X = self.vectors(candidates)
