@@ -15,6 +15,8 @@ object; heavy state (a model) should be loaded once per process behind it, not c
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -64,7 +66,7 @@ class ProcessExecutor:
 
         items = iter(items)
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(self.workers, mp_context=context, initializer=_one_thread) as pool:
+        with ProcessPoolExecutor(self.workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)) as pool:
             pending: deque[tuple[Any, Future]] = deque()
 
             def submit() -> bool:
@@ -176,7 +178,15 @@ def _label(item: Any) -> str:
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
-def _one_thread() -> None:
-    """Worker start-up: native libraries compute on one thread (set before any of them is loaded)."""
+def _start_worker(parent: int) -> None:
+    """Worker start-up: native libraries compute on one thread (set before any of them is loaded), and the
+    worker exits once its parent is gone (a parent killed with SIGKILL would otherwise leave it waiting)."""
     for name in _THREAD_VARIABLES:
         os.environ[name] = "1"
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int, every: float = 1.0) -> None:
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
