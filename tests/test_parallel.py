@@ -39,9 +39,12 @@ def test_unordered_map_returns_every_item_once():
     assert results[7] == 49
 
 
-def test_a_dead_worker_fails_items_and_does_not_raise():
-    results = dict(ProcessExecutor(2).map(die_on_two, range(4)))
-    assert isinstance(results[2], Failure) and "worker process failed" in results[2].reason
+@pytest.mark.parametrize("ordered", [True, False])
+def test_a_dead_worker_fails_only_its_item_and_the_rest_goes_on(ordered):
+    results = dict(ProcessExecutor(2).map(die_on_two, range(12), ordered=ordered))
+    assert sorted(results) == list(range(12))
+    assert isinstance(results[2], Failure) and "died" in results[2].reason
+    assert {k: v for k, v in results.items() if k != 2} == {k: k for k in range(12) if k != 2}
 
 
 def test_as_executor_checks_workers():

@@ -20,6 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 from homage.errors import Failure, HomageError, ParameterError
@@ -54,7 +55,9 @@ class SerialExecutor:
 
 
 class ProcessExecutor:
-    """``workers`` spawned processes; at most ``2 × workers`` items are in flight at a time."""
+    """``workers`` spawned processes; at most ``2 × workers`` items are in flight at a time. A worker that dies
+    (killed, out of memory) breaks the pool: a new one takes over, and each item that was in flight is run
+    again alone, so that only the item that kills its worker fails."""
 
     def __init__(self, workers: int):
         if workers < 1:
@@ -62,19 +65,25 @@ class ProcessExecutor:
         self.workers = workers
 
     def map(self, fn: Callable, items: Iterable, *, ordered: bool = True) -> Iterator[tuple[Any, Result]]:
-        import multiprocessing
-
         items = iter(items)
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(self.workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)) as pool:
-            pending: deque[tuple[Any, Future]] = deque()
+        pending: deque[tuple[Any, Future]] = deque()
+        pool = _pool(self.workers)
 
-            def submit() -> bool:
-                item = next(items, _END)
-                if item is not _END:
-                    pending.append((item, pool.submit(run_one, fn, item)))
-                return item is not _END
+        def submit() -> bool:
+            nonlocal pool
+            item = next(items, _END)
+            if item is _END:
+                return False
+            try:
+                future = pool.submit(run_one, fn, item)
+            except BrokenProcessPool:
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = _pool(self.workers)
+                future = pool.submit(run_one, fn, item)
+            pending.append((item, future))
+            return True
 
+        try:
             while len(pending) < 2 * self.workers and submit():
                 pass
             while pending:
@@ -85,8 +94,27 @@ class ProcessExecutor:
                     done = next(k for k, (_, f) in enumerate(pending) if f.done())
                     item, future = pending[done]
                     del pending[done]
-                yield item, _result(item, future)
+                broken = future.exception() if not future.cancelled() else None
+                yield item, _alone(fn, item) if isinstance(broken, BrokenProcessPool) else _result(item, future)
                 submit()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    import multiprocessing
+
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+                               initargs=(os.getpid(),))  # fmt: skip
+
+
+def _alone(fn: Callable, item: Any) -> Result:
+    """``item`` in a process of its own: its result, or a failure when it kills that process too."""
+    pool = _pool(1)
+    try:
+        return _result(item, pool.submit(run_one, fn, item))
+    finally:
+        pool.shutdown(wait=True)
 
 
 class RayExecutor:
@@ -164,8 +192,10 @@ def as_executor(workers: int | Executor = 1) -> Executor:
 def _result(item: Any, future: Future) -> Result:
     try:
         return future.result()
-    except Exception as exc:  # noqa: BLE001 - a worker that died (killed, out of memory) fails its item only
-        return Failure(str(_label(item)), f"worker process failed ({type(exc).__name__}: {exc})")
+    except BrokenProcessPool:
+        return Failure(_label(item), "the worker process died on it (killed, or out of memory)")
+    except Exception as exc:  # noqa: BLE001 - anything else a worker raised outside run_one fails its item only
+        return Failure(_label(item), f"worker process failed ({type(exc).__name__}: {exc})")
 
 
 def _label(item: Any) -> str:
