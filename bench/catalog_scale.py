@@ -11,7 +11,9 @@ works) are inserted among them and searched for. Per size: build time (SQLite ro
 recording in the index and in SQLite, query p50/p95 one at a time and in batches of 100, recall@10 and
 @100 against exact search, and the share of each held-out version's other versions found in its top 100
 (what the re-ranking stage needs), exact and by the catalog; then the time to add 1,000 recordings, and
-what grouping the catalog would cost.
+what `homage groups` would take on it in one process: every recording's 21 nearest (measured, in batches
+of 100) plus 25 alignments per recording (`bench/groups_quality.py` aligned 24 per recording on the corpus
+validation split) at the measured time of one alignment of two 4-minute songs.
 """
 
 from __future__ import annotations
@@ -34,6 +36,22 @@ from homage.features.cache import FeatureCache
 from homage.models import get_embedder
 
 EMBEDDER = "csi"
+LINKS_PER_RECORDING = 25
+
+
+def alignment_seconds(seconds: float = 240.0, repeats: int = 20) -> float:
+    """The time of one alignment of two recordings of ``seconds`` (random sequences: the cost does not depend
+    on what they hold)."""
+    from homage.align import align_sequences
+    from homage.pipeline.analysis import ALIGN_CONFIG
+
+    rng = np.random.default_rng(0)
+    a, b = (rng.random((int(seconds * ALIGN_CONFIG.frame_rate), 12)).astype(np.float32) for _ in range(2))
+    align_sequences(a, b, ALIGN_CONFIG)  # compiled once
+    began = time.perf_counter()
+    for _ in range(repeats):
+        align_sequences(a, b, ALIGN_CONFIG)
+    return (time.perf_counter() - began) / repeats
 
 
 def embeddings(source: Path, workers: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -120,11 +138,13 @@ def main() -> None:
     print(f"mixture fitted to {len(fit_X)} embeddings of {args.fit}; {len(real_X)} real versions of "
           f"{len(set(real_works))} works from {args.real} inserted", flush=True)  # fmt: skip
     rng = np.random.default_rng(1)
+    align_s = alignment_seconds()
+    print(f"one alignment of two 4-minute songs: {align_s * 1000:.1f} ms", flush=True)
     table = Table(title="homage catalogs at scale (csi vectors: a fitted mixture plus real held-out versions)",
                   title_justify="left")  # fmt: skip
     for col in ("recordings", "index", "build: rows / index", "index B/rec (file ≈ memory)", "SQLite B/rec",
                 "query p50 / p95 (1 at a time)", "query (batch 100)", "recall@10", "recall@100",
-                "versions in top 100 (exact / catalog)", "add 1,000"):
+                "versions in top 100 (exact / catalog)", "add 1,000", "groups (est., 1 process)"):
         table.add_column(col, justify="right")
     work = args.work or Path(tempfile.mkdtemp(prefix="homage-scale-"))
     for size in sizes:
@@ -139,6 +159,8 @@ def main() -> None:
         xq /= np.linalg.norm(xq, axis=1, keepdims=True)
         single = latency(catalog, xq[:300], 10, 1)
         batched = latency(catalog, xq, 10, 100)
+        neighbours = latency(catalog, xq, 21, 100)
+        groups_s = size * (statistics.median(neighbours) + LINKS_PER_RECORDING * align_s)
         truth = ids[exact_top(xb, xq, 100)]
         _, found = catalog.search(xq, 100)
         recall10 = np.mean([len(set(t[:10]) & set(f[:10])) / 10 for t, f in zip(truth, found)])
@@ -165,10 +187,11 @@ def main() -> None:
         table.add_row(f"{size:,}", stats["index_built"], f"{rows_s:.0f} s / {index_s:.0f} s", f"{index_bytes:.0f}",
                       f"{sqlite_bytes:.0f}", f"{p(single, 0.5):.2f} / {p(single, 0.95):.2f} ms",
                       f"{statistics.median(batched) * 1000:.2f} ms", f"{recall10:.3f}", f"{recall100:.3f}",
-                      f"{np.mean(exact_hits):.3f} / {np.mean(catalog_hits):.3f}", f"{add_s:.1f} s")  # fmt: skip
+                      f"{np.mean(exact_hits):.3f} / {np.mean(catalog_hits):.3f}", f"{add_s:.1f} s",
+                      f"{groups_s / 3600:.1f} h")  # fmt: skip
         print(f"{size:,} done", flush=True)
         shutil.rmtree(folder, ignore_errors=True)
-    Console(width=200).print(table)
+    Console(width=230).print(table)
 
 
 if __name__ == "__main__":

@@ -18,13 +18,10 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from homage.align import AlignConfig, align_sequences
-from homage.align.verdict import load_calibration
+from homage.align.verdict import CALIBRATION_FILE, load_calibration
 from homage.data.manifest import load_dataset
-from homage.errors import Failure
-from homage.features.cache import FeatureCache
-from homage.parallel import as_executor
-from homage.pipeline.analysis import SequenceTask
+from homage.models import DEFAULT_EMBEDDER, get_embedder
+from homage.pipeline.analysis import Recorded, pair_evidence, recorded
 
 
 def main() -> None:
@@ -34,26 +31,24 @@ def main() -> None:
     parser.add_argument("--clip", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--calibration", default=str(CALIBRATION_FILE), help="a calibration file (default: the shipped one)")
     args = parser.parse_args()
     entries = load_dataset(args.data)
-    results = as_executor(args.workers).map(SequenceTask(FeatureCache.default()), [str(e.path) for e in entries])
-    kept = [(e.work, np.asarray(s, np.float32)) for e, (_, s) in zip(entries, results) if not isinstance(s, Failure)]
-    works, seqs = [w for w, _ in kept], [s for _, s in kept]
+    embedder = get_embedder(DEFAULT_EMBEDDER)
+    items, works = recorded([str(e.path) for e in entries], [e.work for e in entries], embedder, args.workers)
     rng = np.random.default_rng(args.seed)
-    versions = [(a, b) for a, b in combinations(range(len(seqs)), 2) if works[a] == works[b]]
+    versions = [(a, b) for a, b in combinations(range(len(items)), 2) if works[a] == works[b]]
     others = set()
     while len(others) < args.others:
-        a, b = sorted(int(x) for x in rng.choice(len(seqs), size=2, replace=False))
+        a, b = sorted(int(x) for x in rng.choice(len(items), size=2, replace=False))
         if works[a] != works[b]:
             others.add((a, b))
-    calibration = load_calibration()
-    frames = int(args.clip * AlignConfig().frame_rate)
+    calibration = load_calibration(args.calibration)
 
-    def clip(s: np.ndarray) -> np.ndarray:
-        start = int(rng.integers(max(len(s) - frames, 1)))
-        return s[start : start + frames]
+    def clip(r: Recorded) -> Recorded:
+        return r.clip(rng.uniform(0, max(r.seconds - args.clip, 0)), args.clip, embedder)
 
-    table = Table(title=f"Verdicts on {args.data} ({len(seqs)} recordings; {calibration.fitted_on[:80]}…)", title_justify="left")
+    table = Table(title=f"Verdicts on {args.data} ({len(items)} recordings; {calibration.fitted_on[:80]}…)", title_justify="left")
     for col in ("pairs", "n", "version", "maybe", "unrelated", "share called version"):
         table.add_column(col, justify="left" if col == "pairs" else "right")
     excerpt = f"{args.clip:g}-s excerpt"
@@ -63,10 +58,10 @@ def main() -> None:
         counts = Counter()
         for a, b in pairs:
             for x, y in ((a, b), (b, a)) if cut is not None else ((a, b),):
-                pair = [seqs[x], seqs[y]]
+                pair = [items[x], items[y]]
                 if cut is not None:
                     pair[cut] = clip(pair[cut])
-                counts[calibration.verdict(align_sequences(*pair))] += 1
+                counts[calibration.verdict(*pair_evidence(*pair))] += 1
         n = sum(counts.values())
         table.add_row(label, str(n), str(counts["version"]), str(counts["maybe"]), str(counts["unrelated"]),
                       f"{counts['version'] / n:.1%}")  # fmt: skip

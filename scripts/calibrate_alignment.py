@@ -5,9 +5,10 @@
 Pairs come from each data set given (a built corpus split: rendered POP909/ASAP versions, never real covers):
 every two versions of one work are positives, random pairs of works negatives. Two in five pairs compare a
 clip (8–40 s at a random place of the first recording) with the whole second one, as a catalog compares an
-excerpt with songs; the rest compare the two whole recordings. The logistic fit reads the alignment's
-symmetric score (Qmax over √ of the shorter one's frames) and the log lengths of both, so that a short clip,
-which can match a stretch of anything by chance, needs more to be called a version. Writes
+excerpt with songs (the clip embedded on its own); the rest compare the two whole recordings. The logistic
+fit reads the alignment's symmetric score (Qmax over √ of the shorter one's frames), the log lengths of both
+(so that a short clip, which can match a stretch of anything by chance, needs more to be called a version)
+and the cosine similarity of the two embeddings (the shipped `csi`). Writes
 src/homage/align/assets/calibration.json and prints the fit, its accuracy and its verdicts per kind of pair.
 """
 
@@ -18,22 +19,17 @@ from collections import defaultdict
 
 import numpy as np
 
-from homage.align import AlignConfig, align_sequences
 from homage.align.verdict import FEATURES, fit_calibration
 from homage.data.manifest import load_dataset
-from homage.errors import Failure
-from homage.features.cache import FeatureCache
-from homage.parallel import as_executor
-from homage.pipeline.analysis import SequenceTask
+from homage.models import DEFAULT_EMBEDDER, get_embedder
+from homage.pipeline.analysis import Recorded, pair_evidence, recorded
 
-FEATURE_NAMES = ("score_min", "log_min", "log_max")
+FEATURE_NAMES = ("score_min", "log_min", "log_max", "similarity")
 
 
-def sequences(source: str, workers: int) -> tuple[list[np.ndarray], list[str]]:
+def recordings(source: str, workers: int) -> tuple[list[Recorded], list[str]]:
     entries = [e for e in load_dataset(source) if e.role == "version"]
-    results = as_executor(workers).map(SequenceTask(FeatureCache.default()), [str(e.path) for e in entries])
-    kept = [(e.work, seq) for e, (_, seq) in zip(entries, results) if not isinstance(seq, Failure)]
-    return [np.asarray(s, dtype=np.float32) for _, s in kept], [w for w, _ in kept]
+    return recorded([str(e.path) for e in entries], [e.work for e in entries], get_embedder(DEFAULT_EMBEDDER), workers)
 
 
 def draw_pairs(works: list[str], n: int, rng: np.random.Generator) -> list[tuple[int, int, bool]]:
@@ -58,23 +54,21 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
-    rate = AlignConfig().frame_rate
+    embedder = get_embedder(DEFAULT_EMBEDDER)
     rows, truth, kinds = [], [], []
     for source in args.data:
-        seqs, works = sequences(source, args.workers)
+        items, works = recordings(source, args.workers)
         for a, b, same in draw_pairs(works, args.pairs // len(args.data), rng):
-            first, second = seqs[a], seqs[b]
-            kind = "whole–whole"
+            first, kind = items[a], "whole–whole"
             if rng.random() < 0.4:
-                length = int(rng.uniform(8, 40) * rate)
-                if len(first) > length:
-                    start = int(rng.integers(len(first) - length))
-                    first, kind = first[start : start + length], "clip–whole"
-            al = align_sequences(first, second)
-            rows.append([FEATURES[f](al) for f in FEATURE_NAMES])
+                seconds = rng.uniform(8, 40)
+                if first.seconds > seconds:
+                    first, kind = first.clip(rng.uniform(0, first.seconds - seconds), seconds, embedder), "clip–whole"
+            al, similarity = pair_evidence(first, items[b])
+            rows.append([FEATURES[f](al, similarity) for f in FEATURE_NAMES])
             truth.append(same)
             kinds.append(f"{source}: {kind}")
-        print(f"{source}: {len(seqs)} recordings of {len(set(works))} works", flush=True)
+        print(f"{source}: {len(items)} recordings of {len(set(works))} works", flush=True)
     X, y = np.array(rows), np.array(truth)
     fitted_on = (f"{len(y)} pairs ({int(y.sum())} versions, {int((~y).sum())} non-versions) of rendered versions of "
                  f"{', '.join(args.data)}; two in five compare an 8–40 s clip with a whole recording; seed {args.seed}")  # fmt: skip

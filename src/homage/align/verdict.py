@@ -2,9 +2,10 @@
 (version / maybe / unrelated).
 
 The probability is a logistic fit on labelled pairs of the versions corpus (``scripts/calibrate_alignment.py``:
-rendered versions, never real covers) of features of the alignment — its score, and how long the compared
-material is, so that a short clip, which can match a stretch of anything by chance, needs more to be called
-a version. The fit ships as ``assets/calibration.json`` and names the data that set it.
+rendered versions, never real covers) of the evidence about a pair: the alignment's score, how long the
+compared material is (a short clip can match a stretch of anything by chance, so it needs more to be called
+a version), and the cosine similarity of the two embeddings, a second witness that errs on other pairs than
+the alignment does. The fit ships as ``assets/calibration.json`` and names the data that set it.
 """
 
 from __future__ import annotations
@@ -17,15 +18,19 @@ from pathlib import Path
 
 import numpy as np
 
+from homage.errors import ParameterError
+
 CALIBRATION_FILE = Path(__file__).with_name("assets") / "calibration.json"
 VERSION_AT, MAYBE_AT = 0.7, 0.3  # probability thresholds of the verdicts
 
-# What a calibration may read of an alignment (frames: of the delay-embedded sequences).
+# What a calibration may read of a pair: its alignment and the cosine similarity of its embeddings
+# (frames: of the delay-embedded sequences).
 FEATURES: dict[str, Callable] = {
-    "score": lambda al: al.score,  # Qmax / √(frames of B), as re-ranking uses it
-    "score_min": lambda al: al.qmax / np.sqrt(max(min(al.frames_a, al.frames_b), 1)),  # the same, symmetric
-    "log_min": lambda al: np.log(max(min(al.frames_a, al.frames_b), 1)),  # how long the shorter one is
-    "log_max": lambda al: np.log(max(max(al.frames_a, al.frames_b), 1)),
+    "score": lambda al, sim: al.score,  # Qmax / √(frames of B), as re-ranking uses it
+    "score_min": lambda al, sim: al.qmax / np.sqrt(max(min(al.frames_a, al.frames_b), 1)),  # the same, symmetric
+    "log_min": lambda al, sim: np.log(max(min(al.frames_a, al.frames_b), 1)),  # how long the shorter one is
+    "log_max": lambda al, sim: np.log(max(max(al.frames_a, al.frames_b), 1)),
+    "similarity": lambda al, sim: sim,  # cosine of the two embeddings
 }
 
 
@@ -42,19 +47,29 @@ class Calibration:
         """The weight of the first feature (the score, for a score-only fit)."""
         return self.weights[0]
 
-    def probability(self, evidence) -> float:
-        """That the pair is a version pair, from its Alignment (or, for a score-only fit, its score)."""
-        values = [evidence] if isinstance(evidence, (int, float, np.floating)) else [FEATURES[f](evidence) for f in self.features]
+    def probability(self, evidence, similarity: float | None = None) -> float:
+        """That the pair is a version pair, from its Alignment and the cosine ``similarity`` of its
+        embeddings (or, for a score-only fit, from its score)."""
+        if "similarity" in self.features and similarity is None:
+            raise ParameterError("this calibration reads the embeddings' similarity: pass it with the alignment")
+        if isinstance(evidence, (int, float, np.floating)):
+            values = [evidence]
+        else:
+            values = [FEATURES[f](evidence, similarity) for f in self.features]
         return float(1.0 / (1.0 + np.exp(-(float(np.dot(self.weights, values)) + self.intercept))))
 
-    def verdict(self, evidence) -> str:
-        p = self.probability(evidence)
-        return "version" if p >= VERSION_AT else "maybe" if p >= MAYBE_AT else "unrelated"
+    def verdict(self, evidence, similarity: float | None = None) -> str:
+        return verdict_of(self.probability(evidence, similarity))
 
     def save(self, path: str | Path = CALIBRATION_FILE) -> Path:
         path = Path(path)
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")
         return path
+
+
+def verdict_of(probability: float) -> str:
+    """"version", "maybe" or "unrelated" for a calibrated probability."""
+    return "version" if probability >= VERSION_AT else "maybe" if probability >= MAYBE_AT else "unrelated"
 
 
 @functools.lru_cache(maxsize=8)

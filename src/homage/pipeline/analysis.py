@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from homage import audio
-from homage.align import AlignConfig, align_sequences, alignment_sequence
+from homage.align import AlignConfig, Alignment, align_sequences, alignment_sequence
 from homage.catalog import NewRecording
 from homage.config import stable_hash
 from homage.features.cache import FeatureCache
 from homage.features.cqt import CQTSpec
+from homage.errors import Failure
 from homage.models import Embedder
+from homage.parallel import Executor, as_executor
 
 ALIGN_CONFIG = AlignConfig()
 # How the stored alignment sequences are computed: a catalog sets aside those computed otherwise.
@@ -77,6 +80,51 @@ class SequenceTask:
 
     def __call__(self, path: str) -> np.ndarray:
         return sequence_of(path, self.cache)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the evidence about a pair reads of one recording (or of a clip of it): its alignment sequence,
+    its embedder's input features and its embedding."""
+
+    sequence: np.ndarray
+    features: np.ndarray  # the embedder's input, (..., frames)
+    frame_rate: float  # of ``features``
+    vector: np.ndarray
+
+    @property
+    def seconds(self) -> float:
+        return self.features.shape[-1] / self.frame_rate
+
+    def clip(self, start: float, seconds: float, embedder: Embedder) -> Recorded:
+        """``seconds`` of it from ``start``, embedded on its own."""
+        s0, s1 = (round(t * ALIGN_CONFIG.frame_rate) for t in (start, start + seconds))
+        f0, f1 = (round(t * self.frame_rate) for t in (start, start + seconds))
+        features = self.features[..., f0:f1]
+        return Recorded(self.sequence[s0:s1], features, self.frame_rate, embedder.embed(features))
+
+
+def pair_evidence(a: Recorded, b: Recorded) -> tuple[Alignment, float]:
+    """What the calibration reads of a pair: the alignment of A with B and the embeddings' cosine similarity."""
+    return align_sequences(a.sequence, b.sequence, ALIGN_CONFIG), float(Embedder.similarity(a.vector, b.vector)[0, 0])
+
+
+class _Record:
+    def __init__(self, embedder: Embedder, cache: FeatureCache):
+        self.embedder, self.cache = embedder, cache
+
+    def __call__(self, path: str) -> Recorded:
+        item = analyze_file(path, self.embedder, self.cache)
+        features = self.cache.features(path, self.embedder.feature, content_hash=item.content_hash)
+        return Recorded(np.asarray(item.sequence, np.float32), features, self.embedder.feature.frame_rate, item.vector)
+
+
+def recorded(paths: list[str], labels: list, embedder: Embedder, workers: int | Executor = 1,
+             cache: FeatureCache | None = None) -> tuple[list[Recorded], list]:  # fmt: skip
+    """:class:`Recorded` of each readable file of ``paths``, with its label (unreadable files are left out)."""
+    task = _Record(embedder, cache if cache is not None else FeatureCache.default())
+    kept = [(r, label) for (_, r), label in zip(as_executor(workers).map(task, paths), labels) if not isinstance(r, Failure)]
+    return [r for r, _ in kept], [label for _, label in kept]
 
 
 class Analyze:

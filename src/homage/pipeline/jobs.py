@@ -25,6 +25,7 @@ from homage.catalog import Catalog
 from homage.config import stable_hash
 from homage.errors import Failure, ParameterError
 from homage.features.cache import FeatureCache, default_cache_dir
+from homage.models import Embedder
 from homage.parallel import DEFAULT_WORKERS, Executor, as_executor
 from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND
 from homage.pipeline.library import CatalogLike, embedder_for, open_catalog
@@ -273,7 +274,8 @@ def groups(
             members.setdefault(g, []).append(r)
         group_of = dict(known)
         strongest: dict[int, tuple[int, float]] = {r: (s, p) for r, (_, s, p) in catalog.groups().items() if r in known}
-        probability = functools.lru_cache(maxsize=None)(lambda a, b: _link(a, b, sequences, calibration))
+        vectors = {int(i): x for i, x in zip(ids, X)}
+        probability = functools.lru_cache(maxsize=None)(lambda a, b: _link(a, b, sequences, vectors, calibration))
         for n, rid in enumerate(todo):
             candidates = {group_of[int(j)] for j in I[n] if int(j) in group_of and int(j) != rid}
             best_group, best_average = None, cut
@@ -303,12 +305,12 @@ def groups(
     return report
 
 
-def _link(a: int, b: int, sequences: dict[int, np.ndarray], calibration) -> float:
+def _link(a: int, b: int, sequences: dict[int, np.ndarray], vectors: dict[int, np.ndarray], calibration) -> float:
     """The calibrated probability that recordings ``a`` and ``b`` are versions (0 without sequences)."""
     if a not in sequences or b not in sequences:
         return 0.0
     short, long = sorted((sequences[a], sequences[b]), key=len)
-    return calibration.probability(Prepared(short, ALIGN_CONFIG).align(long))
+    return calibration.probability(Prepared(short, ALIGN_CONFIG).align(long), float(Embedder.similarity(vectors[a], vectors[b])[0, 0]))
 
 
 def group_table(catalog_path: CatalogLike) -> list[dict]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from homage import audio
 from homage.align import Alignment, Prepared, align_sequences
 from homage.align.rerank import RERANK_DEPTH, rerank
-from homage.align.verdict import load_calibration
+from homage.align.verdict import load_calibration, verdict_of
 from homage.catalog import Recording
 from homage.features.cache import FeatureCache
 from homage.models import DEFAULT_EMBEDDER, Embedder, get_embedder
@@ -42,7 +42,7 @@ class Match:
     similarity: float  # cosine similarity of the embeddings
     score: float  # the final score the ranking sorts by (the fused score for re-ranked matches)
     alignment: Alignment | None = None  # for re-ranked matches
-    probability: float | None = None  # that the two are versions (calibrated on the alignment score)
+    probability: float | None = None  # that the two are versions (calibrated on the alignment and similarity)
     verdict: str | None = None  # "version", "maybe" or "unrelated"
     group: int | None = None  # the recording's version group in the catalog (``homage groups``)
 
@@ -75,7 +75,7 @@ class Comparison:
     embedder: str
     similarity: float
     alignment: Alignment  # where and how the two match (pitch-class alignment)
-    probability: float  # that the two are versions, from the alignment score (calibrated)
+    probability: float  # that the two are versions, from the alignment and the similarity (calibrated)
     verdict: str  # "version", "maybe" or "unrelated"
 
     @property
@@ -147,7 +147,10 @@ def query(
     matches = []
     for n, c in enumerate(ranked.order[:k], start=1):
         al = ranked.alignments[c]
-        verdict = {} if al is None else {"probability": calibration.probability(al), "verdict": calibration.verdict(al)}
+        verdict = {}
+        if al is not None:
+            p = calibration.probability(al, float(similarity[c]))
+            verdict = {"probability": p, "verdict": verdict_of(p)}
         matches.append(Match(n, recordings[ids[c]], float(similarity[c]), float(ranked.scores[c]), al, **verdict,
                              group=groups.get(int(ids[c]))))  # fmt: skip
     return QueryResult(item.path, name, embedder.identity, matches)
@@ -178,10 +181,8 @@ def compare(
     cache = cache if cache is not None else FeatureCache.default()
     ea, eb = (analyze_file(p, embedder, cache, max_duration=max_duration) for p in (a, b))
     alignment = align_sequences(ea.sequence, eb.sequence, ALIGN_CONFIG)
-    calibration = load_calibration()
-    return Comparison(
-        ea.path, eb.path, embedder.identity, float(embedder.similarity(ea.vector, eb.vector)[0, 0]), alignment,
-        calibration.probability(alignment), calibration.verdict(alignment),
-    )  # fmt: skip
+    similarity = float(embedder.similarity(ea.vector, eb.vector)[0, 0])
+    probability = load_calibration().probability(alignment, similarity)
+    return Comparison(ea.path, eb.path, embedder.identity, similarity, alignment, probability, verdict_of(probability))
 
 
