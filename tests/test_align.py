@@ -147,8 +147,31 @@ def test_the_verdict_accounts_for_how_long_the_compared_material_is():
     song, clip = rng.random((300, 12)).astype(np.float32), rng.random((50, 12)).astype(np.float32)  # unrelated
     one, other = align_sequences(song, clip), align_sequences(clip, song)
     assert one.score > other.score  # the raw score (over B's frames) depends on the order …
-    assert calibration.probability(one) == pytest.approx(calibration.probability(other))  # … the verdict does not
-    assert calibration.verdict(one) != "version"
+    assert calibration.probability(one, 0.3) == pytest.approx(calibration.probability(other, 0.3))  # … the verdict does not
+    assert calibration.verdict(one, 0.3) != "version"
     a = rng.random((60, 12)).astype(np.float32)
     short, long = align_sequences(a[:20], a[:20]), align_sequences(a, a)
-    assert calibration.probability(short) < calibration.probability(long)
+    assert calibration.probability(short, 0.5) < calibration.probability(long, 0.5)
+
+
+def test_the_verdict_weighs_the_embeddings_too_and_asks_for_them():
+    from homage.align.verdict import load_calibration
+    from homage.errors import ParameterError
+
+    calibration = load_calibration()
+    rng = np.random.default_rng(1)
+    a = rng.random((80, 12)).astype(np.float32)
+    al = align_sequences(a, np.roll(a, 2, axis=1))
+    assert calibration.probability(al, 0.2) < calibration.probability(al, 0.8)
+    with pytest.raises(ParameterError, match="similarity"):
+        calibration.probability(al)
+
+
+def test_a_search_weighs_its_verdicts_by_the_candidates_it_judged():
+    from homage.align.verdict import among_candidates
+
+    assert among_candidates(0.9, 1) == 0.9 and among_candidates(0.9, 2) == 0.9  # one pair: as calibrated
+    odds = lambda p: p / (1 - p)  # noqa: E731
+    assert odds(among_candidates(0.9, 11)) == pytest.approx(odds(0.9) / 10)
+    assert among_candidates(0.99, 100) < among_candidates(0.99, 10) < 0.99
+    assert among_candidates(1.0, 100) > 0.999  # certainty stays certainty

@@ -67,6 +67,19 @@ class Calibration:
         return path
 
 
+def among_candidates(probability: float, candidates: int) -> float:
+    """The probability for a pair that a search picked among ``candidates`` recordings compared with one
+    query, of which about one is a version. The calibration is fitted at even odds, the right prior for
+    two recordings someone suspects; a search that judges 100 candidates would, at even odds, call the
+    few percent of unrelated ones that align by chance versions on every query. So, as a sequence search
+    scales its E-values by the database searched, the odds are multiplied by the prior odds
+    1 : (candidates − 1)."""
+    if candidates <= 2:
+        return probability
+    p = min(max(probability, 1e-15), 1 - 1e-15)
+    return float(1.0 / (1.0 + np.exp(-(np.log(p / (1 - p)) - np.log(candidates - 1)))))
+
+
 def verdict_of(probability: float) -> str:
     """"version", "maybe" or "unrelated" for a calibrated probability."""
     return "version" if probability >= VERSION_AT else "maybe" if probability >= MAYBE_AT else "unrelated"

@@ -9,7 +9,7 @@ from pathlib import Path
 from homage import audio
 from homage.align import Alignment, Prepared, align_sequences
 from homage.align.rerank import RERANK_DEPTH, rerank
-from homage.align.verdict import load_calibration, verdict_of
+from homage.align.verdict import among_candidates, load_calibration, verdict_of
 from homage.catalog import Recording
 from homage.features.cache import FeatureCache
 from homage.models import DEFAULT_EMBEDDER, Embedder, get_embedder
@@ -42,7 +42,7 @@ class Match:
     similarity: float  # cosine similarity of the embeddings
     score: float  # the final score the ranking sorts by (the fused score for re-ranked matches)
     alignment: Alignment | None = None  # for re-ranked matches
-    probability: float | None = None  # that the two are versions (calibrated on the alignment and similarity)
+    probability: float | None = None  # that the two are versions, as one of the candidates judged (calibrated)
     verdict: str | None = None  # "version", "maybe" or "unrelated"
     group: int | None = None  # the recording's version group in the catalog (``homage groups``)
 
@@ -122,8 +122,9 @@ def query(
     """The ``k`` catalogued recordings most likely to be versions of ``path`` (the file itself excluded).
 
     The embedding's top ``rerank_depth`` candidates are aligned with the query and re-ordered by the
-    fused embedding + alignment score (:func:`homage.align.rerank.rerank`), each with its verdict;
-    ``rerank_depth=0`` ranks by the embedding alone.
+    fused embedding + alignment score (:func:`homage.align.rerank.rerank`), each with its verdict — the
+    calibrated probability weighed by how many candidates were judged
+    (:func:`homage.align.verdict.among_candidates`); ``rerank_depth=0`` ranks by the embedding alone.
     """
     cache = cache if cache is not None else FeatureCache.default()
     with open_catalog(catalog_path) as catalog:
@@ -144,12 +145,13 @@ def query(
                   for n, i in enumerate(ids)]  # fmt: skip
     ranked = rerank(Prepared(item.sequence, ALIGN_CONFIG), candidates, similarity, config=ALIGN_CONFIG)
     calibration = load_calibration()
+    aligned = sum(al is not None for al in ranked.alignments)
     matches = []
     for n, c in enumerate(ranked.order[:k], start=1):
         al = ranked.alignments[c]
         verdict = {}
         if al is not None:
-            p = calibration.probability(al, float(similarity[c]))
+            p = among_candidates(calibration.probability(al, float(similarity[c])), aligned)
             verdict = {"probability": p, "verdict": verdict_of(p)}
         matches.append(Match(n, recordings[ids[c]], float(similarity[c]), float(ranked.scores[c]), al, **verdict,
                              group=groups.get(int(ids[c]))))  # fmt: skip
