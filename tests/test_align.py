@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from homage.align import AlignConfig, align_cqt, align_sequences
-from homage.align.qmax import backtrack, cross_recurrence, qmax_matrix
+from homage.align.qmax import cross_recurrence, qmax_matrix, strongest_paths
 from homage.align.sequences import delay_embed, signed_semitones, transposition_candidates
 from homage.features.cqt import cqt
 
@@ -64,8 +64,25 @@ def test_qmax_by_hand():
     Q = qmax_matrix(R, 2.0, 0.5)
     # diagonal run of 2, a gap right after a recurrence (onset 2 → 0), then a new recurrence
     assert Q[0, 0] == 1 and Q[1, 1] == 2 and Q[2, 2] == 0 and Q[3, 3] == 1
-    path = backtrack(Q, 1, 1)
-    assert path.tolist() == [[0, 0], [1, 1]]
+    cells, starts, strengths = strongest_paths(Q, 3)
+    assert cells[starts[0] : starts[1]].tolist() == [[0, 0], [1, 1]] and strengths[0] == 2  # the strongest first
+    assert cells[starts[1] : starts[2]].tolist() == [[3, 3]] and len(strengths) == 2  # then one in other rows and columns
+
+
+def test_qmax_equals_the_textbook_recursion():
+    """The vectorised kernel computes Serrà's recursion cell by cell."""
+    rng = np.random.default_rng(5)
+    R = (rng.random((60, 45)) < 0.15).astype(np.uint8)
+    onset, extension = 2.0, 0.5
+    Q = np.zeros((62, 47))
+    for i in range(2, 62):
+        for j in range(2, 47):
+            if R[i - 2, j - 2]:
+                Q[i, j] = max(Q[i - 1, j - 1], Q[i - 2, j - 1], Q[i - 1, j - 2]) + 1
+            else:
+                gap = lambda di, dj: Q[i - di, j - dj] - (onset if R[i - di - 2, j - dj - 2] and i - di >= 2 and j - dj >= 2 else extension)  # noqa: E731
+                Q[i, j] = max(0.0, gap(1, 1), gap(2, 1), gap(1, 2))
+    np.testing.assert_allclose(qmax_matrix(R, onset, extension), Q[2:, 2:], atol=1e-5)
 
 
 def test_calibration_fit_orders_and_separates_scores():

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from homage.align.qmax import backtrack, neighbours, qmax_matrix, recurrence
+from homage.align.qmax import neighbours, qmax_matrix, recurrence, strongest_paths
 from homage.align.sequences import best_shifts, delay_embed, fixed_rate_chroma, global_profile, signed_semitones
 from homage.features.cqt import CQTSpec
 
@@ -116,24 +116,19 @@ def align_cqt(Ca: np.ndarray, Cb: np.ndarray, spec: CQTSpec = CQTSpec(), config:
 
 
 def _segments(Q: np.ndarray, config: AlignConfig) -> tuple[list[Segment], np.ndarray | None]:
-    """The strongest non-overlapping alignment paths, longest-scoring first, in seconds."""
-    Q = Q.copy()
+    """The strongest non-overlapping alignment paths, longest-scoring first, in seconds; and the best path
+    (frame indices). Later paths use other time spans of both songs; short ones after the first are left out."""
+    cells, starts, strengths = strongest_paths(Q, config.max_segments)
     to_s = 1.0 / config.frame_rate
     span = config.embed_dim - 1  # a delay-embedded frame covers embed_dim frames
     found, best = [], None
-    for _ in range(config.max_segments):
-        i, j = np.unravel_index(int(np.argmax(Q)), Q.shape)
-        if Q[i, j] <= 0:
-            break
-        strength = float(Q[i, j])
-        path = backtrack(Q, i, j)
+    for n, strength in enumerate(strengths):
+        path = cells[starts[n] : starts[n + 1]]
         (i0, j0), (i1, j1) = (int(v) for v in path[0]), (int(v) for v in path[-1])
-        Q[i0 : i1 + 1, :] = 0  # later segments use other time spans of both songs
-        Q[:, j0 : j1 + 1] = 0
         if (i1 - i0 + span) * to_s < config.min_segment_s and found:
             continue
         best = path if best is None else best
-        found.append(Segment(i0 * to_s, (i1 + span + 1) * to_s, j0 * to_s, (j1 + span + 1) * to_s, strength))
+        found.append(Segment(i0 * to_s, (i1 + span + 1) * to_s, j0 * to_s, (j1 + span + 1) * to_s, float(strength)))
     return found, best
 
 
