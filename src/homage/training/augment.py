@@ -8,6 +8,9 @@ import numpy as np
 from homage.training.config import Augment
 
 
+PITCH_CLASSES = 12
+
+
 def shift_bins(X: np.ndarray, shift: int, fill: float) -> np.ndarray:
     """``X`` (bins, frames) moved ``shift`` bins up (down when negative); the bins left empty get ``fill``."""
     X = np.roll(X, shift, axis=0)
@@ -36,8 +39,8 @@ def training_chunk(X: np.ndarray, frames: int, aug: Augment, rng: np.random.Gene
     if not enabled:
         return X
     shift = int(rng.integers(-aug.key_shift, aug.key_shift + 1)) if aug.key_shift else 0
-    if shift:
-        X = shift_bins(X, shift, fill=0.0)
+    if shift:  # pitch-class input (12 rows) wraps around the octave; a spectrum moves and is filled
+        X = np.roll(X, shift, axis=0) if X.shape[0] == PITCH_CLASSES else shift_bins(X, shift, fill=0.0)
     if aug.freq_mask:
         width, at = int(rng.integers(aug.freq_mask + 1)), int(rng.integers(X.shape[0]))
         X[at : at + width] = 0.0

@@ -24,7 +24,7 @@ RUNTIME_FIELDS = ("device", "workers", "cache")
 @dataclass(frozen=True)
 class Augment:
     tempo: tuple[float, float] = (0.9, 1.1)  # time-stretch range of a training chunk (of the beat grid for beat input)
-    key_shift: int = 0  # random shift of up to this many bins (semitones), either way
+    key_shift: int = 0  # random shift of up to this many bins (semitones), either way; around the octave for chroma
     freq_mask: int = 1  # SpecAugment: one band of up to this many bins zeroed
     time_mask: int = 8  # and one span of up to this many frames
 
