@@ -175,3 +175,17 @@ def test_shipped_model_carries_its_training_config_and_needs_no_torch():
             "v = get_embedder('csi').embed(np.random.default_rng(0).random((84, 2000)).astype(np.float32)); "
             "assert v.shape == (128,); assert 'torch' not in sys.modules, 'torch was imported'")  # fmt: skip
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_key_shifts_wrap_chroma_around_the_octave_and_move_a_spectrum():
+    from homage.training.config import Augment
+
+    rng = np.random.default_rng(3)
+    shift_only = Augment(tempo=(1.0, 1.0), key_shift=6, freq_mask=0, time_mask=0)
+    chroma = rng.random((12, 40)).astype(np.float32)
+    shifted = [training_chunk(chroma, 40, shift_only, rng) for _ in range(20)]
+    assert all(np.allclose(np.sort(s, axis=0), np.sort(chroma, axis=0)) for s in shifted)  # every pitch class kept
+    assert any(not np.allclose(s, chroma) for s in shifted)  # and moved
+    cqt = rng.random((84, 40)).astype(np.float32) + 1.0
+    moved = [training_chunk(cqt, 40, shift_only, rng) for _ in range(20)]
+    assert any((m == 0).all(axis=1).any() for m in moved)  # bins moved out of a spectrum leave zeros
