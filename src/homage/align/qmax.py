@@ -103,8 +103,8 @@ def qmax_matrix(R: np.ndarray, gap_onset: float, gap_extension: float) -> np.nda
 def strongest_paths(Q: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Up to ``count`` alignment paths, strongest first, each in rows and columns that no stronger one
     spans (as if those were zeroed): from the strongest remaining cell, back to the strongest of its three
-    predecessors until the score returns to zero. Returns the paths' cells one after another (k, 2), where each path starts in them (count + 1
-    offsets) and each path's strength."""
+    predecessors until the score returns to zero. Returns the paths' cells one after another (k, 2), where
+    each path starts in them (offsets, one more than the paths) and each path's strength."""
     n, m = Q.shape
     row_free, col_free = np.ones(n, dtype=np.bool_), np.ones(m, dtype=np.bool_)
     cells = np.empty((count * (n + m + 2), 2), dtype=np.int64)

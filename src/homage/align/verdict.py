@@ -56,7 +56,7 @@ class Calibration:
             values = [evidence]
         else:
             values = [FEATURES[f](evidence, similarity) for f in self.features]
-        return float(1.0 / (1.0 + np.exp(-(float(np.dot(self.weights, values)) + self.intercept))))
+        return _logistic(float(np.dot(self.weights, values)) + self.intercept)
 
     def verdict(self, evidence, similarity: float | None = None) -> str:
         return verdict_of(self.probability(evidence, similarity))
@@ -77,7 +77,11 @@ def among_candidates(probability: float, candidates: int) -> float:
     if candidates <= 2:
         return probability
     p = min(max(probability, 1e-15), 1 - 1e-15)
-    return float(1.0 / (1.0 + np.exp(-(np.log(p / (1 - p)) - np.log(candidates - 1)))))
+    return _logistic(np.log(p / (1 - p)) - np.log(candidates - 1))
+
+
+def _logistic(z: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-z)))
 
 
 def verdict_of(probability: float) -> str:

@@ -11,9 +11,9 @@ from homage import audio
 from homage.align import AlignConfig, Alignment, align_sequences, alignment_sequence
 from homage.catalog import NewRecording
 from homage.config import stable_hash
+from homage.errors import Failure
 from homage.features.cache import FeatureCache
 from homage.features.cqt import CQTSpec
-from homage.errors import Failure
 from homage.models import Embedder
 from homage.parallel import Executor, as_executor
 
@@ -104,8 +104,9 @@ class Recorded:
         return Recorded(self.sequence[s0:s1], features, self.frame_rate, embedder.embed(features))
 
 
-def pair_evidence(a: Recorded, b: Recorded) -> tuple[Alignment, float]:
-    """What the calibration reads of a pair: the alignment of A with B and the embeddings' cosine similarity."""
+def pair_evidence(a: Recorded | NewRecording, b: Recorded | NewRecording) -> tuple[Alignment, float]:
+    """What the calibration reads of a pair (anything with a ``sequence`` and a ``vector``): the alignment
+    of A with B and the embeddings' cosine similarity."""
     return align_sequences(a.sequence, b.sequence, ALIGN_CONFIG), float(Embedder.similarity(a.vector, b.vector)[0, 0])
 
 

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from homage import audio
-from homage.align import Alignment, Prepared, align_sequences
+from homage.align import Alignment, Prepared
 from homage.align.rerank import RERANK_DEPTH, rerank
 from homage.align.verdict import among_candidates, load_calibration, verdict_of
 from homage.catalog import Recording
 from homage.features.cache import FeatureCache
 from homage.models import DEFAULT_EMBEDDER, Embedder, get_embedder
-from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND, analyze_file
+from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND, analyze_file, pair_evidence
 from homage.pipeline.library import CatalogLike, embedder_for, open_catalog
 
 RERANKED = "+rerank"
@@ -182,8 +182,7 @@ def compare(
     embedder = embedder if isinstance(embedder, Embedder) else get_embedder(embedder)
     cache = cache if cache is not None else FeatureCache.default()
     ea, eb = (analyze_file(p, embedder, cache, max_duration=max_duration) for p in (a, b))
-    alignment = align_sequences(ea.sequence, eb.sequence, ALIGN_CONFIG)
-    similarity = float(embedder.similarity(ea.vector, eb.vector)[0, 0])
+    alignment, similarity = pair_evidence(ea, eb)
     probability = load_calibration().probability(alignment, similarity)
     return Comparison(ea.path, eb.path, embedder.identity, similarity, alignment, probability, verdict_of(probability))
 

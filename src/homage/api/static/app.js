@@ -53,6 +53,18 @@ function progress(element, text) {
   element.hidden = !text;
 }
 
+// POST a form with the upload's progress in ``element``, then ``working`` until the answer, which goes to ``show``.
+async function upload(url, form, element, working, show) {
+  progress(element, "Uploading…");
+  try {
+    show(await send("POST", url, form, (f) => progress(element, f < 1 ? `Uploading… ${Math.round(100 * f)} %` : working)));
+  } catch (error) {
+    showError(error.message);
+  } finally {
+    progress(element, "");
+  }
+}
+
 // ---- tabs --------------------------------------------------------------------------------------
 function showTab(name) {
   for (const tab of document.querySelectorAll(".tab")) tab.setAttribute("aria-selected", String(tab.dataset.tab === name));
@@ -88,16 +100,7 @@ async function runCompare() {
   form.append("a", fileA);
   if (compareB.file) form.append("b", compareB.file);
   else form.append("b_id", compareB.id);
-  progress($("compare-progress"), "Uploading…");
-  try {
-    const result = await send("POST", "/api/compare", form, (f) =>
-      progress($("compare-progress"), f < 1 ? `Uploading… ${Math.round(100 * f)} %` : "Listening to both and aligning them…"));
-    showComparison(result);
-  } catch (error) {
-    showError(error.message);
-  } finally {
-    progress($("compare-progress"), "");
-  }
+  await upload("/api/compare", form, $("compare-progress"), "Listening to both and aligning them…", showComparison);
 }
 $("run-compare").addEventListener("click", runCompare);
 
@@ -153,16 +156,7 @@ async function runSearch() {
   const form = new FormData();
   form.append("file", fileQ);
   form.append("k", "20");
-  progress($("search-progress"), "Uploading…");
-  try {
-    const result = await send("POST", "/api/query", form, (f) =>
-      progress($("search-progress"), f < 1 ? `Uploading… ${Math.round(100 * f)} %` : "Searching the catalog and aligning the best candidates…"));
-    showMatches(result);
-  } catch (error) {
-    showError(error.message);
-  } finally {
-    progress($("search-progress"), "");
-  }
+  await upload("/api/query", form, $("search-progress"), "Searching the catalog and aligning the best candidates…", showMatches);
 }
 $("run-search").addEventListener("click", runSearch);
 
