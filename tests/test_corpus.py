@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -178,6 +179,38 @@ def test_corpus_folder_is_an_evaluation_dataset(corpus):
     split = rows[0]["split"]
     items = load_dataset(out / split)
     assert len(items) == sum(r["split"] == split for r in rows)
+    kinds = {(r["work_id"], r["version_id"]): r["params"]["arrangement"] for r in rows}
+    assert all(e.kind == kinds[(e.work, e.version)] for e in items)  # a split folder reads its corpus's manifest
+
+
+def test_build_of_named_arrangements_has_one_version_of_each(corpus, sources, tmp_path):
+    from homage.data.sources import pop909_works
+    from homage.training.config import TrainConfig
+    from homage.training.data import load_split
+    from homage.data.versions import work_versions
+
+    summary = build(tmp_path / "kinds", settings(sources, arrangements=("original", "melody", "draft")))
+    rows = [r for r in read_manifest(tmp_path / "kinds") if r["source"] == "pop909"]
+    assert summary.works == 5 and len(rows) == 4 * 2  # the made-up songs have no drafts: original and melody
+    assert {r["version_id"]: r["params"]["arrangement"] for r in rows if r["work_id"] == "pop909-001"} == {
+        "v0": "original", "v1": "melody"}  # fmt: skip
+    assert all(set(r["params"]["programs"]) == {"melody"} for r in rows if r["params"]["arrangement"] == "melody")
+    work = next(w for w in pop909_works(sources["pop909"]) if w.work_id == "pop909-001")
+    (alone,) = work_versions(work, 4, 8.0, np.random.default_rng(0), ("melody",))
+    melody = {n.pitch % 12 for n in pretty_midi.PrettyMIDI(work.files[0]).instruments[0].notes}
+    played = {(n.pitch - alone.params["transpose"]) % 12 for n in alone.midi.instruments[0].notes}
+    assert len(alone.midi.instruments) == 1 and played <= melody  # the melody line and nothing else
+    with pytest.raises(ConfigError, match="unknown arrangement"):
+        build(tmp_path / "bad", settings(sources, arrangements=("medley",)))
+
+    # training reads the melody-alone versions as more versions of the same works
+    out, _ = corpus
+    split = rows[0]["split"]
+    config = TrainConfig(corpus=str(out), extra_corpora=(str(tmp_path / "kinds"),), cache=str(tmp_path / "cache"))
+    both, main = load_split(config, split), load_split(replace(config, extra_corpora=()), split)
+    extra = sum(r["split"] == split for r in read_manifest(tmp_path / "kinds"))
+    assert len(both.inputs) == len(main.inputs) + extra
+    assert len(set(both.labels)) == len(set(main.labels))  # no new works: the same work ids
 
 
 def test_inspect_writes_png(corpus, tmp_path):

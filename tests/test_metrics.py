@@ -31,6 +31,31 @@ def test_hand_computed_example_with_three_versions_and_a_tie():
     assert scores.n_queries == 5
 
 
+def test_map_by_kind_leaves_out_the_other_kinds_of_the_work():
+    from homage.evaluation.metrics import map_by_kind
+
+    # work A: original (0), melody (1), draft (2); work B: original (3), melody (4)
+    labels = np.array(["A", "A", "A", "B", "B"])
+    kinds = np.array(["original", "melody", "draft", "original", "melody"])
+    D = np.array(
+        [
+            [0.0, 0.5, 0.1, 0.3, 0.6],
+            [0.5, 0.0, 0.4, 0.2, 0.9],
+            [0.1, 0.4, 0.0, 0.7, 0.8],
+            [0.3, 0.2, 0.7, 0.0, 0.1],
+            [0.6, 0.9, 0.8, 0.1, 0.0],
+        ]
+    )
+    scores = map_by_kind(D, labels, kinds)
+    # melody–original: q1 ranks {3 .2, 0 .5 (A), 4 .9} → 1/2; q0 ranks {3 .3, 1 .5 (A), 4 .6} → 1/2;
+    # q3 ranks {4 .1 (B), 1 .2, 0 .3, 2 .7} → 1; q4 ranks {3 .1 (B), 0 .6, 2 .8, 1 .9} → 1
+    assert scores["melody–original"] == (pytest.approx((1 / 2 + 1 / 2 + 1 + 1) / 4), 4)
+    # draft–original: q2 sees {0 .1, 3 .7, 4 .8} → 1; q0 sees {2 .1, 3 .3, 4 .6} → 1; B has no draft
+    assert scores["draft–original"] == (1.0, 2)
+    assert scores["draft–melody"] == (pytest.approx((1 + 1 / 2) / 2), 2)  # q2 finds 1 first; q1 finds 2 second
+    assert set(scores) == {"draft–melody", "draft–original", "melody–original"}  # no work has two of one kind
+
+
 def test_perfect_and_constant_distances():
     labels = np.array([0, 0, 1, 1, 2, 2])
     perfect = (labels[:, None] != labels[None, :]).astype(float)

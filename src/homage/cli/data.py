@@ -29,6 +29,11 @@ def build(
         Optional[list[str]],
         typer.Option(help="Render only the works of this split (train/val/test; repeatable) [default: all]."),
     ] = None,
+    arrangement: Annotated[
+        Optional[list[str]],
+        typer.Option(help="POP909: one version of each of these kinds (original, draft, rearranged, melody; "
+                          "repeatable) instead of --versions drawn ones."),  # fmt: skip
+    ] = None,
     soundfont: Annotated[Optional[list[Path]], typer.Option(help="SoundFont(s) to draw from [default: all installed].")] = None,
     seed: Annotated[int, typer.Option(help="Seed: the same seed and sources give the same corpus.")] = 0,
     workers: WorkersOpt = 2,
@@ -45,7 +50,7 @@ def build(
     settings = BuildSettings(
         seed=seed, versions=versions, seconds=seconds, max_works=max_works, splits=tuple(split or SPLITS),
         pop909=str(pop909) if pop909 else None, asap=str(asap) if asap else None, audio=tuple(audio_dirs),
-        soundfonts=tuple(str(p) for p in soundfont or []),
+        soundfonts=tuple(str(p) for p in soundfont or []), arrangements=tuple(arrangement or ()),
     )  # fmt: skip
     with FileProgress("rendering") as progress:
         summary = run_build(

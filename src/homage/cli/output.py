@@ -72,7 +72,7 @@ def info_table(info: dict) -> Table:
 
 def evaluation_table(results, source: str) -> Table:
     """One row per metric, one column per pipeline (fits a narrow terminal); the report's metric list."""
-    from homage.evaluation.report import FIELD_TABLE, ORIGINAL_TABLE
+    from homage.evaluation.report import FIELD_TABLE, ORIGINAL_TABLE, kind_pairs, kind_rows
 
     first = results[0]
     table = Table(title=f"{source}: {first.n_works} works, {first.n_recordings} recordings", title_justify="left")
@@ -81,6 +81,8 @@ def evaluation_table(results, source: str) -> Table:
         table.add_column(r.pipeline, justify="right")
     for key, label, fmt in FIELD_TABLE + ORIGINAL_TABLE:
         table.add_row(label, *[fmt.format(getattr(r, key)) for r in results])
+    for row in kind_rows(results, kind_pairs(results)):
+        table.add_row(f"MAP {row[0]}", *row[1:])
     return table
 
 

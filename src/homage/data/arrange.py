@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pretty_midi
@@ -55,7 +56,7 @@ def parse_chord_label(label: str) -> tuple[int, tuple[int, ...], int] | None:
 def read_chords(path) -> list[Chord]:
     """POP909 ``chord_midi.txt``: ``start end label`` per line; no-chord spans are dropped."""
     chords = []
-    for line in open(path, encoding="utf-8"):
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
         parts = line.split()
         if len(parts) >= 3 and (parsed := parse_chord_label(parts[2])):
             chords.append(Chord(float(parts[0]), float(parts[1]), *parsed))

@@ -33,7 +33,7 @@ from homage.data.manifest import MANIFEST, read_manifest
 from homage.data.render import find_soundfonts
 from homage.data.sources import Work, asap_works, audio_works, pop909_works
 from homage.data.synth import synthesize
-from homage.data.versions import Version, work_versions
+from homage.data.versions import POP909_ARRANGEMENTS, Version, work_versions
 from homage.errors import ConfigError, Failure, HomageError
 from homage.parallel import Executor, as_executor
 
@@ -54,6 +54,7 @@ class BuildSettings:
     soundfonts: tuple[str, ...] = ()  # empty: every installed SoundFont
     fractions: tuple[float, float] = (0.8, 0.1)  # train, validation; the rest is test
     splits: tuple[str, ...] = SPLITS  # render only the works of these splits (e.g. whole-song val versions)
+    arrangements: tuple[str, ...] = ()  # POP909: one version of each of these kinds instead of `versions` drawn
 
 
 @dataclass
@@ -80,6 +81,8 @@ def select_works(settings: BuildSettings) -> list[Work]:
     """The works of all configured sources (or a seeded sample of ``max_works`` of them) in ``splits``."""
     if unknown := set(settings.splits) - set(SPLITS):
         raise ConfigError(f"unknown split(s) {', '.join(sorted(unknown))}: choose from {', '.join(SPLITS)}")
+    if unknown := set(settings.arrangements) - set(POP909_ARRANGEMENTS):
+        raise ConfigError(f"unknown arrangement(s) {', '.join(sorted(unknown))}: choose from {', '.join(POP909_ARRANGEMENTS)}")
     works = []
     if settings.pop909:
         works += pop909_works(settings.pop909)
@@ -166,7 +169,7 @@ def _render_work(job: tuple[Work, BuildSettings, str]) -> tuple[str, list[dict],
     rng = np.random.default_rng([settings.seed, _hash_int(work.work_id)])
     split = split_of(work.work_id, settings.seed, settings.fractions)
     try:
-        versions = work_versions(work, settings.versions, settings.seconds, rng)
+        versions = work_versions(work, settings.versions, settings.seconds, rng, settings.arrangements)
     except (HomageError, ValueError, OSError) as exc:
         return work.work_id, [], str(exc)
     rows, problems = [], []

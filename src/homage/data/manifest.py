@@ -35,6 +35,7 @@ class Entry:
     version: str = ""
     split: str = ""
     role: str = "version"  # "version", or "distractor" (a work with one recording)
+    kind: str = ""  # the kind of version, where the corpus names it (its arrangement: original, melody, …)
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,10 @@ def read_corpus(root: str | Path, split: str | None = None) -> list[Entry]:
     root = Path(root)
     if not (root / MANIFEST).exists():
         raise ConfigError(f"{root}: no {MANIFEST} (build one with `homage data build`)")
-    entries = [Entry(r["work_id"], root / r["path"], r["version_id"], r["split"], r["role"]) for r in read_manifest(root)]
+    entries = [
+        Entry(r["work_id"], root / r["path"], r["version_id"], r["split"], r["role"], r["params"].get("arrangement", ""))
+        for r in read_manifest(root)
+    ]
     return sorted((e for e in entries if split is None or e.split == split), key=lambda e: (e.work, e.version))
 
 
@@ -106,12 +110,20 @@ def load_dataset(source: str | Path) -> list[Entry]:
     elif (source / "list1.list").is_file() and (source / "list2.list").is_file():
         entries = _from_lists(source)
     elif source.is_dir():
-        entries = _from_folders(source)
+        entries = _corpus_split(source) or _from_folders(source)
     else:
         raise HomageError(f"{source}: not a folder of works, a CSV of path,work_id, or covers80 lists")
     if not entries:
         raise HomageError(f"{source}: no recordings found")
     return sorted(set(entries), key=lambda e: (e.work, str(e.path)))
+
+
+def _corpus_split(folder: Path) -> list[Entry]:
+    """The entries of a corpus split folder (``corpus/val``) from its corpus's manifest; none for other folders."""
+    folder = audio.absolute(folder)
+    if not (folder.parent / MANIFEST).is_file():
+        return []
+    return [e for e in read_corpus(folder.parent, split=folder.name) if e.path.is_file()]
 
 
 def _from_folders(root: Path) -> list[Entry]:

@@ -6,6 +6,8 @@ an excerpt), each with the parameters that made it (they go into the manifest).
 POP909 versions: the original arrangement (re-orchestrated), an earlier arrangement draft, and
 re-arrangements: the melody on a lead instrument (sometimes an octave away) over a new accompaniment
 generated from the chord labels (block, arpeggio, strum, Alberti or pad), with or without bass and drums.
+A build may instead ask for POP909 versions of named kinds (``arrangements``), such as "melody": the
+melody line alone on a lead instrument, the way borrowed material often reappears.
 ASAP versions: different pianists' performances (and the score), on piano or another keyboard/string sound.
 Every version also gets its own tempo (±25 %), key (±6 semitones), excerpt position and, sometimes, a
 cut or repeated span of a few bars.
@@ -35,6 +37,7 @@ CHORD_PROGRAMS = {
 BASS_PROGRAMS = (32, 33, 34, 35, 38, 43)
 KEYBOARD_PROGRAMS = (0, 1, 2, 4, 6, 7, 11, 12, 16, 19, 21, 24, 46, 48)
 MIN_NOTES = 8
+POP909_ARRANGEMENTS = ("original", "draft", "rearranged", "melody")
 
 
 @dataclass
@@ -49,9 +52,12 @@ class SourceError(HomageError):
     """A source file that cannot make versions (unreadable, empty, unsupported)."""
 
 
-def work_versions(work: Work, n: int, seconds: float, rng: np.random.Generator) -> list[Version]:
+def work_versions(
+    work: Work, n: int, seconds: float, rng: np.random.Generator, arrangements: tuple[str, ...] = ()
+) -> list[Version]:
+    """``n`` versions of ``work``; POP909 works get one of each of ``arrangements`` instead, when given."""
     if work.source == "pop909":
-        return pop909_versions(work, n, seconds, rng)
+        return pop909_versions(work, n, seconds, rng, arrangements)
     if work.source == "asap":
         return asap_versions(work, n, seconds, rng)
     if work.source == "audio":
@@ -101,7 +107,11 @@ def _finish(midi, params: dict, window_start: float, seconds: float) -> pretty_m
     return out
 
 
-def pop909_versions(work: Work, n: int, seconds: float, rng: np.random.Generator) -> list[Version]:
+def pop909_versions(
+    work: Work, n: int, seconds: float, rng: np.random.Generator, arrangements: tuple[str, ...] = ()
+) -> list[Version]:
+    """The original, sometimes a draft, re-arrangements up to ``n``; or one version of each ``arrangements``
+    kind (a work without drafts makes none of that kind)."""
     song = read_midi(work.files[0])
     chords = arrange.read_chords(work.chords)
     beats, downbeats = arrange.read_beats(work.beats)
@@ -114,11 +124,14 @@ def pop909_versions(work: Work, n: int, seconds: float, rng: np.random.Generator
     end = song.get_end_time()
     anchor = float(rng.uniform(max(first_note - 2, 0), max(first_note - 2, end - seconds * 1.3, 0)))
     drafts = list(work.files[1:])
-    kinds = ["original"] + (["draft"] if drafts and rng.random() < 0.6 else [])
-    kinds += ["rearranged"] * (n - len(kinds))
+    if arrangements:
+        kinds = [k for k in arrangements if k != "draft" or drafts]
+    else:
+        kinds = ["original"] + (["draft"] if drafts and rng.random() < 0.6 else [])
+        kinds += ["rearranged"] * (n - len(kinds))
 
     versions = []
-    for k, kind in enumerate(kinds[:n]):
+    for k, kind in enumerate(kinds if arrangements else kinds[:n]):
         params = {"arrangement": kind, **_draw_common(rng)}
         if kind == "original":
             midi = _orchestrate(song, params, rng)
@@ -126,6 +139,8 @@ def pop909_versions(work: Work, n: int, seconds: float, rng: np.random.Generator
             draft = drafts[int(rng.integers(len(drafts)))]
             midi = _orchestrate(read_midi(draft), params, rng)
             params["draft"] = draft.rsplit("/", 1)[-1]
+        elif kind == "melody":
+            midi = _melody_alone(melody, params, rng)
         else:
             midi = _rearrange(melody, chords, beats, downbeats, song, params, rng)
         jitter = float(rng.uniform(-0.15, 0.15)) * seconds
@@ -154,17 +169,32 @@ def _orchestrate(song: pretty_midi.PrettyMIDI, params: dict, rng) -> pretty_midi
     return out
 
 
-def _rearrange(melody, chords, beats, downbeats, song, params: dict, rng) -> pretty_midi.PrettyMIDI:
-    """Melody on a lead instrument over a generated accompaniment, bass and drums."""
+def _melody_alone(melody, params: dict, rng) -> pretty_midi.PrettyMIDI:
+    """The melody line alone on a lead instrument, sometimes an octave away."""
     out = pretty_midi.PrettyMIDI(initial_tempo=120)
+    out.instruments.append(_lead(melody, params, rng))
+    params["programs"] = {"melody": out.instruments[0].program}
+    return out
+
+
+def _lead(melody, params: dict, rng) -> pretty_midi.Instrument:
+    """A copy of the melody on a random lead instrument, shifted by an octave a fifth of the time each way."""
     lead = pretty_midi.Instrument(program=int(rng.choice(LEAD_PROGRAMS)), name="melody")
     lead.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start, n.end) for n in melody.notes]
     octave = int(rng.choice([-12, 0, 0, 0, 12]))
     arrange.transpose(lead, octave)
+    params["melody_octave"] = octave
+    return lead
+
+
+def _rearrange(melody, chords, beats, downbeats, song, params: dict, rng) -> pretty_midi.PrettyMIDI:
+    """Melody on a lead instrument over a generated accompaniment, bass and drums."""
+    out = pretty_midi.PrettyMIDI(initial_tempo=120)
+    lead = _lead(melody, params, rng)
     style = str(rng.choice(arrange.STYLES))
     chord_program = int(rng.choice(CHORD_PROGRAMS[style]))
     out.instruments += [lead, arrange.accompaniment(chords, beats, style, chord_program, rng)]
-    params.update(style=style, programs={"melody": lead.program, "accompaniment": chord_program}, melody_octave=octave)
+    params.update(style=style, programs={"melody": lead.program, "accompaniment": chord_program})
     if rng.random() < 0.7:
         bass = arrange.bass_line(chords, beats, int(rng.choice(BASS_PROGRAMS)), rng)
         out.instruments.append(bass)

@@ -59,6 +59,34 @@ def retrieval_scores(D: np.ndarray, labels: np.ndarray, k: int = 10) -> Retrieva
     )
 
 
+def map_by_kind(D: np.ndarray, labels: np.ndarray, kinds: np.ndarray) -> dict[str, tuple[float, int]]:
+    """MAP per kind of version pair (``"melody–original"`` → (MAP, queries)), kinds in sorted order.
+
+    For kinds a and b, each recording of kind a queries every recording of the other works and its own
+    work's recordings of kind b (and those of kind b query for kind a): the other versions of its work
+    are left out, so each figure says how well that kind of version is found from the other.
+    """
+    D = np.asarray(D, dtype=np.float64)
+    labels, kinds = np.asarray(labels), np.asarray(kinds)
+    out = {}
+    names = sorted(set(kinds.tolist()))
+    for x, a in enumerate(names):
+        for b in names[x:]:
+            aps = []
+            for q in np.flatnonzero((kinds == a) | (kinds == b)):
+                target = b if kinds[q] == a else a
+                keep = (labels != labels[q]) | (kinds == target)
+                keep[q] = False
+                rel = labels[keep] == labels[q]
+                if rel.any():
+                    rel = rel[np.lexsort((rel, D[q, keep]))]
+                    hits = np.cumsum(rel)
+                    aps.append(float((hits / np.arange(1, len(rel) + 1))[rel].mean()))
+            if aps:
+                out[f"{a}–{b}"] = (float(np.mean(aps)), len(aps))
+    return out
+
+
 @dataclass(frozen=True)
 class PairScores:
     """The original project's protocol on a 50 % versions / 50 % non-versions pair set."""

@@ -52,6 +52,9 @@ def write_report(results: list[PipelineResult], source: str, folder: str | Path)
     lines += ["## Version identification (every recording as a query)", ""]
     lines += _markdown_table(["pipeline"] + [label for _, label, _ in FIELD_TABLE],
                              [[r.pipeline] + [fmt.format(getattr(r, key)) for key, _, fmt in FIELD_TABLE] for r in results])
+    if pairs := kind_pairs(results):
+        lines += ["", "## MAP by kind of version pair", "", "Each kind queries for the other, the work's other versions left out.", ""]
+        lines += _markdown_table(["pair (queries)"] + [r.pipeline for r in results], kind_rows(results, pairs))
     for r in results:
         slug = r.pipeline.replace("/", "_")
         plot_distances(r, folder / f"distances-{slug}.png")
@@ -66,6 +69,20 @@ def write_report(results: list[PipelineResult], source: str, folder: str | Path)
     path = folder / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def kind_pairs(results: list[PipelineResult]) -> list[str]:
+    """The kinds of version pair any result scores, in order."""
+    return sorted({pair for r in results for pair in r.map_by_kind})
+
+
+def kind_rows(results: list[PipelineResult], pairs: list[str]) -> list[list[str]]:
+    """One row per kind of pair: its name with the number of queries, then each pipeline's MAP."""
+    def cell(r, pair):
+        return f"{r.map_by_kind[pair][0]:.3f}" if pair in r.map_by_kind else "–"
+
+    counts = {pair: next(r.map_by_kind[pair][1] for r in results if pair in r.map_by_kind) for pair in pairs}
+    return [[f"{pair} ({counts[pair]})"] + [cell(r, pair) for r in results] for pair in pairs]
 
 
 def plot_distances(result: PipelineResult, path: Path) -> None:

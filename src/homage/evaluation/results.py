@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from homage.errors import ParameterError
-from homage.evaluation.metrics import nn_accuracy, pair_scores, retrieval_scores
+from homage.evaluation.metrics import map_by_kind, nn_accuracy, pair_scores, retrieval_scores
 
 
 @dataclass
@@ -36,6 +36,7 @@ class PipelineResult:
     seconds_per_recording: float
     seconds_total: float
     failed: list[dict] = field(default_factory=list)
+    map_by_kind: dict[str, tuple[float, int]] = field(default_factory=dict)  # corpora naming each version's kind
     # for plots, left out of JSON
     distances: np.ndarray | None = field(default=None, repr=False)
     labels: np.ndarray | None = field(default=None, repr=False)
@@ -48,9 +49,17 @@ class PipelineResult:
 
 
 def score_pipeline(
-    name: str, identity: str, scores: np.ndarray, labels: np.ndarray, failed: list[dict], seconds: float, seed: int
+    name: str,
+    identity: str,
+    scores: np.ndarray,
+    labels: np.ndarray,
+    failed: list[dict],
+    seconds: float,
+    seed: int,
+    kinds: np.ndarray | None = None,
 ) -> PipelineResult:
-    """Every metric of one pipeline from its (n, n) matrix of final scores (row = query; higher = closer)."""
+    """Every metric of one pipeline from its (n, n) matrix of final scores (row = query; higher = closer);
+    with ``kinds`` (each recording's kind of version, e.g. its arrangement) also MAP per kind of pair."""
     D = 1.0 - np.asarray(scores, dtype=np.float64)
     if len(D) < 3 or len(set(labels)) < 2:
         raise ParameterError(f"{name}: too few recordings decoded to evaluate ({len(D)})")
@@ -80,6 +89,7 @@ def score_pipeline(
         seconds_per_recording=seconds / max(1, len(labels) + len(failed)),
         seconds_total=seconds,
         failed=failed,
+        map_by_kind=map_by_kind(D, labels, kinds) if kinds is not None and len(set(kinds)) > 1 else {},
         distances=D,
         labels=labels,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +78,7 @@ def evaluate(
             started = time.perf_counter()
             S = rerank_scores(S, sequences, depth, on_query=(lambda i: on_item(str(kept[i].path), None)) if on_item else None)
             seconds += time.perf_counter() - started
-        results.append(score_pipeline(name, embedder.identity, S, labels, errors, seconds, seed))
+        results.append(score_pipeline(name, embedder.identity, S, labels, errors, seconds, seed, _kinds(kept)))
     return results
 
 
@@ -141,7 +142,12 @@ def _align_all(entries, failed, cache, workers, seed, on_stage, on_item) -> Pipe
             on_item(str(kept[i].path), None)
     seconds = time.perf_counter() - started
     labels = np.array([e.work for e in kept])
-    return score_pipeline(ALIGN_PIPELINE, SEQUENCE_KIND, S, labels, errors, seconds, seed)
+    return score_pipeline(ALIGN_PIPELINE, SEQUENCE_KIND, S, labels, errors, seconds, seed, _kinds(kept))
+
+
+def _kinds(entries: list[Entry]) -> np.ndarray | None:
+    """Each entry's kind of version, where the data names them all."""
+    return np.array([e.kind for e in entries]) if entries and all(e.kind for e in entries) else None
 
 
 def _render_midi(entries: list[Entry], cache: FeatureCache, seconds: float, on_stage, on_item):
@@ -167,6 +173,6 @@ def _render_midi(entries: list[Entry], cache: FeatureCache, seconds: float, on_s
         if on_item:
             on_item(str(entry.path), error)
     bad = {f.path for f in failed}
-    kept = [Entry(e.work, rendered.get(e.path, e.path)) for e in entries if str(e.path) not in bad]
+    kept = [replace(e, path=rendered.get(e.path, e.path)) for e in entries if str(e.path) not in bad]
     return kept, failed
 

@@ -32,6 +32,7 @@ class Augment:
 @dataclass(frozen=True)
 class TrainConfig:
     corpus: str = "corpus"
+    extra_corpora: tuple[str, ...] = ()  # other builds with more versions of the same works (e.g. melody alone)
     out: str = "runs/csi"
     network: str = "ftmnet"
     network_args: dict = field(default_factory=dict)  # the network's own defaults (ftmnet: 16/32/64-beat patches)

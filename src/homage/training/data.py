@@ -30,9 +30,9 @@ def load_split(
     on_stage: Callable[[str, int], None] | None = None,
     on_item: Callable[[str, str | None], None] | None = None,
 ) -> Split:
-    """The ``name`` split of the config's corpus (a sample of its works with ``max_works``); unreadable
-    recordings are reported to ``on_item`` and left out."""
-    entries = read_corpus(config.corpus, name)
+    """The ``name`` split of the config's corpus and extra corpora (a sample of its works with
+    ``max_works``); unreadable recordings are reported to ``on_item`` and left out."""
+    entries = [e for corpus in (config.corpus, *config.extra_corpora) for e in read_corpus(corpus, name)]
     if config.max_works is not None:
         works = sorted({e.work for e in entries})
         n = config.max_works if name == "train" else max(config.max_works // 4, 4)

@@ -189,7 +189,8 @@ class Trainer:
         if not path.exists():
             return False
         model, state = checkpoints.read_training_state(path)
-        saved = {k: v for k, v in model.config.items() if k in self.config.learning_settings()}
+        defaults = TrainConfig().learning_settings()  # what runs written before a setting existed used
+        saved = {k: model.config.get(k, defaults[k]) for k in self.config.learning_settings()}
         if saved != self.config.learning_settings():
             changed = sorted(k for k, v in self.config.learning_settings().items() if saved.get(k) != v)
             raise ConfigError(f"{path} was written with another configuration ({', '.join(changed)}): use another --out folder")
