@@ -20,6 +20,7 @@ class RetrievalScores:
     p_at_10: float  # mean precision among the 10 nearest
     top1: float  # share of queries whose nearest answer is a version
     n_queries: int
+    recall_at_100: float = 1.0  # mean share of a query's versions among its 100 nearest (what a re-ranker sees)
 
 
 def ranked_relevance(D: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -40,8 +41,9 @@ def ranked_relevance(D: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.take_along_axis(rel, order, axis=1)
 
 
-def retrieval_scores(D: np.ndarray, labels: np.ndarray, k: int = 10) -> RetrievalScores:
-    """MAP, MR1, P@k and top-1 over the queries that have at least one version among the others."""
+def retrieval_scores(D: np.ndarray, labels: np.ndarray, k: int = 10, depth: int = 100) -> RetrievalScores:
+    """MAP, MR1, P@k, top-1 and recall at ``depth`` over the queries that have at least one version among
+    the others."""
     rel = ranked_relevance(D, labels)
     rel = rel[rel.any(axis=1)]
     if len(rel) == 0:
@@ -56,6 +58,7 @@ def retrieval_scores(D: np.ndarray, labels: np.ndarray, k: int = 10) -> Retrieva
         p_at_10=float(rel[:, :k].sum(axis=1).mean() / k),
         top1=float(rel[:, 0].mean()),
         n_queries=len(rel),
+        recall_at_100=float((rel[:, :depth].sum(axis=1) / rel.sum(axis=1)).mean()),
     )
 
 

@@ -25,6 +25,7 @@ FIELD_TABLE = [
     ("mr1", "MR1", "{:.1f}"),
     ("p_at_10", "P@10", "{:.3f}"),
     ("top1", "top-1", "{:.3f}"),
+    ("recall_at_100", "recall@100", "{:.3f}"),
     ("roc_auc", "ROC-AUC", "{:.3f}"),
     ("best_threshold_accuracy", "best-threshold acc.", "{:.3f}"),
     ("seconds_per_recording", "s / recording", "{:.3f}"),

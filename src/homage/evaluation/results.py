@@ -21,6 +21,7 @@ class PipelineResult:
     mr1: float
     p_at_10: float
     top1: float
+    recall_at_100: float
     roc_auc: float
     best_threshold_accuracy: float
     pair_accuracy: float
@@ -74,6 +75,7 @@ def score_pipeline(
         mr1=ranked.mr1,
         p_at_10=ranked.p_at_10,
         top1=ranked.top1,
+        recall_at_100=ranked.recall_at_100,
         roc_auc=pairs.roc_auc,
         best_threshold_accuracy=pairs.best_threshold_accuracy,
         pair_accuracy=pairs.accuracy,

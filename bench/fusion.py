@@ -1,0 +1,113 @@
+"""How the re-ranker's fused score is best made: alignment weight, length normalisation, query expansion.
+
+    .venv/bin/python bench/fusion.py corpus/val corpus-long/val corpus-kinds/val \\
+        --report ../shared/data/covers80-dev [--embedder csi] [--depth 100]
+
+For each data set every recording queries all others; its top ``--depth`` candidates by embedding are
+aligned once (cached under ``bench/out/fusion/``), then each variant re-orders them from the stored Qmax
+values and embedding similarities, the rest following in embedding order as `homage query` does. Variants
+are chosen by the mean MAP over the positional data sets (the corpus validation splits); ``--report`` sets
+(real covers) are only shown. Prints one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from homage.align import Prepared
+from homage.align.rerank import FUSION_WEIGHT, fuse
+from homage.data.manifest import load_dataset
+from homage.evaluation.metrics import retrieval_scores
+from homage.models import DEFAULT_EMBEDDER, get_embedder
+from homage.pipeline.analysis import ALIGN_CONFIG, recorded
+
+OUT = Path(__file__).resolve().parent / "out" / "fusion"
+
+
+def aligned_candidates(data: str, embedder_name: str, depth: int, workers: int) -> dict:
+    """Similarities, top-``depth`` candidates and their Qmax / frame counts for every query (cached)."""
+    entries = load_dataset(data)
+    key = hashlib.blake2b(f"{embedder_name}:{depth}:{[str(e.path) for e in entries]}".encode(), digest_size=6).hexdigest()
+    path = OUT / f"{Path(data).as_posix().replace('/', '_').strip('._')}-{key}.npz"
+    if path.exists():
+        return dict(np.load(path))
+    embedder = get_embedder(embedder_name)
+    items, works = recorded([str(e.path) for e in entries], [e.work for e in entries], embedder, workers)
+    V = np.array([r.vector for r in items])
+    S = embedder.similarity(V, V)
+    n = len(items)
+    top = np.zeros((n, min(depth, n - 1)), dtype=np.int64)
+    qmax = np.zeros(top.shape)
+    frames = np.array([len(r.sequence) - ALIGN_CONFIG.embed_dim + 1 for r in items])  # delay-embedded frames
+    for i in range(n):
+        order = [j for j in np.argsort(-S[i], kind="stable") if j != i][: top.shape[1]]
+        query = Prepared(items[i].sequence, ALIGN_CONFIG)
+        top[i] = order
+        qmax[i] = [query.align(items[j].sequence).qmax for j in order]
+    OUT.mkdir(parents=True, exist_ok=True)
+    data = {"S": S, "top": top, "qmax": qmax, "frames": frames, "works": np.array(works)}
+    np.savez(path, **data)
+    return data
+
+
+def final_scores(data: dict, weight: float, power: float, expand: int = 0) -> np.ndarray:
+    """Final score matrix: fused scores of each query's aligned candidates above the rest in embedding
+    order. ``power``: Qmax is divided by (candidate frames) ** power (0.5 is `homage query`'s score).
+    ``expand`` > 0: the fused row also adds the mean fused row of the query's ``expand`` best hits."""
+    S, top, qmax, frames = data["S"], data["top"], data["qmax"], data["frames"]
+    n = len(S)
+    fused = np.full((n, n), np.nan)
+    for i in range(n):
+        fused[i, top[i]] = fuse(S[i, top[i]], qmax[i] / frames[top[i]] ** power, weight)
+    if expand:
+        filled = np.where(np.isnan(fused), np.nanmin(fused, axis=1, keepdims=True), fused)
+        expanded = fused.copy()
+        for i in range(n):
+            best = top[i][np.argsort(-fused[i, top[i]], kind="stable")[:expand]]
+            expanded[i, top[i]] = fused[i, top[i]] + filled[best][:, top[i]].mean(axis=0)
+        fused = expanded
+    return np.where(np.isnan(fused), S - 1e6, fused)
+
+
+def mean_ap(data: dict, scores: np.ndarray) -> tuple[float, float]:
+    ranked = retrieval_scores(1.0 - scores, data["works"])
+    return ranked.map, ranked.top1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data", nargs="+", help="data sets that choose (the corpus validation splits)")
+    parser.add_argument("--report", nargs="*", default=[], help="data sets only shown (real covers)")
+    parser.add_argument("--embedder", default=DEFAULT_EMBEDDER)
+    parser.add_argument("--depth", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    sets = {name: aligned_candidates(name, args.embedder, args.depth, args.workers) for name in args.data + args.report}
+    variants = [("shipped", FUSION_WEIGHT, 0.5, 0)]
+    variants += [(f"weight {w}", w, 0.5, 0) for w in (0.5, 0.6, 0.8, 0.9, 1.0)]
+    variants += [(f"Qmax / frames^{p}", FUSION_WEIGHT, p, 0) for p in (0.0, 0.25, 0.75, 1.0)]
+    variants += [(f"query expansion, top {k}", FUSION_WEIGHT, 0.5, k) for k in (1, 2, 3)]
+    table = Table(title=f"re-ranking variants ({args.embedder}, top {args.depth}); MAP (top-1)", title_justify="left")
+    table.add_column("variant")
+    for name in sets:
+        table.add_column(name + (" (shown only)" if name in args.report else ""), justify="right")
+    table.add_column("mean of choosing sets", justify="right")
+    for label, weight, power, expand in variants:
+        cells, chosen = [], []
+        for name, data in sets.items():
+            m, top1 = mean_ap(data, final_scores(data, weight, power, expand))
+            cells.append(f"{m:.3f} ({top1:.3f})")
+            if name not in args.report:
+                chosen.append(m)
+        table.add_row(label, *cells, f"{np.mean(chosen):.3f}")
+    Console(width=200).print(table)
+
+
+if __name__ == "__main__":
+    main()
