@@ -11,6 +11,8 @@ ASAP: the first --asap-works works (sorted by folder) that have ≥ 2 performanc
 them each (score rendition included), each rendered from its first minute with FluidSynth (piano).
 Prints one table of `homage evaluate`'s figures (the pair protocol read off each pipeline's final score),
 then MAP per kind of version pair where a data set names its kinds.
+"""
+
 from __future__ import annotations
 
 import argparse
@@ -53,7 +55,7 @@ def asap_subset(n_works: int, n_versions: int, out_csv: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pipeline", action="append", help="pipelines to score [default: every embedder alone and the default]")
+    parser.add_argument("-p", "--pipeline", action="append", help="pipelines to score [default: every embedder alone and the default]")
     parser.add_argument("--align", action="store_true", help="also alignment alone, every pair (slow on large sets)")
     parser.add_argument("--asap-works", type=int, default=40)
     parser.add_argument("--versions", type=int, default=3)

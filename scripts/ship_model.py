@@ -58,6 +58,11 @@ def main() -> None:
         results = json.loads(Path(path).read_text())["results"]
         lines += ["", f"{label}:", "", "| pipeline | MAP | MR1 | top-1 |", "| --- | ---: | ---: | ---: |"]
         lines += [f"| {r['pipeline']} | {r['map']:.3f} | {r['mr1']:.1f} | {r['top1']:.3f} |" for r in results]
+        if pairs := sorted({pair for r in results for pair in r.get("map_by_kind", {})}):
+            lines += ["", "| MAP by kind of version pair | " + " | ".join(r["pipeline"] for r in results) + " |",
+                      "| --- |" + " ---: |" * len(results)]  # fmt: skip
+            lines += [f"| {pair} | " + " | ".join(f"{r['map_by_kind'][pair][0]:.3f}" if pair in r.get("map_by_kind", {})
+                                                   else "–" for r in results) + " |" for pair in pairs]  # fmt: skip
     card = SHIPPED_CSI.with_suffix(".md")
     card.write_text("\n".join(lines) + "\n")
     print(f"shipped {SHIPPED_CSI} ({SHIPPED_CSI.stat().st_size / 1e6:.1f} MB) and {card}")
