@@ -1,4 +1,5 @@
-"""How the re-ranker's fused score is best made: alignment weight, length normalisation, query expansion.
+"""How the re-ranker's fused score is best made: the weights of embedding, chroma alignment and top-line
+(melody) alignment, length normalisation, query expansion.
 
     .venv/bin/python bench/fusion.py corpus/val corpus-long/val corpus-kinds/val \\
         --report ../shared/data/covers80-dev [--embedder csi] [--depth 100]
@@ -21,19 +22,22 @@ from rich.console import Console
 from rich.table import Table
 
 from homage.align import Prepared
-from homage.align.rerank import FUSION_WEIGHT, fuse
+from homage.align.rerank import FUSION_WEIGHTS, fuse
 from homage.data.manifest import load_dataset
 from homage.evaluation.metrics import retrieval_scores
 from homage.models import DEFAULT_EMBEDDER, get_embedder
-from homage.pipeline.analysis import ALIGN_CONFIG, recorded
+from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND, recorded
 
 OUT = Path(__file__).resolve().parent / "out" / "fusion"
+# (similarity, chroma alignment, melody alignment); melody 0: the earlier two-way fusion
+WEIGHT_GRID = [(ws, round(1 - ws - wm, 2), wm) for ws in (0.2, 0.3, 0.4) for wm in (0.0, 0.1, 0.2, 0.3)]
+WEIGHT_GRID += [(ws, round(1 - ws, 2), 0.0) for ws in (0.1, 0.5)]
 
 
 def aligned_candidates(data: str, embedder_name: str, depth: int, workers: int) -> dict:
     """Similarities, top-``depth`` candidates and their Qmax / frame counts for every query (cached)."""
     entries = load_dataset(data)
-    key = hashlib.blake2b(f"{embedder_name}:{depth}:{[str(e.path) for e in entries]}".encode(), digest_size=6).hexdigest()
+    key = hashlib.blake2b(f"{SEQUENCE_KIND}:{embedder_name}:{depth}:{[str(e.path) for e in entries]}".encode(), digest_size=6).hexdigest()
     path = OUT / f"{Path(data).as_posix().replace('/', '_').strip('._')}-{key}.npz"
     if path.exists():
         return dict(np.load(path))
@@ -43,28 +47,29 @@ def aligned_candidates(data: str, embedder_name: str, depth: int, workers: int) 
     S = embedder.similarity(V, V)
     n = len(items)
     top = np.zeros((n, min(depth, n - 1)), dtype=np.int64)
-    qmax = np.zeros(top.shape)
+    qmax, melody = np.zeros(top.shape), np.zeros(top.shape)
     frames = np.array([len(r.sequence) - ALIGN_CONFIG.embed_dim + 1 for r in items])  # delay-embedded frames
     for i in range(n):
         order = [j for j in np.argsort(-S[i], kind="stable") if j != i][: top.shape[1]]
         query = Prepared(items[i].sequence, ALIGN_CONFIG)
         top[i] = order
-        qmax[i] = [query.align(items[j].sequence).qmax for j in order]
+        alignments = [query.align(items[j].sequence) for j in order]
+        qmax[i], melody[i] = [a.qmax for a in alignments], [a.melody_score for a in alignments]
     OUT.mkdir(parents=True, exist_ok=True)
-    data = {"S": S, "top": top, "qmax": qmax, "frames": frames, "works": np.array(works)}
+    data = {"S": S, "top": top, "qmax": qmax, "melody": melody, "frames": frames, "works": np.array(works)}
     np.savez(path, **data)
     return data
 
 
-def final_scores(data: dict, weight: float, power: float, expand: int = 0) -> np.ndarray:
+def final_scores(data: dict, weights: tuple, power: float = 0.5, expand: int = 0) -> np.ndarray:
     """Final score matrix: fused scores of each query's aligned candidates above the rest in embedding
     order. ``power``: Qmax is divided by (candidate frames) ** power (0.5 is `homage query`'s score).
     ``expand`` > 0: the fused row also adds the mean fused row of the query's ``expand`` best hits."""
-    S, top, qmax, frames = data["S"], data["top"], data["qmax"], data["frames"]
+    S, top, qmax, frames, melody = data["S"], data["top"], data["qmax"], data["frames"], data["melody"]
     n = len(S)
     fused = np.full((n, n), np.nan)
     for i in range(n):
-        fused[i, top[i]] = fuse(S[i, top[i]], qmax[i] / frames[top[i]] ** power, weight)
+        fused[i, top[i]] = fuse(S[i, top[i]], qmax[i] / frames[top[i]] ** power, melody[i] if weights[2] else None, weights)
     if expand:
         filled = np.where(np.isnan(fused), np.nanmin(fused, axis=1, keepdims=True), fused)
         expanded = fused.copy()
@@ -89,19 +94,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     sets = {name: aligned_candidates(name, args.embedder, args.depth, args.workers) for name in args.data + args.report}
-    variants = [("shipped", FUSION_WEIGHT, 0.5, 0)]
-    variants += [(f"weight {w}", w, 0.5, 0) for w in (0.5, 0.6, 0.8, 0.9, 1.0)]
-    variants += [(f"Qmax / frames^{p}", FUSION_WEIGHT, p, 0) for p in (0.0, 0.25, 0.75, 1.0)]
-    variants += [(f"query expansion, top {k}", FUSION_WEIGHT, 0.5, k) for k in (1, 2, 3)]
+    variants = [("shipped", FUSION_WEIGHTS, 0.5, 0)]
+    variants += [(f"weights {w}", w, 0.5, 0) for w in WEIGHT_GRID if w != FUSION_WEIGHTS]
+    variants += [(f"Qmax / frames^{p}", FUSION_WEIGHTS, p, 0) for p in (0.0, 0.25, 0.75, 1.0)]
+    variants += [(f"query expansion, top {k}", FUSION_WEIGHTS, 0.5, k) for k in (1, 2, 3)]
     table = Table(title=f"re-ranking variants ({args.embedder}, top {args.depth}); MAP (top-1)", title_justify="left")
     table.add_column("variant")
     for name in sets:
         table.add_column(name + (" (shown only)" if name in args.report else ""), justify="right")
     table.add_column("mean of choosing sets", justify="right")
-    for label, weight, power, expand in variants:
+    for label, weights, power, expand in variants:
         cells, chosen = [], []
         for name, data in sets.items():
-            m, top1 = mean_ap(data, final_scores(data, weight, power, expand))
+            m, top1 = mean_ap(data, final_scores(data, weights, power, expand))
             cells.append(f"{m:.3f} ({top1:.3f})")
             if name not in args.report:
                 chosen.append(m)

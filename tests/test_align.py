@@ -112,7 +112,7 @@ def test_fuse_uses_both_scores():
     similarity = np.array([0.9, 0.8, 0.7])
     alignment = np.array([1.0, 6.0, 1.0])
     assert np.argmax(fuse(similarity, alignment)) == 1
-    assert np.argmax(fuse(similarity, alignment, weight=0.0)) == 0
+    assert np.argmax(fuse(similarity, alignment, weights=(1.0, 0.0, 0.0))) == 0
 
 
 def test_rerank_pulls_the_aligned_version_forward_and_keeps_the_rest_in_embedding_order():
@@ -192,3 +192,37 @@ def test_a_search_weighs_its_verdicts_by_the_candidates_it_judged():
     assert odds(among_candidates(0.9, 11)) == pytest.approx(odds(0.9) / 10)
     assert among_candidates(0.99, 100) < among_candidates(0.99, 10) < 0.99
     assert among_candidates(1.0, 100) > 0.999  # certainty stays certainty
+
+
+def test_top_line_chroma_follows_the_melody_above_the_chords():
+    from homage.align.sequences import top_line_chroma
+    from homage.features.cqt import CQTSpec
+
+    spec = CQTSpec()
+    melody = [0, 4, 7, 9, 5, 2] * 5  # pitch classes, one per 0.4 s (10 CQT frames at 25 fps)
+    C = np.full((84, 10 * len(melody)), 1e-3, dtype=np.float32)
+    for k, pc in enumerate(melody):
+        frames = slice(10 * k, 10 * (k + 1))
+        C[[24 + 5, 24 + 9], frames] = 0.9  # a loud accompaniment below C4 (MIDI 53, 57: F, A)
+        C[36 + 0, frames] = 0.2  # a quieter chord tone inside the lead's register (MIDI 60: C)
+        C[48 + pc, frames] = 0.3  # the melody (MIDI 72 + pc)
+    top = top_line_chroma(C, spec, frame_rate=2.5)
+    assert top.shape == (len(melody), 12)
+    assert top.argmax(axis=1).tolist() == melody
+
+
+def test_melody_part_of_a_sequence_is_aligned_at_the_chroma_transposition():
+    from homage.align import Prepared
+
+    rng = np.random.default_rng(3)
+    chroma = rng.random((60, 12)).astype(np.float32)
+    tune = np.eye(12, dtype=np.float32)[rng.integers(0, 12, 60)]
+    query = np.hstack([chroma, tune])
+    harmony = np.roll(chroma + 0.3 * rng.random((60, 12)).astype(np.float32), 2, axis=1)  # 2 semitones up
+    same_tune = np.hstack([harmony, np.roll(tune, 2, axis=1)])
+    other_tune = np.hstack([harmony, np.eye(12, dtype=np.float32)[rng.integers(0, 12, 60)]])
+    prepared = Prepared(query)
+    found = prepared.align(same_tune)
+    assert found.transposition == 2 and found.melody_score > 1.25 * prepared.align(other_tune).melody_score
+    assert prepared.align(chroma).melody_score is None and Prepared(chroma).align(same_tune).melody_score is None
+    assert found.score == pytest.approx(Prepared(chroma).align(harmony).score)

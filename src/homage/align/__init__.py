@@ -2,7 +2,8 @@
 
 Fixed-rate CRP chroma (timbre removed) → global transposition (OTI) → delay embedding → binary cross-recurrence →
 Qmax local alignment. The result says how strongly two songs match, at what transposition and tempo
-ratio, and which time spans of each correspond.
+ratio, and which time spans of each correspond. A sequence may carry a second part, the top-line chroma
+(columns 12–23): it is aligned the same way at the transposition found, as the melody evidence.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from homage.align.qmax import neighbours, qmax_matrix, recurrence, strongest_paths
-from homage.align.sequences import best_shifts, delay_embed, fixed_rate_chroma, global_profile, signed_semitones
+from homage.align.sequences import (
+    best_shifts,
+    delay_embed,
+    fixed_rate_chroma,
+    global_profile,
+    signed_semitones,
+    top_line_chroma,
+)
 from homage.features.cqt import CQTSpec
 
 
@@ -41,6 +49,7 @@ class Segment:
 class Alignment:
     score: float  # Qmax / sqrt(frames of B): comparable across candidates of one query
     qmax: float
+    melody_score: float | None  # the same on the top-line chroma, when both sequences carry it
     transposition: int  # semitones B is shifted to match A (−5 … +6)
     tempo_ratio: float  # duration in B / duration in A along the best segment (> 1: B is slower)
     segments: list[Segment] = field(default_factory=list)
@@ -56,31 +65,35 @@ class Prepared:
     through one ``Prepared`` query: its work is done once."""
 
     def __init__(self, a: np.ndarray, config: AlignConfig = AlignConfig()):
-        self.a = np.asarray(a, dtype=np.float32)
+        a = np.asarray(a, dtype=np.float32)
+        self.a, self.melody = a[:, :12], (a[:, 12:24] if a.shape[1] >= 24 else None)
         self.config = config
         self.profile = global_profile(self.a)
-        self._embedded: dict[int, np.ndarray] = {}
+        self._embedded: dict[tuple[str, int], np.ndarray] = {}
 
-    def embedded(self, shift: int) -> np.ndarray:
-        """The delay embedding of the sequence moved ``shift`` pitch classes down (what B moved up meets)."""
-        if shift not in self._embedded:
-            self._embedded[shift] = delay_embed(np.roll(self.a, -shift, axis=1), self.config.embed_dim)
-        return self._embedded[shift]
+    def embedded(self, shift: int, part: str = "chroma") -> np.ndarray:
+        """The delay embedding of the sequence (``part`` "chroma" or "melody") moved ``shift`` pitch classes
+        down (what B moved up meets)."""
+        if (part, shift) not in self._embedded:
+            x = self.a if part == "chroma" else self.melody
+            self._embedded[(part, shift)] = delay_embed(np.roll(x, -shift, axis=1), self.config.embed_dim)
+        return self._embedded[(part, shift)]
 
     def align(self, b: np.ndarray) -> Alignment:
-        """Align with a fixed-rate chroma sequence ``b`` of shape (m, 12)."""
+        """Align with a fixed-rate chroma sequence ``b`` of shape (m, 12), or (m, 24) with its top line."""
         config = self.config
         b = np.asarray(b, dtype=np.float32)
-        B = delay_embed(b, config.embed_dim)
+        B = delay_embed(b[:, :12], config.embed_dim)
         best = None
-        for shift in best_shifts(self.profile, global_profile(b), config.transpositions):
-            S = np.ascontiguousarray(self.embedded(int(shift)) @ B.T)  # = A against B moved up by shift
-            R = recurrence(S, *neighbours(S.shape, config.kappa))
-            Q = qmax_matrix(R, config.gap_onset, config.gap_extension)
-            qmax = float(Q.max())
+        for shift in best_shifts(self.profile, global_profile(b[:, :12]), config.transpositions):
+            qmax, R, Q = _qmax(self.embedded(int(shift)), B, config)  # A against B moved up by shift
             if best is None or qmax > best[0]:
                 best = (qmax, int(shift), R, Q)
         qmax, shift, R, Q = best
+        melody = None
+        if self.melody is not None and b.shape[1] >= 24:
+            M = delay_embed(b[:, 12:24], config.embed_dim)
+            melody = _qmax(self.embedded(shift, "melody"), M, config)[0] / np.sqrt(len(M))
         segments, best_path = _segments(Q, config)
         tempo = 1.0
         if best_path is not None and len(best_path) > 1:
@@ -89,6 +102,7 @@ class Prepared:
         return Alignment(
             score=qmax / np.sqrt(len(B)),
             qmax=qmax,
+            melody_score=melody,
             transposition=signed_semitones((-shift) % 12),
             tempo_ratio=tempo,
             segments=segments,
@@ -99,15 +113,26 @@ class Prepared:
         )
 
 
+def _qmax(A: np.ndarray, B: np.ndarray, config: AlignConfig) -> tuple[float, np.ndarray, np.ndarray]:
+    """Qmax of two delay-embedded sequences, with their cross-recurrence and Qmax matrices."""
+    S = np.ascontiguousarray(A @ B.T)
+    R = recurrence(S, *neighbours(S.shape, config.kappa))
+    Q = qmax_matrix(R, config.gap_onset, config.gap_extension)
+    return float(Q.max()), R, Q
+
+
 def align_sequences(a: np.ndarray, b: np.ndarray, config: AlignConfig = AlignConfig()) -> Alignment:
-    """Align two fixed-rate chroma sequences, shapes (n, 12) and (m, 12)."""
+    """Align two fixed-rate chroma sequences, shapes (n, 12) and (m, 12) (or 24 columns with the top line)."""
     return Prepared(a, config).align(b)
 
 
 def alignment_sequence(C: np.ndarray, spec: CQTSpec = CQTSpec(), config: AlignConfig = AlignConfig()) -> np.ndarray:
-    """What the alignment reads of a recording, from its magnitude CQT: CRP chroma at ``config.frame_rate``,
-    (n_frames, 12), stored as float16 (the catalog keeps it for re-ranking; ≈ 14 kB per 4-minute song)."""
-    return fixed_rate_chroma(C, spec, config.frame_rate).astype(np.float16)
+    """What the alignment reads of a recording, from its magnitude CQT: CRP chroma and top-line chroma at
+    ``config.frame_rate``, (n_frames, 24), stored as float16 (the catalog keeps it for re-ranking; ≈ 29 kB
+    per 4-minute song)."""
+    return np.hstack([fixed_rate_chroma(C, spec, config.frame_rate), top_line_chroma(C, spec, config.frame_rate)]).astype(
+        np.float16
+    )
 
 
 def align_cqt(Ca: np.ndarray, Cb: np.ndarray, spec: CQTSpec = CQTSpec(), config: AlignConfig = AlignConfig()) -> Alignment:

@@ -1,4 +1,5 @@
-"""Pitch-class sequences for alignment: fixed-rate CRP chroma, global transposition, delay embedding."""
+"""Pitch-class sequences for alignment: fixed-rate CRP chroma and top-line chroma, global transposition,
+delay embedding."""
 
 from __future__ import annotations
 
@@ -17,11 +18,44 @@ def fixed_rate_chroma(C: np.ndarray, spec: CQTSpec, frame_rate: float) -> np.nda
     -------
     chroma : np.ndarray, shape (n_frames, 12), float32
     """
-    step = max(1, int(round(spec.frame_rate / frame_rate)))
-    n = C.shape[1] // step
-    pooled = C.sum(axis=1, keepdims=True) if n == 0 else np.add.reduceat(C[:, : n * step], np.arange(0, n * step, step), axis=1)
+    pooled = _pool_frames(C, max(1, int(round(spec.frame_rate / frame_rate))))
     chroma = crp_chroma(pooled, bins_per_octave=spec.bins_per_octave, fmin=spec.fmin).T
     return (chroma / np.maximum(np.linalg.norm(chroma, axis=1, keepdims=True), 1e-9)).astype(np.float32)
+
+
+TOP_LINE_MIDI = (60, 96)  # C4 up to (not including) C7: where a lead line usually lies
+
+
+def _pool_frames(X: np.ndarray, step: int) -> np.ndarray:
+    """(bins, frames) summed over runs of ``step`` frames (all of them when fewer)."""
+    n = X.shape[1] // step
+    return X.sum(axis=1, keepdims=True) if n == 0 else np.add.reduceat(X[:, : n * step], np.arange(0, n * step, step), axis=1)
+
+
+def top_line_chroma(C: np.ndarray, spec: CQTSpec, frame_rate: float) -> np.ndarray:
+    """Chroma of the top line: in each CQT frame, the pitch class of the strongest bin from C4 to B6 (log
+    magnitude less the frame's median), weighted by how far it stands out, pooled to ``frame_rate`` and each
+    frame L2-normalised. A melody played alone and the same melody inside an arrangement share it where
+    their chroma differ (the arrangement's harmony dominates that).
+
+    Returns
+    -------
+    chroma : np.ndarray, shape (n_frames, 12), float32
+    """
+    first = int(round((TOP_LINE_MIDI[0] - _midi(spec.fmin)) * spec.bins_per_octave / 12))
+    last = min(int(round((TOP_LINE_MIDI[1] - _midi(spec.fmin)) * spec.bins_per_octave / 12)), C.shape[0])
+    X = np.log1p(100.0 * np.asarray(C[first:last], dtype=np.float32))
+    X -= np.median(X, axis=0, keepdims=True)
+    peak = X.argmax(axis=0)
+    onehot = np.zeros((12, X.shape[1]), dtype=np.float32)
+    pitch_class = np.round(_midi(spec.fmin) + (first + peak) * 12 / spec.bins_per_octave).astype(int) % 12
+    onehot[pitch_class, np.arange(X.shape[1])] = np.maximum(X.max(axis=0), 0.0)
+    pooled = _pool_frames(onehot, max(1, int(round(spec.frame_rate / frame_rate)))).T
+    return (pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-9)).astype(np.float32)
+
+
+def _midi(hz: float) -> float:
+    return 69.0 + 12.0 * np.log2(hz / 440.0)
 
 
 def global_profile(x: np.ndarray) -> np.ndarray:

@@ -104,7 +104,7 @@ class NewRecording:
     title: str | None = None
     artist: str | None = None
     album: str | None = None
-    sequence: np.ndarray | None = field(default=None, repr=False)  # alignment sequence (frames, 12), float16
+    sequence: np.ndarray | None = field(default=None, repr=False)  # alignment sequence (frames, columns), float16
     warnings: tuple[str, ...] = ()  # problems worked around while decoding it (not stored)
 
 
@@ -286,13 +286,14 @@ class Catalog:
         return {row[0]: Recording(*row) for row in rows}
 
     @_locked
-    def sequences(self, ids: Iterable[int], kind: str) -> dict[int, np.ndarray]:
-        """The stored alignment sequences of ``ids`` that were computed as ``kind`` describes (see :meth:`add`)."""
+    def sequences(self, ids: Iterable[int], kind: str, columns: int = 12) -> dict[int, np.ndarray]:
+        """The stored alignment sequences of ``ids`` (``columns`` wide) that were computed as ``kind``
+        describes (see :meth:`add`)."""
         ids = sorted({int(i) for i in ids if i >= 0})
         if not ids or not self._has_sequences or self._meta("sequence_kind") != kind:
             return {}
         rows = self._rows_of("SELECT id, sequence FROM recordings WHERE id IN ({marks}) AND sequence IS NOT NULL", ids)
-        return {i: np.frombuffer(blob, dtype=np.float16).reshape(-1, 12) for i, blob in rows}
+        return {i: np.frombuffer(blob, dtype=np.float16).reshape(-1, columns) for i, blob in rows}
 
     @_locked
     def groups(self, ids: Iterable[int] | None = None) -> dict[int, tuple[int, int | None, float]]:

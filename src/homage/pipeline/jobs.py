@@ -27,7 +27,7 @@ from homage.errors import Failure, ParameterError
 from homage.features.cache import FeatureCache, default_cache_dir
 from homage.models import Embedder
 from homage.parallel import DEFAULT_WORKERS, Executor, as_executor
-from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND
+from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_COLUMNS, SEQUENCE_KIND
 from homage.pipeline.library import CatalogLike, embedder_for, open_catalog
 from homage.pipeline.search import alignment_json, query
 
@@ -265,7 +265,7 @@ def groups(
         todo = [int(i) for i in ids if int(i) not in known]
         if on_start:
             on_start(len(todo))
-        sequences = catalog.sequences(ids, SEQUENCE_KIND)
+        sequences = catalog.sequences(ids, SEQUENCE_KIND, SEQUENCE_COLUMNS)
         recordings = catalog.by_ids(ids)
         row = {int(i): n for n, i in enumerate(ids)}
         _, I = catalog.search(X[[row[i] for i in todo]], min(neighbours + 1, len(ids))) if todo else (None, np.zeros((0, 0), int))

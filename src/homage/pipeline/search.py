@@ -13,7 +13,7 @@ from homage.align.verdict import among_candidates, load_calibration, verdict_of
 from homage.catalog import Recording
 from homage.features.cache import FeatureCache
 from homage.models import DEFAULT_EMBEDDER, Embedder, get_embedder
-from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND, analyze_file, pair_evidence
+from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_COLUMNS, SEQUENCE_KIND, analyze_file, pair_evidence
 from homage.pipeline.library import CatalogLike, embedder_for, open_catalog
 
 RERANKED = "+rerank"
@@ -135,7 +135,7 @@ def query(
         found = I[0] >= 0
         similarity, ids = S[0][found].astype(float), I[0][found]
         recordings = catalog.by_ids(ids)
-        stored = catalog.sequences(ids[:rerank_depth], SEQUENCE_KIND) if rerank_depth else {}
+        stored = catalog.sequences(ids[:rerank_depth], SEQUENCE_KIND, SEQUENCE_COLUMNS) if rerank_depth else {}
         groups = {r: g for r, (g, _, _) in catalog.groups(ids[: max(k, rerank_depth)]).items()}
     name = pipeline_name(embedder.name, rerank_depth)
     if not rerank_depth:
