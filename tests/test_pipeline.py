@@ -16,7 +16,7 @@ def test_analyze_file_reuses_the_cached_embedding(piece_dir, tmp_path):
     assert cache.hits == 2 and cache.misses == 3  # straight from the embedding and sequence entries
     np.testing.assert_array_equal(first.vector, second.vector)
     np.testing.assert_array_equal(first.sequence, second.sequence)
-    assert first.sequence.dtype == np.float16 and first.sequence.shape[1] == 12
+    assert first.sequence.dtype == np.float16 and first.sequence.shape[1] == 24  # CRP chroma, then the top line
     assert first.duration == second.duration == pytest.approx(24.0, abs=0.1)
 
 
