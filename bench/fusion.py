@@ -7,7 +7,7 @@
 For each data set every recording queries all others; its top ``--depth`` candidates by embedding are
 aligned once (cached under ``bench/out/fusion/``), then each variant re-orders them from the stored Qmax
 values and embedding similarities, the rest following in embedding order as `homage query` does. Variants
-are chosen by the mean MAP over the positional data sets (the corpus validation splits); ``--report`` sets
+are compared by the mean MAP over the data sets given first (the corpus validation splits); ``--report`` sets
 (real covers) are only shown. Prints one table.
 """
 
