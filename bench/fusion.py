@@ -53,7 +53,7 @@ def aligned_candidates(data: str, embedder_name: str, depth: int, workers: int) 
         order = [j for j in np.argsort(-S[i], kind="stable") if j != i][: top.shape[1]]
         query = Prepared(items[i].sequence, ALIGN_CONFIG)
         top[i] = order
-        alignments = [query.align(items[j].sequence) for j in order]
+        alignments = [query.align(items[j].sequence, melody=True) for j in order]
         qmax[i], melody[i] = [a.qmax for a in alignments], [a.melody_score for a in alignments]
     OUT.mkdir(parents=True, exist_ok=True)
     data = {"S": S, "top": top, "qmax": qmax, "melody": melody, "frames": frames, "works": np.array(works)}

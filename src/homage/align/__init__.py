@@ -49,7 +49,7 @@ class Segment:
 class Alignment:
     score: float  # Qmax / sqrt(frames of B): comparable across candidates of one query
     qmax: float
-    melody_score: float | None  # the same on the top-line chroma, when both sequences carry it
+    melody_score: float | None  # the same on the top-line chroma, when asked for and both sequences carry it
     transposition: int  # semitones B is shifted to match A (−5 … +6)
     tempo_ratio: float  # duration in B / duration in A along the best segment (> 1: B is slower)
     segments: list[Segment] = field(default_factory=list)
@@ -79,8 +79,9 @@ class Prepared:
             self._embedded[(part, shift)] = delay_embed(np.roll(x, -shift, axis=1), self.config.embed_dim)
         return self._embedded[(part, shift)]
 
-    def align(self, b: np.ndarray) -> Alignment:
-        """Align with a fixed-rate chroma sequence ``b`` of shape (m, 12), or (m, 24) with its top line."""
+    def align(self, b: np.ndarray, melody: bool = False) -> Alignment:
+        """Align with a fixed-rate chroma sequence ``b`` of shape (m, 12), or (m, 24) with its top line;
+        ``melody``: also align the top lines (re-ranking reads that score; the verdict does not)."""
         config = self.config
         b = np.asarray(b, dtype=np.float32)
         B = delay_embed(b[:, :12], config.embed_dim)
@@ -90,10 +91,10 @@ class Prepared:
             if best is None or qmax > best[0]:
                 best = (qmax, int(shift), R, Q)
         qmax, shift, R, Q = best
-        melody = None
-        if self.melody is not None and b.shape[1] >= 24:
+        melody_score = None
+        if melody and self.melody is not None and b.shape[1] >= 24:
             M = delay_embed(b[:, 12:24], config.embed_dim)
-            melody = _qmax(self.embedded(shift, "melody"), M, config)[0] / np.sqrt(len(M))
+            melody_score = _qmax(self.embedded(shift, "melody"), M, config)[0] / np.sqrt(len(M))
         segments, best_path = _segments(Q, config)
         tempo = 1.0
         if best_path is not None and len(best_path) > 1:
@@ -102,7 +103,7 @@ class Prepared:
         return Alignment(
             score=qmax / np.sqrt(len(B)),
             qmax=qmax,
-            melody_score=melody,
+            melody_score=melody_score,
             transposition=signed_semitones((-shift) % 12),
             tempo_ratio=tempo,
             segments=segments,

@@ -12,6 +12,7 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -76,7 +77,7 @@ def rerank(
     todo = [i for i, c in enumerate(candidates) if c is not None]
     alignments: list[Alignment | None] = [None] * len(candidates)
     with ThreadPoolExecutor(min(2, os.cpu_count() or 1)) as threads, _one_blas_thread():
-        for i, alignment in zip(todo, threads.map(query.align, [candidates[i] for i in todo])):
+        for i, alignment in zip(todo, threads.map(partial(query.align, melody=True), [candidates[i] for i in todo])):
             alignments[i] = alignment
     scores = similarity.copy()
     rest = np.array([i for i, a in enumerate(alignments) if a is None], dtype=np.int64)

@@ -128,10 +128,10 @@ def pop909_versions(
         kinds = [k for k in arrangements if k != "draft" or drafts]
     else:
         kinds = ["original"] + (["draft"] if drafts and rng.random() < 0.6 else [])
-        kinds += ["rearranged"] * (n - len(kinds))
+        kinds = (kinds + ["rearranged"] * (n - len(kinds)))[:n]
 
     versions = []
-    for k, kind in enumerate(kinds if arrangements else kinds[:n]):
+    for k, kind in enumerate(kinds):
         params = {"arrangement": kind, **_draw_common(rng)}
         if kind == "original":
             midi = _orchestrate(song, params, rng)
