@@ -74,6 +74,18 @@ def test_ftmnet_ignores_transposition_and_patch_position():
     assert not torch.allclose(b, other, atol=1e-3)
 
 
+def test_octave_wrap_turns_a_transposition_into_a_shift_along_the_rows():
+    from homage.models.networks import wrap_octave
+
+    x = torch.randn(2, 1, 12, 30)
+    wrapped, transposed = wrap_octave(x), wrap_octave(torch.roll(x, -5, dims=2))
+    assert wrapped.shape == (2, 1, 23, 30)
+    torch.testing.assert_close(transposed[:, :, :18], wrapped[:, :, 5:])  # the same rows, moved up by 5
+    for name in ("cnn128", "resnet18"):
+        raw, normed = NETWORKS[name](octave_wrap=True).eval()(x)
+        assert normed.shape == (2, 128)
+
+
 def test_resnet18_loads_imagenet_format_weights():
     net = NETWORKS["resnet18"]()
     fake = {k: torch.full_like(v, 0.5) for k, v in net.state_dict().items() if not k.startswith("head")}

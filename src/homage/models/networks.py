@@ -38,6 +38,13 @@ class CQTNet(nn.Module):
         return self.head(self.pool(h))
 
 
+def wrap_octave(x: torch.Tensor) -> torch.Tensor:
+    """Chroma (B, 1, 12, frames) → 23 rows, the octave continued by its first 11 pitch classes: a
+    transposition, a rotation of the 12 rows, becomes a shift along the rows that a convolutional trunk
+    followed by a global pooling barely sees."""
+    return torch.cat([x, x[:, :, :11]], dim=2)
+
+
 class PitchClassNet(nn.Module):
     """Version-identification network on chroma (12 pitch classes), key-invariant by construction
     (after MOVE, Yesiler et al. 2020): the pitch axis is wrapped to 23 rows, a first convolution spans a
@@ -57,16 +64,17 @@ class PitchClassNet(nn.Module):
         self.head = EmbeddingHead(w[2], dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = torch.cat([x, x[:, :, :11]], dim=2)  # 23 rows: every transposition of a full octave
-        h = self.octave(x).amax(dim=2)  # max over the 12 transpositions
+        h = self.octave(wrap_octave(x)).amax(dim=2)  # max over the 12 transpositions
         return self.head(self.pool(self.temporal(h)))
 
 
 class CNN128(nn.Module):
-    """The original project's CNN from scratch: four conv-BN-ReLU-maxpool blocks, 128-d output."""
+    """The original project's CNN from scratch: four conv-BN-ReLU-maxpool blocks, 128-d output.
+    ``octave_wrap`` (for chroma input) wraps the pitch axis first (see ``wrap_octave``)."""
 
-    def __init__(self, dim: int = 128, widths: tuple[int, ...] = (32, 64, 128, 128)):
+    def __init__(self, dim: int = 128, widths: tuple[int, ...] = (32, 64, 128, 128), octave_wrap: bool = False):
         super().__init__()
+        self.octave_wrap = octave_wrap
         layers, cin = [], 1
         for cout in widths:
             layers += [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True)]
@@ -75,6 +83,7 @@ class CNN128(nn.Module):
         self.head = EmbeddingHead(cin, dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = wrap_octave(x) if self.octave_wrap else x
         return self.head(self.features(x).mean(dim=(2, 3)))
 
 
@@ -82,11 +91,12 @@ class ResNet18(nn.Module):
     """ResNet-18 (He et al. 2016) with a one-channel input and a 128-d embedding head.
 
     Parameter names follow the ImageNet checkpoints (conv1, bn1, layer1…layer4), so ``load_imagenet``
-    can initialise it from a local ResNet-18 state dict.
+    can initialise it from a local ResNet-18 state dict. ``octave_wrap`` as for ``CNN128``.
     """
 
-    def __init__(self, dim: int = 128):
+    def __init__(self, dim: int = 128, octave_wrap: bool = False):
         super().__init__()
+        self.octave_wrap = octave_wrap
         self.conv1 = nn.Conv2d(1, 64, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
@@ -99,6 +109,7 @@ class ResNet18(nn.Module):
         self.head = EmbeddingHead(512, dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = wrap_octave(x) if self.octave_wrap else x
         h = self.maxpool(F.relu(self.bn1(self.conv1(x))))
         h = self.layer4(self.layer3(self.layer2(self.layer1(h))))
         return self.head(h.mean(dim=(2, 3)))
