@@ -1,0 +1,145 @@
+"""Which evidence the verdict's calibration should read: alternative logistic fits on the same rendered pairs
+as `scripts/calibrate_alignment.py`, each scored on them and, for information only, on a real data set.
+
+    .venv/bin/python bench/calibration_fits.py corpus/val corpus-long/val --report ../shared/data/covers80-dev
+
+The real set's pairs: every version pair and ``--others`` seeded random other pairs, whole against whole,
+then a ``--clip``-second excerpt of one (embedded on its own) against the whole other, in both orders, as
+`bench/verdicts.py` draws them. The fits: the shipped one (score, both log lengths, similarity), and fits
+in which the lengths enter only through the null, the non-version pairs' score at those lengths (a linear
+fit on their log lengths): the excess over the null's mean, or the same in units of the null's spread,
+each alone or with its twin on the top-line (melody) alignment. Prints one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from homage.align import Prepared
+from homage.align.verdict import MAYBE_AT, VERSION_AT, fit_calibration
+from homage.data.manifest import load_dataset
+from homage.models import DEFAULT_EMBEDDER, Embedder, get_embedder
+from homage.pipeline.analysis import ALIGN_CONFIG, recorded
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from calibrate_alignment import draw_pairs, recordings  # noqa: E402  the calibration's own pairs
+
+
+def evidence(a, b) -> tuple:
+    """(score over √ of the shorter one's frames, its top-line twin, log frames of the shorter and the
+    longer one, the embeddings' cosine similarity) of one pair."""
+    al = Prepared(a.sequence, ALIGN_CONFIG).align(b.sequence, melody=True)
+    shorter, longer = max(min(al.frames_a, al.frames_b), 1), max(al.frames_a, al.frames_b, 1)
+    melody = (al.melody_score or 0.0) * np.sqrt(max(al.frames_b, 1) / shorter)
+    similarity = float(Embedder.similarity(a.vector, b.vector)[0, 0])
+    return al.qmax / np.sqrt(shorter), melody, np.log(shorter), np.log(longer), similarity
+
+
+def rendered_pairs(sources: list[str], total: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The calibration script's pairs (same draws for the same seed): evidence rows and truth."""
+    rng, embedder = np.random.default_rng(seed), get_embedder(DEFAULT_EMBEDDER)
+    rows, truth = [], []
+    for source in sources:
+        items, works = recordings(source, 2)
+        for a, b, same in draw_pairs(works, np.array([i.vector for i in items]), total // len(sources), rng):
+            first = items[a]
+            if rng.random() < 0.4:
+                seconds = rng.uniform(8, 40)
+                if first.seconds > seconds:
+                    first = first.clip(rng.uniform(0, first.seconds - seconds), seconds, embedder)
+            rows.append(evidence(first, items[b]))
+            truth.append(same)
+    return np.array(rows), np.array(truth)
+
+
+def real_pairs(data: str, others: int, clip: float, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Evidence rows and truth per kind of pair ("whole", "excerpt vs whole", "whole vs excerpt")."""
+    embedder = get_embedder(DEFAULT_EMBEDDER)
+    entries = load_dataset(data)
+    items, works = recorded([str(e.path) for e in entries], [e.work for e in entries], embedder, 2)
+    rng = np.random.default_rng(seed)
+    pairs = [(a, b) for a, b in combinations(range(len(items)), 2) if works[a] == works[b]]
+    drawn = set()
+    while len(drawn) < others:
+        a, b = sorted(int(x) for x in rng.choice(len(items), size=2, replace=False))
+        if works[a] != works[b]:
+            drawn.add((a, b))
+    pairs += sorted(drawn)
+
+    def excerpt(r):
+        return r.clip(rng.uniform(0, max(r.seconds - clip, 0)), clip, embedder)
+
+    kinds = {"whole": [], "excerpt vs whole": [], "whole vs excerpt": []}
+    for a, b in pairs:
+        kinds["whole"].append(evidence(items[a], items[b]))
+        for x, y in ((a, b), (b, a)):
+            kinds["excerpt vs whole"].append(evidence(excerpt(items[x]), items[y]))
+            kinds["whole vs excerpt"].append(evidence(items[x], excerpt(items[y])))
+    same = np.array([works[a] == works[b] for a, b in pairs])
+    return {kind: (np.array(rows), same if kind == "whole" else np.repeat(same, 2)) for kind, rows in kinds.items()}
+
+
+def null_relative(R: np.ndarray, null_rows: np.ndarray, column: int, spread: bool) -> np.ndarray:
+    """Column ``column`` of ``R`` less the null's mean at each row's lengths (a least-squares fit on
+    ``null_rows``' log lengths), divided by the null's spread there when ``spread``."""
+    design = lambda X: np.column_stack([X[:, 2], X[:, 3], np.ones(len(X))])  # noqa: E731
+    mean = np.linalg.lstsq(design(null_rows), null_rows[:, column], rcond=None)[0]
+    residual = null_rows[:, column] - design(null_rows) @ mean
+    scale = np.linalg.lstsq(design(null_rows), np.log(np.abs(residual) + 1e-6), rcond=None)[0]
+    excess = R[:, column] - design(R) @ mean
+    return excess / np.exp(design(R) @ scale) if spread else excess
+
+
+FITS = {
+    "score, both log lengths, similarity (shipped)": lambda R, N: np.column_stack([R[:, 0], R[:, 2], R[:, 3], R[:, 4]]),
+    "score above the null, similarity": lambda R, N: np.column_stack([null_relative(R, N, 0, False), R[:, 4]]),
+    "the same in units of the null's spread": lambda R, N: np.column_stack([null_relative(R, N, 0, True), R[:, 4]]),
+    "score and melody score above their nulls, similarity": lambda R, N: np.column_stack(
+        [null_relative(R, N, 0, False), R[:, 4], null_relative(R, N, 1, False)]),
+    "the same in units of the nulls' spread": lambda R, N: np.column_stack(
+        [null_relative(R, N, 0, True), R[:, 4], null_relative(R, N, 1, True)]),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data", nargs="+", help="built corpus splits (rendered versions): the calibration's pairs")
+    parser.add_argument("--report", required=True, help="a real data set, only shown")
+    parser.add_argument("--pairs", type=int, default=4000)
+    parser.add_argument("--others", type=int, default=600)
+    parser.add_argument("--clip", type=float, default=20.0)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    X, y = rendered_pairs(args.data, args.pairs, args.seed)
+    real = real_pairs(args.report, args.others, args.clip, args.seed)
+    null_rows = X[~y]
+    table = Table(title=f"calibration fits on {len(y)} rendered pairs of {', '.join(args.data)}; "
+                        f"verdicts on {args.report} (version / maybe / unrelated)", title_justify="left")  # fmt: skip
+    for col in ("the fit reads", "accuracy (rendered)", *(f"{k}: versions" for k in real), *(f"{k}: others" for k in real)):
+        table.add_column(col, justify="left" if col == "the fit reads" else "right")
+    for label, features in FITS.items():
+        fit = fit_calibration(features(X, null_rows), y, "bench", tuple(f"x{i}" for i in range(features(X[:1], null_rows).shape[1])))
+
+        def probability(R):
+            return 1 / (1 + np.exp(-(features(R, null_rows) @ np.array(fit.weights) + fit.intercept)))
+
+        cells = {}
+        for kind, (R, same) in real.items():
+            p = probability(R)
+            for name, sel in (("versions", same), ("others", ~same)):
+                v, m = int((p[sel] >= VERSION_AT).sum()), int(((p[sel] >= MAYBE_AT) & (p[sel] < VERSION_AT)).sum())
+                cells[f"{kind}: {name}"] = f"{v} / {m} / {int(sel.sum()) - v - m}"
+        table.add_row(label, f"{np.mean((probability(X) >= 0.5) == y):.3f}", *(cells[c] for c in cells if "versions" in c),
+                      *(cells[c] for c in cells if "others" in c))  # fmt: skip
+    Console(width=220).print(table)
+
+
+if __name__ == "__main__":
+    main()
