@@ -98,7 +98,7 @@ def null_relative(R: np.ndarray, null_rows: np.ndarray, column: int, spread: boo
 
 
 FITS = {
-    "score, both log lengths, similarity (shipped)": lambda R, N: np.column_stack([R[:, 0], R[:, 2], R[:, 3], R[:, 4]]),
+    "score, both log lengths, similarity (the shipped fit's features)": lambda R, N: np.column_stack([R[:, 0], R[:, 2], R[:, 3], R[:, 4]]),
     "score above the null, similarity": lambda R, N: np.column_stack([null_relative(R, N, 0, False), R[:, 4]]),
     "the same in units of the null's spread": lambda R, N: np.column_stack([null_relative(R, N, 0, True), R[:, 4]]),
     "score and melody score above their nulls, similarity": lambda R, N: np.column_stack(
