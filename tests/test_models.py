@@ -75,6 +75,7 @@ def test_ftmnet_ignores_transposition_and_patch_position():
 
 
 def test_octave_wrap_turns_a_transposition_into_a_shift_along_the_rows():
+    from homage.errors import ParameterError
     from homage.models.networks import wrap_octave
 
     x = torch.randn(2, 1, 12, 30)
@@ -84,6 +85,8 @@ def test_octave_wrap_turns_a_transposition_into_a_shift_along_the_rows():
     for name in ("cnn128", "resnet18"):
         raw, normed = NETWORKS[name](octave_wrap=True).eval()(x)
         assert normed.shape == (2, 128)
+    with pytest.raises(ParameterError, match="12 pitch classes"):
+        wrap_octave(torch.randn(1, 1, 128, 30))  # log-mel is not a circle
 
 
 def test_resnet18_loads_imagenet_format_weights():

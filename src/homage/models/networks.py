@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from homage.errors import ParameterError
 from homage.models.layers import GeM, EmbeddingHead, IBN, ResBlock
 
 
@@ -42,6 +43,8 @@ def wrap_octave(x: torch.Tensor) -> torch.Tensor:
     """Chroma (B, 1, 12, frames) → 23 rows, the octave continued by its first 11 pitch classes: a
     transposition, a rotation of the 12 rows, becomes a shift along the rows that a convolutional trunk
     followed by a global pooling barely sees."""
+    if x.shape[2] != 12:
+        raise ParameterError(f"the octave wrap reads chroma (12 pitch classes), not {x.shape[2]} rows")
     return torch.cat([x, x[:, :, :11]], dim=2)
 
 
