@@ -36,6 +36,11 @@ class AlignConfig:
     min_segment_s: float = 8.0
 
 
+# The columns of an alignment sequence: CRP chroma, then (when present) the top-line chroma.
+CHROMA, MELODY = slice(0, 12), slice(12, 24)
+SEQUENCE_COLUMNS = MELODY.stop
+
+
 @dataclass(frozen=True)
 class Segment:
     a_start: float  # seconds in recording A
@@ -66,7 +71,7 @@ class Prepared:
 
     def __init__(self, a: np.ndarray, config: AlignConfig = AlignConfig()):
         a = np.asarray(a, dtype=np.float32)
-        self.a, self.melody = a[:, :12], (a[:, 12:24] if a.shape[1] >= 24 else None)
+        self.a, self.melody = a[:, CHROMA], (a[:, MELODY] if a.shape[1] >= SEQUENCE_COLUMNS else None)
         self.config = config
         self.profile = global_profile(self.a)
         self._embedded: dict[tuple[str, int], np.ndarray] = {}
@@ -84,16 +89,16 @@ class Prepared:
         ``melody``: also align the top lines (re-ranking reads that score; the verdict does not)."""
         config = self.config
         b = np.asarray(b, dtype=np.float32)
-        B = delay_embed(b[:, :12], config.embed_dim)
+        B = delay_embed(b[:, CHROMA], config.embed_dim)
         best = None
-        for shift in best_shifts(self.profile, global_profile(b[:, :12]), config.transpositions):
+        for shift in best_shifts(self.profile, global_profile(b[:, CHROMA]), config.transpositions):
             qmax, R, Q = _qmax(self.embedded(int(shift)), B, config)  # A against B moved up by shift
             if best is None or qmax > best[0]:
                 best = (qmax, int(shift), R, Q)
         qmax, shift, R, Q = best
         melody_score = None
-        if melody and self.melody is not None and b.shape[1] >= 24:
-            M = delay_embed(b[:, 12:24], config.embed_dim)
+        if melody and self.melody is not None and b.shape[1] >= SEQUENCE_COLUMNS:
+            M = delay_embed(b[:, MELODY], config.embed_dim)
             melody_score = _qmax(self.embedded(shift, "melody"), M, config)[0] / np.sqrt(len(M))
         segments, best_path = _segments(Q, config)
         tempo = 1.0
@@ -158,4 +163,4 @@ def _segments(Q: np.ndarray, config: AlignConfig) -> tuple[list[Segment], np.nda
     return found, best
 
 
-__all__ = ["AlignConfig", "Alignment", "Prepared", "Segment", "align_cqt", "align_sequences", "alignment_sequence"]
+__all__ = ["SEQUENCE_COLUMNS", "AlignConfig", "Alignment", "Prepared", "Segment", "align_cqt", "align_sequences", "alignment_sequence"]

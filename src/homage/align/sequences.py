@@ -18,7 +18,7 @@ def fixed_rate_chroma(C: np.ndarray, spec: CQTSpec, frame_rate: float) -> np.nda
     -------
     chroma : np.ndarray, shape (n_frames, 12), float32
     """
-    pooled = _pool_frames(C, max(1, int(round(spec.frame_rate / frame_rate))))
+    pooled = _pool_frames(C, spec, frame_rate)
     chroma = crp_chroma(pooled, bins_per_octave=spec.bins_per_octave, fmin=spec.fmin).T
     return (chroma / np.maximum(np.linalg.norm(chroma, axis=1, keepdims=True), 1e-9)).astype(np.float32)
 
@@ -26,8 +26,10 @@ def fixed_rate_chroma(C: np.ndarray, spec: CQTSpec, frame_rate: float) -> np.nda
 TOP_LINE_MIDI = (60, 96)  # C4 up to (not including) C7: where a lead line usually lies
 
 
-def _pool_frames(X: np.ndarray, step: int) -> np.ndarray:
-    """(bins, frames) summed over runs of ``step`` frames (all of them when fewer)."""
+def _pool_frames(X: np.ndarray, spec: CQTSpec, frame_rate: float) -> np.ndarray:
+    """(bins, frames) at the CQT's frame rate summed down to about ``frame_rate`` (all frames into one when
+    fewer than a step)."""
+    step = max(1, int(round(spec.frame_rate / frame_rate)))
     n = X.shape[1] // step
     return X.sum(axis=1, keepdims=True) if n == 0 else np.add.reduceat(X[:, : n * step], np.arange(0, n * step, step), axis=1)
 
@@ -50,7 +52,7 @@ def top_line_chroma(C: np.ndarray, spec: CQTSpec, frame_rate: float) -> np.ndarr
     onehot = np.zeros((12, X.shape[1]), dtype=np.float32)
     pitch_class = np.round(_midi(spec.fmin) + (first + peak) * 12 / spec.bins_per_octave).astype(int) % 12
     onehot[pitch_class, np.arange(X.shape[1])] = np.maximum(X.max(axis=0), 0.0)
-    pooled = _pool_frames(onehot, max(1, int(round(spec.frame_rate / frame_rate)))).T
+    pooled = _pool_frames(onehot, spec, frame_rate).T
     return (pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-9)).astype(np.float32)
 
 

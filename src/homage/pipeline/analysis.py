@@ -20,7 +20,6 @@ from homage.parallel import Executor, as_executor
 ALIGN_CONFIG = AlignConfig()
 # How the stored alignment sequences are computed: a catalog sets aside those computed otherwise.
 SEQUENCE_KIND = f"crp+top-line@{ALIGN_CONFIG.frame_rate:g}fps#{stable_hash(CQTSpec(), 8)}"
-SEQUENCE_COLUMNS = 24  # CRP chroma, then top-line chroma
 
 
 def analyze_file(

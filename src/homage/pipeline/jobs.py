@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from homage import audio
-from homage.align import Prepared
+from homage.align import SEQUENCE_COLUMNS, Prepared
 from homage.align.rerank import RERANK_DEPTH
 from homage.align.verdict import MAYBE_AT, VERSION_AT, load_calibration
 from homage.atomic import atomic_write
@@ -27,7 +27,7 @@ from homage.errors import Failure, ParameterError
 from homage.features.cache import FeatureCache, default_cache_dir
 from homage.models import Embedder
 from homage.parallel import DEFAULT_WORKERS, Executor, as_executor
-from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_COLUMNS, SEQUENCE_KIND
+from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND
 from homage.pipeline.library import CatalogLike, embedder_for, open_catalog
 from homage.pipeline.search import alignment_json, query
 

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from homage import audio
-from homage.align import Alignment, Prepared
+from homage.align import SEQUENCE_COLUMNS, Alignment, Prepared
 from homage.align.rerank import RERANK_DEPTH, rerank
 from homage.align.verdict import among_candidates, load_calibration, verdict_of
 from homage.catalog import Recording
 from homage.features.cache import FeatureCache
 from homage.models import DEFAULT_EMBEDDER, Embedder, get_embedder
-from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_COLUMNS, SEQUENCE_KIND, analyze_file, pair_evidence
+from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND, analyze_file, pair_evidence
 from homage.pipeline.library import CatalogLike, embedder_for, open_catalog
 
 RERANKED = "+rerank"
