@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -23,40 +22,29 @@ from rich.console import Console
 from rich.table import Table
 
 from homage.align import Prepared
-from homage.align.verdict import MAYBE_AT, VERSION_AT, fit_calibration
+from homage.align.verdict import FEATURES, MAYBE_AT, VERSION_AT, fit_calibration
 from homage.data.manifest import load_dataset
 from homage.models import DEFAULT_EMBEDDER, Embedder, get_embedder
 from homage.pipeline.analysis import ALIGN_CONFIG, recorded
+from verdicts import seeded_pairs  # the verdict bench's real pairs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from calibrate_alignment import draw_pairs, recordings  # noqa: E402  the calibration's own pairs
+from calibrate_alignment import calibration_pairs  # noqa: E402  the calibration's own pairs
 
 
 def evidence(a, b) -> tuple:
-    """(score over √ of the shorter one's frames, its top-line twin, log frames of the shorter and the
-    longer one, the embeddings' cosine similarity) of one pair."""
+    """(the calibration's score_min, its top-line twin, log_min, log_max and similarity) of one pair."""
     al = Prepared(a.sequence, ALIGN_CONFIG).align(b.sequence, melody=True)
-    shorter, longer = max(min(al.frames_a, al.frames_b), 1), max(al.frames_a, al.frames_b, 1)
-    melody = (al.melody_score or 0.0) * np.sqrt(max(al.frames_b, 1) / shorter)
     similarity = float(Embedder.similarity(a.vector, b.vector)[0, 0])
-    return al.qmax / np.sqrt(shorter), melody, np.log(shorter), np.log(longer), similarity
+    score, log_min, log_max = (FEATURES[f](al, similarity) for f in ("score_min", "log_min", "log_max"))
+    melody = (al.melody_score or 0.0) * np.sqrt(max(al.frames_b, 1) / np.exp(log_min))
+    return score, melody, log_min, log_max, similarity
 
 
 def rendered_pairs(sources: list[str], total: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The calibration script's pairs (same draws for the same seed): evidence rows and truth."""
-    rng, embedder = np.random.default_rng(seed), get_embedder(DEFAULT_EMBEDDER)
-    rows, truth = [], []
-    for source in sources:
-        items, works = recordings(source, 2)
-        for a, b, same in draw_pairs(works, np.array([i.vector for i in items]), total // len(sources), rng):
-            first = items[a]
-            if rng.random() < 0.4:
-                seconds = rng.uniform(8, 40)
-                if first.seconds > seconds:
-                    first = first.clip(rng.uniform(0, first.seconds - seconds), seconds, embedder)
-            rows.append(evidence(first, items[b]))
-            truth.append(same)
-    return np.array(rows), np.array(truth)
+    pairs = [(evidence(first, second), same) for _, first, second, same, _ in calibration_pairs(sources, total, seed)]
+    return np.array([row for row, _ in pairs]), np.array([same for _, same in pairs])
 
 
 def real_pairs(data: str, others: int, clip: float, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -65,13 +53,8 @@ def real_pairs(data: str, others: int, clip: float, seed: int) -> dict[str, tupl
     entries = load_dataset(data)
     items, works = recorded([str(e.path) for e in entries], [e.work for e in entries], embedder, 2)
     rng = np.random.default_rng(seed)
-    pairs = [(a, b) for a, b in combinations(range(len(items)), 2) if works[a] == works[b]]
-    drawn = set()
-    while len(drawn) < others:
-        a, b = sorted(int(x) for x in rng.choice(len(items), size=2, replace=False))
-        if works[a] != works[b]:
-            drawn.add((a, b))
-    pairs += sorted(drawn)
+    versions, drawn = seeded_pairs(works, others, rng)
+    pairs = versions + drawn
 
     def excerpt(r):
         return r.clip(rng.uniform(0, max(r.seconds - clip, 0)), clip, embedder)
@@ -125,18 +108,19 @@ def main() -> None:
     for col in ("the fit reads", "accuracy (rendered)", *(f"{k}: versions" for k in real), *(f"{k}: others" for k in real)):
         table.add_column(col, justify="left" if col == "the fit reads" else "right")
     for label, features in FITS.items():
-        fit = fit_calibration(features(X, null_rows), y, "bench", tuple(f"x{i}" for i in range(features(X[:1], null_rows).shape[1])))
+        F = features(X, null_rows)
+        fit = fit_calibration(F, y, "bench", tuple(f"x{i}" for i in range(F.shape[1])))
 
-        def probability(R):
-            return 1 / (1 + np.exp(-(features(R, null_rows) @ np.array(fit.weights) + fit.intercept)))
+        def probability(F):
+            return 1 / (1 + np.exp(-(F @ np.array(fit.weights) + fit.intercept)))
 
         cells = {}
         for kind, (R, same) in real.items():
-            p = probability(R)
+            p = probability(features(R, null_rows))
             for name, sel in (("versions", same), ("others", ~same)):
                 v, m = int((p[sel] >= VERSION_AT).sum()), int(((p[sel] >= MAYBE_AT) & (p[sel] < VERSION_AT)).sum())
                 cells[f"{kind}: {name}"] = f"{v} / {m} / {int(sel.sum()) - v - m}"
-        table.add_row(label, f"{np.mean((probability(X) >= 0.5) == y):.3f}", *(cells[c] for c in cells if "versions" in c),
+        table.add_row(label, f"{np.mean((probability(F) >= 0.5) == y):.3f}", *(cells[c] for c in cells if "versions" in c),
                       *(cells[c] for c in cells if "others" in c))  # fmt: skip
     Console(width=220).print(table)
 

@@ -24,6 +24,18 @@ from homage.models import DEFAULT_EMBEDDER, get_embedder
 from homage.pipeline.analysis import Recorded, pair_evidence, recorded
 
 
+def seeded_pairs(works: list, others: int, rng: np.random.Generator) -> tuple[list, list]:
+    """Every version pair (i < j) of recordings labelled ``works``, and ``others`` distinct random pairs of
+    different works, sorted."""
+    versions = [(a, b) for a, b in combinations(range(len(works)), 2) if works[a] == works[b]]
+    drawn = set()
+    while len(drawn) < others:
+        a, b = sorted(int(x) for x in rng.choice(len(works), size=2, replace=False))
+        if works[a] != works[b]:
+            drawn.add((a, b))
+    return versions, sorted(drawn)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data")
@@ -37,12 +49,7 @@ def main() -> None:
     embedder = get_embedder(DEFAULT_EMBEDDER)
     items, works = recorded([str(e.path) for e in entries], [e.work for e in entries], embedder, args.workers)
     rng = np.random.default_rng(args.seed)
-    versions = [(a, b) for a, b in combinations(range(len(items)), 2) if works[a] == works[b]]
-    others = set()
-    while len(others) < args.others:
-        a, b = sorted(int(x) for x in rng.choice(len(items), size=2, replace=False))
-        if works[a] != works[b]:
-            others.add((a, b))
+    versions, others = seeded_pairs(works, args.others, rng)
     calibration = load_calibration(args.calibration)
 
     def clip(r: Recorded) -> Recorded:
@@ -52,9 +59,9 @@ def main() -> None:
     for col in ("pairs", "n", "version", "maybe", "unrelated", "share called version"):
         table.add_column(col, justify="left" if col == "pairs" else "right")
     excerpt = f"{args.clip:g}-s excerpt"
-    for label, pairs, cut in (("version pairs, whole", versions, None), ("other pairs, whole", sorted(others), None),
-                              (f"version pairs, {excerpt} vs whole", versions, 0), (f"other pairs, {excerpt} vs whole", sorted(others), 0),
-                              (f"version pairs, whole vs {excerpt}", versions, 1), (f"other pairs, whole vs {excerpt}", sorted(others), 1)):  # fmt: skip
+    for label, pairs, cut in (("version pairs, whole", versions, None), ("other pairs, whole", others, None),
+                              (f"version pairs, {excerpt} vs whole", versions, 0), (f"other pairs, {excerpt} vs whole", others, 0),
+                              (f"version pairs, whole vs {excerpt}", versions, 1), (f"other pairs, whole vs {excerpt}", others, 1)):  # fmt: skip
         counts = Counter()
         for a, b in pairs:
             for x, y in ((a, b), (b, a)) if cut is not None else ((a, b),):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 from collections import defaultdict
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -54,6 +55,25 @@ def draw_pairs(works: list[str], vectors: np.ndarray, n: int, rng: np.random.Gen
     return positives + negatives
 
 
+def calibration_pairs(sources: list[str], total: int, seed: int,
+                      workers: int = 2) -> Iterator[tuple[str, Recorded, Recorded, bool, str]]:  # fmt: skip
+    """The labelled pairs the fit reads, ``total`` shared by the data sets: (data set, first, second, is a
+    version pair, "whole–whole" or "clip–whole"), the same ones for the same seed."""
+    rng = np.random.default_rng(seed)
+    embedder = get_embedder(DEFAULT_EMBEDDER)
+    for source in sources:
+        items, works = recordings(source, workers)
+        vectors = np.array([item.vector for item in items])
+        for a, b, same in draw_pairs(works, vectors, total // len(sources), rng):
+            first, kind = items[a], "whole–whole"
+            if rng.random() < 0.4:
+                seconds = rng.uniform(8, 40)
+                if first.seconds > seconds:
+                    first, kind = first.clip(rng.uniform(0, first.seconds - seconds), seconds, embedder), "clip–whole"
+            yield source, first, items[b], same, kind
+        print(f"{source}: {len(items)} recordings of {len(set(works))} works", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", nargs="+")
@@ -64,23 +84,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     names = tuple(args.features.split(","))
-    rng = np.random.default_rng(args.seed)
-    embedder = get_embedder(DEFAULT_EMBEDDER)
     rows, truth, kinds = [], [], []
-    for source in args.data:
-        items, works = recordings(source, args.workers)
-        vectors = np.array([item.vector for item in items])
-        for a, b, same in draw_pairs(works, vectors, args.pairs // len(args.data), rng):
-            first, kind = items[a], "whole–whole"
-            if rng.random() < 0.4:
-                seconds = rng.uniform(8, 40)
-                if first.seconds > seconds:
-                    first, kind = first.clip(rng.uniform(0, first.seconds - seconds), seconds, embedder), "clip–whole"
-            al, similarity = pair_evidence(first, items[b])
-            rows.append([FEATURES[f](al, similarity) for f in names])
-            truth.append(same)
-            kinds.append(f"{source}: {kind}")
-        print(f"{source}: {len(items)} recordings of {len(set(works))} works", flush=True)
+    for source, first, second, same, kind in calibration_pairs(args.data, args.pairs, args.seed, args.workers):
+        al, similarity = pair_evidence(first, second)
+        rows.append([FEATURES[f](al, similarity) for f in names])
+        truth.append(same)
+        kinds.append(f"{source}: {kind}")
     X, y = np.array(rows), np.array(truth)
     fitted_on = (f"{len(y)} pairs ({int(y.sum())} versions, {int((~y).sum())} non-versions among each other's "
                  f"{RERANK_DEPTH} nearest) of rendered versions of "
