@@ -1,3 +1,4 @@
+import librosa
 import numpy as np
 import pytest
 
@@ -29,6 +30,19 @@ def test_chroma_folds_octaves_to_pitch_classes():
         chroma = chroma_from_cqt(cqt(tone(pitch)))
         assert chroma.shape[0] == 12
         assert int(np.argmax(chroma[:, 50])) == pitch % 12
+
+
+def test_a_recording_tuned_away_from_a440_keeps_its_pitch_classes():
+    """A440 + 45 cents sits almost halfway to B flat: the CQT centred on the signal's tuning still puts
+    the energy in A, where a CQT on the A440 grid splits it between the two."""
+    chord = sum(tone(p, seconds=8.0) for p in (57, 61, 64))  # A major, 45 cents sharp after resampling
+    sharp = librosa.resample(chord, orig_sr=SR, target_sr=SR / 2 ** (45 / 1200))
+    assert features.estimate_tuning(chord) == pytest.approx(0.0, abs=0.03)
+    assert features.estimate_tuning(sharp) == pytest.approx(0.45, abs=0.04)
+    in_tune = crp_chroma(cqt(chord)).mean(axis=1)
+    tuned, untuned = crp_chroma(cqt(sharp)).mean(axis=1), crp_chroma(cqt(sharp, tuned=False)).mean(axis=1)
+    assert np.corrcoef(tuned, in_tune)[0, 1] > 0.95
+    assert np.corrcoef(untuned, in_tune)[0, 1] < np.corrcoef(tuned, in_tune)[0, 1] - 0.1
 
 
 def harmonic_tone(midi_pitch: int, weights, seconds: float = 4.0, sr: int = SR) -> np.ndarray:

@@ -7,7 +7,16 @@
 """
 
 from homage.features.cache import FeatureCache
-from homage.features.cqt import CQTSpec, beat_crp_chroma, beat_frames, beat_sync, chroma_from_cqt, cqt, crp_chroma
+from homage.features.cqt import (
+    CQTSpec,
+    beat_crp_chroma,
+    beat_frames,
+    beat_sync,
+    chroma_from_cqt,
+    cqt,
+    crp_chroma,
+    estimate_tuning,
+)
 from homage.features.mel import MelSpec, log_mel
 
 __all__ = [
@@ -20,5 +29,6 @@ __all__ = [
     "chroma_from_cqt",
     "cqt",
     "crp_chroma",
+    "estimate_tuning",
     "log_mel",
 ]
