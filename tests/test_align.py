@@ -3,7 +3,7 @@ import pytest
 
 from homage.align import AlignConfig, align_cqt, align_sequences
 from homage.align.qmax import cross_recurrence, qmax_matrix, strongest_paths
-from homage.align.sequences import delay_embed, signed_semitones, transposition_candidates
+from homage.align.sequences import best_shifts, delay_embed, signed_semitones, transposition_candidates
 from homage.features.cqt import cqt
 
 from conftest import synth_piece
@@ -41,6 +41,36 @@ def test_optimal_transposition_and_signed_semitones():
     a = rng.random((50, 12))
     assert transposition_candidates(a, np.roll(a, 4, axis=1), 2)[0] == 8  # rolling back by 8 ≡ −4
     assert signed_semitones(8) == -4 and signed_semitones(6) == 6 and signed_semitones(0) == 0
+
+
+def test_the_transposition_follows_each_frames_strongest_pitch_classes_not_the_floor_beneath_them():
+    """Two versions share their strong pitch classes (b is a transposed up 3) but not the floor beneath:
+    b's arrangement keeps three other pitch classes sounding. Summed magnitudes let that floor pick the
+    key; summed energies do not."""
+    rng = np.random.default_rng(0)
+    strong = np.eye(12, dtype=np.float32)[rng.choice([0, 2, 4, 5, 7, 9, 11], 200)]
+    floor_b = np.zeros((200, 12), dtype=np.float32)
+    floor_b[:, [1, 6, 8]] = 0.3
+    a, b = strong + 0.2 * rng.random((200, 12)).astype(np.float32), np.roll(strong, 3, axis=1) + floor_b
+    a, b = (x / np.linalg.norm(x, axis=1, keepdims=True) for x in (a, b))
+    assert transposition_candidates(a, b, 1)[0] == 9  # rolling back by 9 ≡ −3
+    magnitudes = a.sum(axis=0), b.sum(axis=0)
+    assert best_shifts(*magnitudes, 1)[0] != 9
+
+
+def test_prepared_qmax_at_one_shift_is_the_alignments_score_there():
+    from homage.align import Prepared
+
+    rng = np.random.default_rng(4)
+    a = rng.random((60, 24)).astype(np.float32)
+    b = np.roll(a, 5, axis=1)[4:]
+    b[:, 12:] = np.roll(a[4:, 12:], 5, axis=1)
+    prepared = Prepared(a)
+    found = prepared.align(b, melody=True)
+    shift = (-found.transposition) % 12
+    assert prepared.qmax(b, shift) == pytest.approx(found.qmax)
+    assert prepared.qmax(b, shift, "melody") / np.sqrt(len(b) - 4) == pytest.approx(found.melody_score)
+    assert prepared.qmax(b, (shift + 6) % 12) < found.qmax
 
 
 def test_delay_embedding_shape_and_norm():

@@ -84,6 +84,13 @@ class Prepared:
             self._embedded[(part, shift)] = delay_embed(np.roll(x, -shift, axis=1), self.config.embed_dim)
         return self._embedded[(part, shift)]
 
+    def qmax(self, b: np.ndarray, shift: int, part: str = "chroma") -> float:
+        """Qmax of ``b``'s ``part`` ("chroma" or "melody") moved up ``shift`` pitch classes against this
+        sequence's: the alignment's score at one transposition, without its segments."""
+        columns = CHROMA if part == "chroma" else MELODY
+        B = delay_embed(np.asarray(b, dtype=np.float32)[:, columns], self.config.embed_dim)
+        return _qmax(self.embedded(int(shift), part), B, self.config)[0]
+
     def align(self, b: np.ndarray, melody: bool = False) -> Alignment:
         """Align with a fixed-rate chroma sequence ``b`` of shape (m, 12), or (m, 24) with its top line;
         ``melody``: also align the top lines (re-ranking reads that score; the verdict does not)."""

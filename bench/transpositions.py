@@ -1,0 +1,125 @@
+"""Which transpositions the alignment tries: the global pitch-class profile that ranks the 12 shifts, and
+how many of the best it aligns at.
+
+    .venv/bin/python bench/transpositions.py corpus/val corpus-long/val corpus-kinds/val \\
+        --report ../shared/data/covers80-dev
+
+Every recording queries all others. Its top 100 candidates by embedding are aligned once at all 12
+transpositions (chroma and top-line Qmax, cached under ``bench/out/transpositions/``); each variant then
+keeps, per pair, the best chroma alignment among the shifts its profile ranks first (the top line at that
+shift), fuses the scores as `homage query` does and scores MAP. Variants are compared by the mean MAP over
+the data sets given first (the corpus validation splits); ``--report`` sets (real covers) are only shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import threadpoolctl
+from rich.console import Console
+from rich.table import Table
+
+from homage.align import CHROMA, Prepared
+from homage.align.rerank import RERANK_DEPTH, fuse
+from homage.align.sequences import global_profile
+from homage.data.manifest import load_dataset
+from homage.evaluation.metrics import retrieval_scores
+from homage.models import DEFAULT_EMBEDDER, get_embedder
+from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND, recorded
+
+OUT = Path(__file__).resolve().parent / "out" / "transpositions"
+SHIFTS = np.arange(12)
+ROLLS = (SHIFTS[None, :] - SHIFTS[:, None]) % 12  # row k: the pitch classes of np.roll(x, k)
+
+
+def profiles(x: np.ndarray) -> dict[str, np.ndarray]:
+    """The profiles compared: frames' magnitudes, energies (what the alignment uses), fourth powers, and
+    how often each pitch class is a frame's strongest."""
+    x = np.asarray(x[:, CHROMA], dtype=np.float32)
+    counts = (x == x.max(axis=1, keepdims=True)).sum(axis=0).astype(np.float32)
+    found = {"magnitude": x.sum(axis=0), "energy (shipped)": global_profile(x), "fourth power": (x**4).sum(axis=0),
+             "strongest pitch class": counts}  # fmt: skip
+    return {name: g / max(float(g.max()), 1e-9) for name, g in found.items()}
+
+
+def aligned_at_every_shift(data: str, depth: int) -> dict:
+    """Similarities, top-``depth`` candidates, their chroma and top-line scores at all 12 shifts and the
+    profiles' match at each shift, for every query (cached)."""
+    entries = load_dataset(data)
+    key = hashlib.blake2b(f"{SEQUENCE_KIND}:{DEFAULT_EMBEDDER}:{depth}:{[str(e.path) for e in entries]}".encode(), digest_size=6).hexdigest()
+    path = OUT / f"{Path(data).as_posix().replace('/', '_').strip('._')}-{key}.npz"
+    if path.exists():
+        return dict(np.load(path))
+    embedder = get_embedder(DEFAULT_EMBEDDER)
+    items, works = recorded([str(e.path) for e in entries], [e.work for e in entries], embedder, 2)
+    V = np.array([r.vector for r in items])
+    S = embedder.similarity(V, V)
+    sequences = [np.asarray(r.sequence, dtype=np.float32) for r in items]
+    n = len(items)
+    top = np.array([[j for j in np.argsort(-S[i], kind="stable") if j != i][: min(depth, n - 1)] for i in range(n)])
+    qmax, melody = np.zeros((*top.shape, 12)), np.zeros((*top.shape, 12))
+
+    def align_all(i: int) -> None:
+        query = Prepared(sequences[i], ALIGN_CONFIG)
+        for c, j in enumerate(top[i]):
+            frames = len(sequences[j]) - ALIGN_CONFIG.embed_dim + 1
+            qmax[i, c] = [query.qmax(sequences[j], s) for s in SHIFTS]
+            melody[i, c] = [query.qmax(sequences[j], s, "melody") / np.sqrt(max(frames, 1)) for s in SHIFTS]
+
+    with threadpoolctl.threadpool_limits(1), ThreadPoolExecutor(2) as threads:  # the Qmax kernels release the GIL
+        list(threads.map(align_all, range(n)))
+    found = [profiles(x) for x in sequences]
+    matches = {f"match {name}": np.stack([np.stack([found[j][name][ROLLS] @ found[i][name] for j in top[i]]) for i in range(n)])
+               for name in found[0]}  # fmt: skip
+    frames = np.array([len(x) - ALIGN_CONFIG.embed_dim + 1 for x in sequences])
+    result = {"S": S, "top": top, "qmax": qmax, "melody": melody, "frames": frames, "works": np.array(works), **matches}
+    OUT.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **result)
+    return result
+
+
+def map_of(data: dict, profile: str | None, n_shifts: int) -> tuple[float, float]:
+    """MAP and top-1 when each pair is aligned at the ``n_shifts`` shifts ``profile`` ranks first (None: all
+    12), the rest following in embedding order."""
+    S, top, qmax, melody, frames = data["S"], data["top"], data["qmax"], data["melody"], data["frames"]
+    final = S - 1e6
+    rows = np.arange(top.shape[1])
+    for i in range(len(S)):
+        tried = SHIFTS[None].repeat(len(rows), 0) if profile is None else np.argsort(-data[f"match {profile}"][i], axis=1, kind="stable")[:, :n_shifts]
+        best = tried[rows, np.argmax(np.take_along_axis(qmax[i], tried, axis=1), axis=1)]
+        final[i, top[i]] = fuse(S[i, top[i]], qmax[i][rows, best] / frames[top[i]] ** 0.5, melody[i][rows, best])
+    ranked = retrieval_scores(1.0 - final, data["works"])
+    return ranked.map, ranked.top1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data", nargs="+", help="data sets that choose (the corpus validation splits)")
+    parser.add_argument("--report", nargs="*", default=[], help="data sets only shown (real covers)")
+    parser.add_argument("--depth", type=int, default=RERANK_DEPTH)
+    args = parser.parse_args()
+    sets = {name: aligned_at_every_shift(name, args.depth) for name in args.data + args.report}
+    names = [key.removeprefix("match ") for key in next(iter(sets.values())) if key.startswith("match ")]
+    variants = [(f"{name}, best {n}", name, n) for name in names for n in (1, 2, 3, 4)] + [("all 12 shifts", None, 12)]
+    table = Table(title=f"shifts tried by the alignment (top {args.depth} re-ranked); MAP (top-1)", title_justify="left")
+    table.add_column("profile, shifts aligned")
+    for name in sets:
+        table.add_column(name + (" (shown only)" if name in args.report else ""), justify="right")
+    table.add_column("mean of choosing sets", justify="right")
+    for label, profile, n in variants:
+        cells, chosen = [], []
+        for name, data in sets.items():
+            m, top1 = map_of(data, profile, n)
+            cells.append(f"{m:.3f} ({top1:.3f})")
+            if name not in args.report:
+                chosen.append(m)
+        table.add_row(label, *cells, f"{np.mean(chosen):.3f}")
+    Console(width=200).print(table)
+
+
+if __name__ == "__main__":
+    main()
