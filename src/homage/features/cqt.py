@@ -17,8 +17,8 @@ import scipy.fft
 
 CRP_DROP = 0.3  # share of the lowest pitch-cepstral coefficients CRP removes
 CRP_ETA = 1000.0  # log compression: log(1 + eta · energy)
-# Tuning is estimated from this many excerpts of this length spread through a recording (≈ 0.05 s for a
-# 4-minute song, against ≈ 0.5 s for the whole; the two agree within a few cents).
+# Tuning is estimated from this many excerpts of this length spread through a recording (≈ 0.07 s for a
+# 4-minute song, against 0.3–1.5 s for the whole; the two agree within a few cents).
 TUNING_EXCERPTS, TUNING_EXCERPT_S = 6, 10.0
 
 
