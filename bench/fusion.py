@@ -34,11 +34,45 @@ WEIGHT_GRID = [(ws, round(1 - ws - wm, 2), wm) for ws in (0.2, 0.3, 0.4) for wm 
 WEIGHT_GRID += [(ws, round(1 - ws, 2), 0.0) for ws in (0.1, 0.5)]
 
 
+def cached_rows_path(folder: Path, data: str, entries: list, embedder_name: str, depth: int) -> Path:
+    """Where a bench keeps one data set's aligned rows: named by the set, keyed by its recordings, the
+    embedder, the depth and how the alignment sequences are computed (a change of any recomputes them)."""
+    key = hashlib.blake2b(f"{SEQUENCE_KIND}:{embedder_name}:{depth}:{[str(e.path) for e in entries]}".encode(), digest_size=6).hexdigest()
+    return folder / f"{Path(data).as_posix().replace('/', '_').strip('._')}-{key}.npz"
+
+
+def choosing_sets_parser(doc: str, **defaults) -> argparse.ArgumentParser:
+    """The command line of a bench that chooses on some data sets and only shows others."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data", nargs="+", help="data sets that choose (the corpus validation splits)")
+    parser.add_argument("--report", nargs="*", default=[], help="data sets only shown (real covers)")
+    parser.add_argument("--depth", type=int, default=defaults.get("depth", 100))
+    return parser
+
+
+def print_variants(title: str, first_column: str, sets: dict, report: list[str], variants: list) -> None:
+    """One table: each variant's MAP (top-1) on every data set, and its mean MAP over the choosing sets
+    (those not in ``report``). ``variants``: (label, function of a set's cached rows → (MAP, top-1))."""
+    table = Table(title=title, title_justify="left")
+    table.add_column(first_column)
+    for name in sets:
+        table.add_column(name + (" (shown only)" if name in report else ""), justify="right")
+    table.add_column("mean of choosing sets", justify="right")
+    for label, score in variants:
+        cells, chosen = [], []
+        for name, data in sets.items():
+            m, top1 = score(data)
+            cells.append(f"{m:.3f} ({top1:.3f})")
+            if name not in report:
+                chosen.append(m)
+        table.add_row(label, *cells, f"{np.mean(chosen):.3f}")
+    Console(width=200).print(table)
+
+
 def aligned_candidates(data: str, embedder_name: str, depth: int, workers: int) -> dict:
     """Similarities, top-``depth`` candidates and their Qmax / frame counts for every query (cached)."""
     entries = load_dataset(data)
-    key = hashlib.blake2b(f"{SEQUENCE_KIND}:{embedder_name}:{depth}:{[str(e.path) for e in entries]}".encode(), digest_size=6).hexdigest()
-    path = OUT / f"{Path(data).as_posix().replace('/', '_').strip('._')}-{key}.npz"
+    path = cached_rows_path(OUT, data, entries, embedder_name, depth)
     if path.exists():
         return dict(np.load(path))
     embedder = get_embedder(embedder_name)
@@ -94,12 +128,14 @@ def mean_ap(data: dict, scores: np.ndarray) -> tuple[float, float]:
     return ranked.map, ranked.top1
 
 
+def variant_scores(weights: tuple, power: float, expand: int, melody_top: int | None):
+    """The scoring of one variant: a set's cached rows → (MAP, top-1)."""
+    return lambda data: mean_ap(data, final_scores(data, weights, power, expand, melody_top))
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("data", nargs="+", help="data sets that choose (the corpus validation splits)")
-    parser.add_argument("--report", nargs="*", default=[], help="data sets only shown (real covers)")
+    parser = choosing_sets_parser(__doc__)
     parser.add_argument("--embedder", default=DEFAULT_EMBEDDER)
-    parser.add_argument("--depth", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     sets = {name: aligned_candidates(name, args.embedder, args.depth, args.workers) for name in args.data + args.report}
@@ -108,20 +144,8 @@ def main() -> None:
     variants += [(f"Qmax / frames^{p}", FUSION_WEIGHTS, p, 0, None) for p in (0.0, 0.25, 0.75, 1.0)]
     variants += [(f"query expansion, top {k}", FUSION_WEIGHTS, 0.5, k, None) for k in (1, 2, 3)]
     variants += [(f"melody score for the top {k} only", FUSION_WEIGHTS, 0.5, 0, k) for k in (10, 20, 30, 50)]
-    table = Table(title=f"re-ranking variants ({args.embedder}, top {args.depth}); MAP (top-1)", title_justify="left")
-    table.add_column("variant")
-    for name in sets:
-        table.add_column(name + (" (shown only)" if name in args.report else ""), justify="right")
-    table.add_column("mean of choosing sets", justify="right")
-    for label, weights, power, expand, melody_top in variants:
-        cells, chosen = [], []
-        for name, data in sets.items():
-            m, top1 = mean_ap(data, final_scores(data, weights, power, expand, melody_top))
-            cells.append(f"{m:.3f} ({top1:.3f})")
-            if name not in args.report:
-                chosen.append(m)
-        table.add_row(label, *cells, f"{np.mean(chosen):.3f}")
-    Console(width=200).print(table)
+    print_variants(f"re-ranking variants ({args.embedder}, top {args.depth}); MAP (top-1)", "variant", sets, args.report,
+                   [(label, variant_scores(*v)) for label, *v in variants])
 
 
 if __name__ == "__main__":

@@ -13,15 +13,12 @@ the data sets given first (the corpus validation splits); ``--report`` sets (rea
 
 from __future__ import annotations
 
-import argparse
-import hashlib
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import threadpoolctl
-from rich.console import Console
-from rich.table import Table
 
 from homage.align import CHROMA, Prepared
 from homage.align.rerank import RERANK_DEPTH, fuse
@@ -29,7 +26,9 @@ from homage.align.sequences import global_profile
 from homage.data.manifest import load_dataset
 from homage.evaluation.metrics import retrieval_scores
 from homage.models import DEFAULT_EMBEDDER, get_embedder
-from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND, recorded
+from homage.pipeline.analysis import ALIGN_CONFIG, recorded
+
+from fusion import cached_rows_path, choosing_sets_parser, print_variants  # bench/fusion.py
 
 OUT = Path(__file__).resolve().parent / "out" / "transpositions"
 SHIFTS = np.arange(12)
@@ -50,8 +49,7 @@ def aligned_at_every_shift(data: str, depth: int) -> dict:
     """Similarities, top-``depth`` candidates, their chroma and top-line scores at all 12 shifts and the
     profiles' match at each shift, for every query (cached)."""
     entries = load_dataset(data)
-    key = hashlib.blake2b(f"{SEQUENCE_KIND}:{DEFAULT_EMBEDDER}:{depth}:{[str(e.path) for e in entries]}".encode(), digest_size=6).hexdigest()
-    path = OUT / f"{Path(data).as_posix().replace('/', '_').strip('._')}-{key}.npz"
+    path = cached_rows_path(OUT, data, entries, DEFAULT_EMBEDDER, depth)
     if path.exists():
         return dict(np.load(path))
     embedder = get_embedder(DEFAULT_EMBEDDER)
@@ -97,28 +95,12 @@ def map_of(data: dict, profile: str | None, n_shifts: int) -> tuple[float, float
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("data", nargs="+", help="data sets that choose (the corpus validation splits)")
-    parser.add_argument("--report", nargs="*", default=[], help="data sets only shown (real covers)")
-    parser.add_argument("--depth", type=int, default=RERANK_DEPTH)
-    args = parser.parse_args()
+    args = choosing_sets_parser(__doc__, depth=RERANK_DEPTH).parse_args()
     sets = {name: aligned_at_every_shift(name, args.depth) for name in args.data + args.report}
     names = [key.removeprefix("match ") for key in next(iter(sets.values())) if key.startswith("match ")]
     variants = [(f"{name}, best {n}", name, n) for name in names for n in (1, 2, 3, 4)] + [("all 12 shifts", None, 12)]
-    table = Table(title=f"shifts tried by the alignment (top {args.depth} re-ranked); MAP (top-1)", title_justify="left")
-    table.add_column("profile, shifts aligned")
-    for name in sets:
-        table.add_column(name + (" (shown only)" if name in args.report else ""), justify="right")
-    table.add_column("mean of choosing sets", justify="right")
-    for label, profile, n in variants:
-        cells, chosen = [], []
-        for name, data in sets.items():
-            m, top1 = map_of(data, profile, n)
-            cells.append(f"{m:.3f} ({top1:.3f})")
-            if name not in args.report:
-                chosen.append(m)
-        table.add_row(label, *cells, f"{np.mean(chosen):.3f}")
-    Console(width=200).print(table)
+    print_variants(f"shifts tried by the alignment (top {args.depth} re-ranked); MAP (top-1)", "profile, shifts aligned",
+                   sets, args.report, [(label, functools.partial(map_of, profile=p, n_shifts=n)) for label, p, n in variants])  # fmt: skip
 
 
 if __name__ == "__main__":
