@@ -6,6 +6,7 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
+from homage import pipeline
 from homage.cli.app import app
 
 from conftest import needs_fluidsynth, synth_piece, write
@@ -162,11 +163,13 @@ def test_help_lists_every_command():
 
 
 @needs_fluidsynth
-def test_demo_finds_the_versions(tmp_path):
+def test_demo_finds_the_versions_even_over_a_catalog_left_by_another_embedder(tmp_path, library):
+    stale = run("index", library / "work1", "--catalog", tmp_path / "demo" / "catalog", "--embedder", "ftm2d")
+    assert stale.exit_code == 0, stale.output
     result = run("demo", "--out", tmp_path / "demo", "--versions", "2")
     assert result.exit_code == 0, result.output
     assert "✓ its other version ranks 1" in result.stdout
-    assert (tmp_path / "demo" / "catalog" / "catalog.sqlite").exists()
+    assert pipeline.catalog_info(tmp_path / "demo" / "catalog")["embedder"].startswith("csi@")
 
 
 def test_every_command_reports_a_bad_parameter_as_one_error_line(library, tmp_path):

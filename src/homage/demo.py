@@ -7,6 +7,7 @@ succeeds when the query's other versions rank above every recording of another p
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -16,8 +17,10 @@ import numpy as np
 import pretty_midi
 
 from homage import audio, pipeline
+from homage.catalog.store import DB_NAME
 from homage.data.render import VersionParams, excerpt, make_version, render
 from homage.features.cache import FeatureCache
+from homage.models import get_embedder
 
 # (music21 corpus work, title, composer)
 PIECES = [
@@ -61,6 +64,13 @@ class DemoResult:
         return self.ranks == list(range(1, len(self.expected) + 1))
 
 
+def _drop_if_other_embedder(catalog: Path) -> None:
+    """The demo's own catalog, left by a release whose embedder read other features, is removed to be built
+    anew (a user's catalog is never removed: ``homage index`` tells them to re-index it)."""
+    if (catalog / DB_NAME).exists() and pipeline.catalog_info(catalog)["embedder"] not in (None, get_embedder().identity):
+        shutil.rmtree(catalog)
+
+
 def run_demo(out: str | Path, *, n_versions: int = 3, seed: int = 0, on_file=None, on_stage=None) -> DemoResult:
     """Render the demo music under ``out/music``, index it into ``out/catalog`` and query with the first
     piece's second version (other instrument, tempo and key). ``on_stage(text)`` says what is under way."""
@@ -72,6 +82,7 @@ def run_demo(out: str | Path, *, n_versions: int = 3, seed: int = 0, on_file=Non
     made = render_demo_music(music, n_versions=n_versions, seed=seed, on_file=on_file)
     if on_stage:
         on_stage(f"Indexing {music} into the catalog {catalog}")
+    _drop_if_other_embedder(catalog)
     pipeline.index_dir(music, catalog, cache=cache, prune=True)
     query = made[1]
     expected = frozenset(str(audio.absolute(v.path)) for v in made if v.work == query.work) - {str(audio.absolute(query.path))}

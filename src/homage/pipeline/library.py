@@ -57,8 +57,8 @@ def embedder_for(catalog: Catalog) -> Embedder:
     embedder = get_embedder(catalog.embedder.split("@")[0])
     if embedder.identity != catalog.embedder:
         raise CatalogError(
-            f"{catalog.root}: built with embedder {catalog.embedder}, this homage has {embedder.identity}; "
-            "re-index the catalog"
+            f"{catalog.root}: built with embedder {catalog.embedder}, this homage has {embedder.identity} "
+            "(its features or weights changed); re-index: `homage index` its folders into a new catalog"
         )
     return embedder
 
