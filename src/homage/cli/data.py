@@ -34,6 +34,10 @@ def build(
         typer.Option(help="POP909: one version of each of these kinds (original, draft, rearranged, melody; "
                           "repeatable) instead of --versions drawn ones."),  # fmt: skip
     ] = None,
+    humanize: Annotated[
+        bool, typer.Option(help="Play versions as people do: leads sung (glides, vibrato, drifting intonation), "
+                                "tempo wandering, each render tuned up to half a semitone off A440."),  # fmt: skip
+    ] = False,
     soundfont: Annotated[Optional[list[Path]], typer.Option(help="SoundFont(s) to draw from [default: all installed].")] = None,
     seed: Annotated[int, typer.Option(help="Seed: the same seed and sources give the same corpus.")] = 0,
     workers: WorkersOpt = 2,
@@ -51,6 +55,7 @@ def build(
         seed=seed, versions=versions, seconds=seconds, max_works=max_works, splits=tuple(split or SPLITS),
         pop909=str(pop909) if pop909 else None, asap=str(asap) if asap else None, audio=tuple(audio_dirs),
         soundfonts=tuple(str(p) for p in soundfont or []), arrangements=tuple(arrangement or ()),
+        humanize=humanize,
     )  # fmt: skip
     with FileProgress("rendering") as progress:
         summary = run_build(

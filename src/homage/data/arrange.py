@@ -220,13 +220,67 @@ def _edit_time(midi: pretty_midi.PrettyMIDI, start: float, end: float, repeat: b
 
 def scale_tempo(midi: pretty_midi.PrettyMIDI, ratio: float) -> pretty_midi.PrettyMIDI:
     """A copy played ``ratio`` times faster (all event times divided by ``ratio``)."""
+    return warp_times(midi, lambda t: np.asarray(t) / ratio)
+
+
+def drift_tempo(midi: pretty_midi.PrettyMIDI, depth: float, rng: np.random.Generator, every: float = 4.0) -> pretty_midi.PrettyMIDI:
+    """A copy whose tempo wanders as a band's does: each ``every`` seconds are played exp(``depth`` · x)
+    times faster, x a unit-variance random process that keeps 70 % of itself from one span to the next;
+    the whole lasts as long as before."""
+    end = max(midi.get_end_time(), every)
+    knots = np.arange(0.0, end + every, every)
+    x = np.zeros(len(knots))
+    x[0] = rng.standard_normal()
+    for k in range(1, len(knots)):
+        x[k] = 0.7 * x[k - 1] + np.sqrt(1 - 0.7**2) * rng.standard_normal()
+    rate = np.exp(depth * x)
+    new_knots = np.concatenate([[0.0], np.cumsum(np.diff(knots) / rate[:-1])])
+    new_knots *= knots[-1] / new_knots[-1]
+    return warp_times(midi, lambda t: np.interp(t, knots, new_knots))
+
+
+def sing(part: pretty_midi.Instrument, rng: np.random.Generator, *, vibrato_cents: float = 35.0,
+         drift_cents: float = 15.0, rate: float = 50.0) -> None:  # fmt: skip
+    """Bend a monophonic lead in place the way a voice moves: a glide into each note from the one before,
+    vibrato (about 5.5 Hz, ``vibrato_cents`` deep) growing on held notes, and a slow drift of the intonation
+    (``drift_cents``), as pitch-bend events ``rate`` times a second. A bend covers ±2 semitones (the
+    General-MIDI default), so glides from further away start 2 semitones off."""
+    notes = sorted(part.notes, key=lambda n: n.start)
+    if not notes:
+        return
+    t = np.arange(notes[0].start, notes[-1].end, 1.0 / rate)
+    knots = np.arange(t[0], t[-1] + 2.0, 1.0)
+    cents = drift_cents * np.interp(t, knots, rng.standard_normal(len(knots)))
+    hz = rng.uniform(4.8, 6.2)
+    for previous, note in zip([None, *notes[:-1]], notes):
+        inside = (t >= note.start) & (t < note.end)
+        since = t[inside] - note.start
+        onset = np.zeros_like(since)
+        if previous is not None and note.start - previous.end < 0.25:
+            glide = rng.uniform(0.04, 0.12)
+            onset = np.clip(100.0 * (previous.pitch - note.pitch), -200, 200) * np.clip(1 - since / glide, 0, None)
+        swell = np.clip((since - 0.25) / 0.3, 0, 1)  # vibrato comes in after a quarter second
+        cents[inside] += onset + vibrato_cents * swell * np.sin(2 * np.pi * hz * since)
+    values = np.clip(np.round(cents / 200.0 * 8191), -8192, 8191).astype(int)
+    keep = np.concatenate([[True], values[1:] != values[:-1]])
+    part.pitch_bends = [pretty_midi.PitchBend(int(v), float(x)) for v, x in zip(values[keep], t[keep])]
+    part.pitch_bends.append(pretty_midi.PitchBend(0, float(notes[-1].end)))
+
+
+def warp_times(midi: pretty_midi.PrettyMIDI, new_time) -> pretty_midi.PrettyMIDI:
+    """A copy with every event at ``new_time(t)`` (an increasing map over arrays of seconds)."""
     out = copy.deepcopy(midi)
     for instrument in out.instruments:
-        for note in instrument.notes:
-            note.start /= ratio
-            note.end /= ratio
-        for event in instrument.control_changes + instrument.pitch_bends:
-            event.time /= ratio
-    for event in out.time_signature_changes + out.key_signature_changes + out.lyrics + out.text_events:
-        event.time /= ratio
+        if instrument.notes:
+            times = new_time(np.array([(n.start, n.end) for n in instrument.notes]))
+            for note, (start, end) in zip(instrument.notes, times):
+                note.start, note.end = float(start), float(end)
+        _move(instrument.control_changes + instrument.pitch_bends, new_time)
+    _move(out.time_signature_changes + out.key_signature_changes + out.lyrics + out.text_events, new_time)
     return out
+
+
+def _move(events: list, new_time) -> None:
+    if events:
+        for event, time in zip(events, new_time(np.array([e.time for e in events]))):
+            event.time = float(time)

@@ -40,6 +40,12 @@ from homage.parallel import Executor, as_executor
 SPLITS = ("train", "val", "test")
 RENDER_SR = 22050
 MIN_VERSION_S = 5.0
+DETUNE_CENTS = 50.0  # humanized renders: a band tuned up to half a semitone off A440, as covers80's are
+
+
+def detune(y: np.ndarray, sr: int, cents: float) -> np.ndarray:
+    """``y`` played ``cents`` higher, as a tape or a band tuned off A440 would (the tempo moves with it)."""
+    return soxr.resample(y, sr * 2 ** (cents / 1200), sr).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class BuildSettings:
     fractions: tuple[float, float] = (0.8, 0.1)  # train, validation; the rest is test
     splits: tuple[str, ...] = SPLITS  # render only the works of these splits (e.g. whole-song val versions)
     arrangements: tuple[str, ...] = ()  # POP909: one version of each of these kinds instead of `versions` drawn
+    humanize: bool = False  # leads sung, tempo wandering (versions.perform), each render tuned off A440
 
 
 @dataclass
@@ -169,7 +176,7 @@ def _render_work(job: tuple[Work, BuildSettings, str]) -> tuple[str, list[dict],
     rng = np.random.default_rng([settings.seed, _hash_int(work.work_id)])
     split = split_of(work.work_id, settings.seed, settings.fractions)
     try:
-        versions = work_versions(work, settings.versions, settings.seconds, rng, settings.arrangements)
+        versions = work_versions(work, settings.versions, settings.seconds, rng, settings.arrangements, settings.humanize)
     except (HomageError, ValueError, OSError) as exc:
         return work.work_id, [], str(exc)
     rows, problems = [], []
@@ -191,6 +198,9 @@ def _render_version(work: Work, version: Version, split: str, settings: BuildSet
         y = audio.load(work.files[0], sr=RENDER_SR, offset=version.audio_offset, duration=settings.seconds)[:, None]
     if len(y) < MIN_VERSION_S * RENDER_SR or np.abs(y).max() < 1e-4:
         raise HomageError(f"rendered audio is shorter than {MIN_VERSION_S:.0f} s or silent")
+    if settings.humanize and version.midi is not None:
+        render["detune_cents"] = round(float(rng.uniform(-DETUNE_CENTS, DETUNE_CENTS)), 1)
+        y = detune(y, RENDER_SR, render["detune_cents"])
     chain = recording.draw_chain(rng)
     y = recording.apply_chain(y, RENDER_SR, chain, rng)
     enc = recording.encoding(chain["encoding"])

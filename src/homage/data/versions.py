@@ -10,7 +10,7 @@ A build may instead ask for POP909 versions of named kinds (``arrangements``), s
 melody line alone on a lead instrument, the way borrowed material often reappears.
 ASAP versions: different pianists' performances (and the score), on piano or another keyboard/string sound.
 Every version also gets its own tempo (±25 %), key (±6 semitones), excerpt position and, sometimes, a
-cut or repeated span of a few bars.
+cut or repeated span of a few bars. Humanized builds also sing the leads and let the tempo wander (``perform``).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ CHORD_PROGRAMS = {
 BASS_PROGRAMS = (32, 33, 34, 35, 38, 43)
 KEYBOARD_PROGRAMS = (0, 1, 2, 4, 6, 7, 11, 12, 16, 19, 21, 24, 46, 48)
 MIN_NOTES = 8
+LEAD_NAMES = ("MELODY", "BRIDGE")  # the parts a singer would take
 POP909_ARRANGEMENTS = ("original", "draft", "rearranged", "melody")
 
 
@@ -53,16 +54,37 @@ class SourceError(HomageError):
 
 
 def work_versions(
-    work: Work, n: int, seconds: float, rng: np.random.Generator, arrangements: tuple[str, ...] = ()
+    work: Work, n: int, seconds: float, rng: np.random.Generator, arrangements: tuple[str, ...] = (),
+    humanize: bool = False,
 ) -> list[Version]:
-    """``n`` versions of ``work``; POP909 works get one of each of ``arrangements`` instead, when given."""
+    """``n`` versions of ``work``; POP909 works get one of each of ``arrangements`` instead, when given;
+    ``humanize``: each played the way people play (see ``perform``)."""
     if work.source == "pop909":
-        return pop909_versions(work, n, seconds, rng, arrangements)
-    if work.source == "asap":
-        return asap_versions(work, n, seconds, rng)
-    if work.source == "audio":
+        versions = pop909_versions(work, n, seconds, rng, arrangements)
+    elif work.source == "asap":
+        versions = asap_versions(work, n, seconds, rng)
+    elif work.source == "audio":
         return [audio_version(work, seconds, rng)]
-    raise SourceError(f"unsupported source {work.source!r}")
+    else:
+        raise SourceError(f"unsupported source {work.source!r}")
+    if humanize:
+        for version in versions:
+            version.midi = perform(version.midi, version.params, rng)
+    return versions
+
+
+def perform(midi: pretty_midi.PrettyMIDI, params: dict, rng: np.random.Generator) -> pretty_midi.PrettyMIDI:
+    """``midi`` played the way people play it rather than as written: its lead parts sung (glides, vibrato,
+    drifting intonation: ``arrange.sing``) and its tempo wandering by a few percent (``arrange.drift_tempo``);
+    the settings go into ``params``."""
+    vibrato = {}
+    for part in midi.instruments:
+        if part.name.upper() in LEAD_NAMES and not part.is_drum:
+            vibrato[part.name] = round(float(rng.uniform(15, 50)), 1)
+            arrange.sing(part, rng, vibrato_cents=vibrato[part.name])
+    drift = round(float(rng.uniform(0.02, 0.08)), 3)
+    params["performed"] = {"vibrato_cents": vibrato, "tempo_drift": drift}
+    return arrange.drift_tempo(midi, drift, rng)
 
 
 def read_midi(path: str) -> pretty_midi.PrettyMIDI:
@@ -161,7 +183,7 @@ def _orchestrate(song: pretty_midi.PrettyMIDI, params: dict, rng) -> pretty_midi
         copy.control_changes = list(part.control_changes)
         if not part.is_drum:
             name = part.name.upper()
-            pool = LEAD_PROGRAMS if name in ("MELODY", "BRIDGE") else KEYBOARD_PROGRAMS
+            pool = LEAD_PROGRAMS if name in LEAD_NAMES else KEYBOARD_PROGRAMS
             copy.program = int(rng.choice(pool))
             programs[part.name or f"part{len(programs)}"] = copy.program
         out.instruments.append(copy)
