@@ -309,3 +309,73 @@ def test_cli_trains_a_toy_model_and_resumes(sources, tmp_path):
     assert resumed.exit_code != 0 and "another configuration" in resumed.stderr  # epochs is part of the config
     again = CliRunner().invoke(app, [*args, "--resume"])
     assert again.exit_code == 0 and "resumed" in again.stderr and "epoch 2" not in again.stderr
+
+
+def test_a_sung_lead_glides_into_notes_and_grows_vibrato_on_held_ones():
+    part = pretty_midi.Instrument(0, name="MELODY")
+    part.notes = [pretty_midi.Note(90, 60, 0.0, 1.0), pretty_midi.Note(90, 61, 1.0, 2.5)]
+    arrange.sing(part, np.random.default_rng(0), vibrato_cents=35.0, drift_cents=0.0)
+    t = np.array([b.time for b in part.pitch_bends])
+    cents = np.array([b.pitch for b in part.pitch_bends]) / 8191 * 200
+    assert cents[np.argmin(np.abs(t - 1.0))] == pytest.approx(-100, abs=2)  # starts at the note before
+    held = cents[(t > 1.8) & (t < 2.5)]
+    assert held.max() == pytest.approx(35, abs=3) and held.min() == pytest.approx(-35, abs=3)
+    assert np.abs(cents[(t > 0.02) & (t < 0.2)]).max(initial=0) < 3  # no vibrato at a note's start
+    assert part.pitch_bends[-1].pitch == 0 and t[-1] == pytest.approx(2.5)
+
+
+def test_a_wandering_tempo_keeps_the_order_and_about_the_length():
+    midi = pretty_midi.PrettyMIDI()
+    part = pretty_midi.Instrument(0)
+    part.notes = [pretty_midi.Note(80, 60, 0.5 * k, 0.5 * k + 0.4) for k in range(120)]
+    midi.instruments.append(part)
+    played = arrange.drift_tempo(midi, 0.06, np.random.default_rng(1))
+    starts = np.array([n.start for n in played.instruments[0].notes])
+    gaps = np.diff(starts)
+    assert (gaps > 0).all() and np.all([n.end > n.start for n in played.instruments[0].notes])
+    assert gaps.std() / gaps.mean() > 0.01  # the beat is no longer even
+    assert abs(played.get_end_time() / midi.get_end_time() - 1) < 0.1
+
+
+def test_detune_moves_the_pitch_by_cents():
+    from homage.data.build import detune
+
+    sr = 22050
+    y = np.sin(2 * np.pi * 440.0 * np.arange(2 * sr) / sr).astype(np.float32)[:, None]
+    out = detune(y, sr, 50.0)[:, 0]
+    peak = np.argmax(np.abs(np.fft.rfft(out * np.hanning(len(out))))) * sr / len(out)
+    assert peak == pytest.approx(440 * 2 ** (50 / 1200), abs=1.0)
+
+
+def test_humanized_build_sings_the_leads_and_detunes_each_render(sources, tmp_path):
+    if not have_synth():
+        pytest.skip(SYNTH_REASON)
+    build(tmp_path / "live", settings(sources, humanize=True, max_works=2))
+    rows = [r for r in read_manifest(tmp_path / "live") if r["source"] == "pop909"]
+    assert rows and all(abs(r["render"]["detune_cents"]) <= 50 for r in rows)
+    assert all(r["params"]["performed"]["vibrato_cents"] and r["params"]["performed"]["tempo_drift"] > 0 for r in rows)
+    assert len({r["render"]["detune_cents"] for r in rows}) == len(rows)
+
+
+def test_a_long_performed_version_may_leave_out_or_repeat_a_section():
+    from homage.data.versions import SECTION_EDITS_FROM, perform
+
+    midi = pretty_midi.PrettyMIDI()
+    part = pretty_midi.Instrument(0, name="MELODY")
+    part.notes = [pretty_midi.Note(80, 60 + k % 12, 0.5 * k, 0.5 * k + 0.4) for k in range(int(2.4 * SECTION_EDITS_FROM))]
+    midi.instruments.append(part)
+    lengths = {}
+    for seed in range(12):
+        params = {}
+        played = perform(midi, params, np.random.default_rng(seed))
+        change = sum((e["end"] - e["start"]) * (1 if e["kind"] == "repeat" else -1) for e in params["performed"]["sections"])
+        lengths[seed] = (played.get_end_time(), midi.get_end_time() + change)
+        assert all(10 <= e["end"] - e["start"] <= 30 for e in params["performed"]["sections"])
+    assert any(abs(a - midi.get_end_time()) > 5 for a, _ in lengths.values())  # some versions are edited
+    assert all(abs(a / b - 1) < 0.1 for a, b in lengths.values())  # by what their parameters say
+    short = pretty_midi.PrettyMIDI()
+    short.instruments.append(pretty_midi.Instrument(0, name="MELODY"))
+    short.instruments[0].notes = part.notes[:40]
+    params = {}
+    perform(short, params, np.random.default_rng(0))
+    assert params["performed"]["sections"] == []

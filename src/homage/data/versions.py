@@ -38,6 +38,7 @@ BASS_PROGRAMS = (32, 33, 34, 35, 38, 43)
 KEYBOARD_PROGRAMS = (0, 1, 2, 4, 6, 7, 11, 12, 16, 19, 21, 24, 46, 48)
 MIN_NOTES = 8
 LEAD_NAMES = ("MELODY", "BRIDGE")  # the parts a singer would take
+SECTION_EDITS_FROM = 90.0  # seconds: performed versions this long may leave out or repeat a section
 POP909_ARRANGEMENTS = ("original", "draft", "rearranged", "melody")
 
 
@@ -75,16 +76,38 @@ def work_versions(
 
 def perform(midi: pretty_midi.PrettyMIDI, params: dict, rng: np.random.Generator) -> pretty_midi.PrettyMIDI:
     """``midi`` played the way people play it rather than as written: its lead parts sung (glides, vibrato,
-    drifting intonation: ``arrange.sing``) and its tempo wandering by a few percent (``arrange.drift_tempo``);
-    the settings go into ``params``."""
+    drifting intonation: ``arrange.sing``), its tempo wandering by a few percent (``arrange.drift_tempo``),
+    and in a long version a section left out or played twice; the settings go into ``params``."""
     vibrato = {}
     for part in midi.instruments:
         if part.name.upper() in LEAD_NAMES and not part.is_drum:
             vibrato[part.name] = round(float(rng.uniform(15, 50)), 1)
             arrange.sing(part, rng, vibrato_cents=vibrato[part.name])
     drift = round(float(rng.uniform(0.02, 0.08)), 3)
-    params["performed"] = {"vibrato_cents": vibrato, "tempo_drift": drift}
-    return arrange.drift_tempo(midi, drift, rng)
+    params["performed"] = {"vibrato_cents": vibrato, "tempo_drift": drift, "sections": _section_edits(midi, rng)}
+    return arrange.drift_tempo(_edit_sections(midi, params["performed"]["sections"]), drift, rng)
+
+
+def _section_edits(midi: pretty_midi.PrettyMIDI, rng: np.random.Generator) -> list[dict]:
+    """For a version longer than ``SECTION_EDITS_FROM`` seconds, as a band plays a song its own way: each
+    with even odds, a section (10–30 s) left out and one played twice; the later edit first, so times stay
+    those of the version as written."""
+    end = midi.get_end_time()
+    if end < SECTION_EDITS_FROM:
+        return []
+    edits = []
+    for kind in ("cut", "repeat"):
+        if rng.random() < 0.5:
+            length = float(rng.uniform(10, 30))
+            start = float(rng.uniform(10, end - length - 10))
+            edits.append({"kind": kind, "start": round(start, 2), "end": round(start + length, 2)})
+    return sorted(edits, key=lambda e: -e["start"])
+
+
+def _edit_sections(midi: pretty_midi.PrettyMIDI, edits: list[dict]) -> pretty_midi.PrettyMIDI:
+    for edit in edits:
+        midi = (arrange.cut_span if edit["kind"] == "cut" else arrange.repeat_span)(midi, edit["start"], edit["end"])
+    return midi
 
 
 def read_midi(path: str) -> pretty_midi.PrettyMIDI:
