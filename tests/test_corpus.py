@@ -379,3 +379,9 @@ def test_a_long_performed_version_may_leave_out_or_repeat_a_section():
     params = {}
     perform(short, params, np.random.default_rng(0))
     assert params["performed"]["sections"] == []
+
+
+def test_singing_a_part_without_notes_changes_nothing():
+    part = pretty_midi.Instrument(0, name="MELODY")
+    arrange.sing(part, np.random.default_rng(0))
+    assert part.pitch_bends == []

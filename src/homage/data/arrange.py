@@ -246,9 +246,10 @@ def sing(part: pretty_midi.Instrument, rng: np.random.Generator, *, vibrato_cent
     (``drift_cents``), as pitch-bend events ``rate`` times a second. A bend covers ±2 semitones (the
     General-MIDI default), so glides from further away start 2 semitones off."""
     notes = sorted(part.notes, key=lambda n: n.start)
-    if not notes:
+    end = max((n.end for n in notes), default=0.0)
+    t = np.arange(notes[0].start, end, 1.0 / rate) if notes else np.empty(0)
+    if not len(t):
         return
-    t = np.arange(notes[0].start, notes[-1].end, 1.0 / rate)
     knots = np.arange(t[0], t[-1] + 2.0, 1.0)
     cents = drift_cents * np.interp(t, knots, rng.standard_normal(len(knots)))
     hz = rng.uniform(4.8, 6.2)
@@ -264,7 +265,7 @@ def sing(part: pretty_midi.Instrument, rng: np.random.Generator, *, vibrato_cent
     values = np.clip(np.round(cents / 200.0 * 8191), -8192, 8191).astype(int)
     keep = np.concatenate([[True], values[1:] != values[:-1]])
     part.pitch_bends = [pretty_midi.PitchBend(int(v), float(x)) for v, x in zip(values[keep], t[keep])]
-    part.pitch_bends.append(pretty_midi.PitchBend(0, float(notes[-1].end)))
+    part.pitch_bends.append(pretty_midi.PitchBend(0, float(end)))
 
 
 def warp_times(midi: pretty_midi.PrettyMIDI, new_time) -> pretty_midi.PrettyMIDI:
