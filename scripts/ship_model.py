@@ -41,8 +41,10 @@ def main() -> None:
         f"{best.chunk_frames}-frame chunks; {best.n_parameters:,} parameters; "
         f"epoch {best.epoch} of {len(history)} (best validation MAP). Runs in NumPy (no PyTorch needed).",
         f"- Data: the homage versions corpus `{config['corpus']}` (rendered POP909 and ASAP versions, Debian "
-        "recordings as distractors), train split; checkpoint chosen on the corpus validation split. No real "
-        "covers were used for training or selection.",
+        "recordings as distractors)"
+        + "".join(f", with more versions of the same works from `{extra}`" for extra in config.get("extra_corpora") or ())
+        + ", train split; checkpoint chosen on the corpus validation split. No real covers were used for training "
+        "or selection.",
         f"- Command: `homage train configs/csi.yaml` (loss {config['loss']}, P×K {config['p']}×{config['k']}, "
         f"lr {config['lr']}, seed {config['seed']}); the whole training config is stored in csi.npz.",
         f"- Training time: {hours:.2f} h on {platform.processor() or platform.machine()} ({config['device']}).",

@@ -1,6 +1,7 @@
 """Training configuration: plain dataclasses loaded from YAML with dotted overrides.
 
-The defaults are the shipped ``csi`` model's (``configs/csi.yaml`` says the same). ``device``, ``workers``
+The defaults are the shipped ``csi`` model's (``configs/csi.yaml`` says the same), all but the extra corpus of
+humanized versions it also trained on, which ``configs/csi.yaml`` names (a run without it needs one build less). ``device``, ``workers``
 and ``cache`` are runtime settings: they change where and how fast a run computes, not what it learns,
 so a run may be resumed with others.
 """
