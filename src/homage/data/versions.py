@@ -106,8 +106,13 @@ def _section_edits(midi: pretty_midi.PrettyMIDI, rng: np.random.Generator) -> li
 
 def _edit_sections(midi: pretty_midi.PrettyMIDI, edits: list[dict]) -> pretty_midi.PrettyMIDI:
     for edit in edits:
-        midi = (arrange.cut_span if edit["kind"] == "cut" else arrange.repeat_span)(midi, edit["start"], edit["end"])
+        midi = _edit(midi, edit["kind"], edit["start"], edit["end"])
     return midi
+
+
+def _edit(midi: pretty_midi.PrettyMIDI, kind: str, start: float, end: float) -> pretty_midi.PrettyMIDI:
+    """A copy with [start, end) cut out (``kind`` "cut") or played twice ("repeat")."""
+    return (arrange.cut_span if kind == "cut" else arrange.repeat_span)(midi, start, end)
 
 
 def read_midi(path: str) -> pretty_midi.PrettyMIDI:
@@ -137,8 +142,7 @@ def _structure_edit(midi: pretty_midi.PrettyMIDI, window: tuple[float, float], b
     length = bar * int(rng.integers(2, 5))
     start = window[0] + bar * int(rng.integers(1, max(2, int((window[1] - window[0] - length) / bar))))
     edit = {"kind": "cut" if roll < 0.2 else "repeat", "start": round(start, 2), "end": round(start + length, 2)}
-    edited = (arrange.cut_span if edit["kind"] == "cut" else arrange.repeat_span)(midi, start, start + length)
-    return edited, edit
+    return _edit(midi, edit["kind"], start, start + length), edit
 
 
 def _finish(midi, params: dict, window_start: float, seconds: float) -> pretty_midi.PrettyMIDI:
