@@ -38,8 +38,14 @@ def build(
         bool, typer.Option(help="Play versions as people do: leads sung (glides, vibrato, drifting intonation), "
                                 "tempo wandering, each render tuned up to half a semitone off A440."),  # fmt: skip
     ] = False,
+    reinterpret: Annotated[
+        bool, typer.Option(help="Give each version its own reading: the melody rephrased (notes anticipated or delayed, "
+                                "tied or re-sung, grace notes) and, in re-arrangements, some chords substituted."),  # fmt: skip
+    ] = False,
     soundfont: Annotated[Optional[list[Path]], typer.Option(help="SoundFont(s) to draw from [default: all installed].")] = None,
     seed: Annotated[int, typer.Option(help="Seed: the same seed and sources give the same corpus.")] = 0,
+    draw: Annotated[int, typer.Option(min=0, help="Another draw of versions of the same works in the same splits "
+                                                   "(e.g. more versions per work in a second corpus).")] = 0,
     workers: WorkersOpt = 2,
     ray: RayOpt = False,
     ray_address: RayAddressOpt = None,
@@ -52,10 +58,10 @@ def build(
 
     audio_dirs = [str(p) for p in audio or []] + ([str(p) for p in debian_music_dirs()] if debian_music else [])
     settings = BuildSettings(
-        seed=seed, versions=versions, seconds=seconds, max_works=max_works, splits=tuple(split or SPLITS),
+        seed=seed, draw=draw, versions=versions, seconds=seconds, max_works=max_works, splits=tuple(split or SPLITS),
         pop909=str(pop909) if pop909 else None, asap=str(asap) if asap else None, audio=tuple(audio_dirs),
         soundfonts=tuple(str(p) for p in soundfont or []), arrangements=tuple(arrangement or ()),
-        humanize=humanize,
+        humanize=humanize, reinterpret=reinterpret,
     )  # fmt: skip
     with FileProgress("rendering") as progress:
         summary = run_build(

@@ -171,6 +171,71 @@ def drum_pattern(beats: np.ndarray, downbeats: np.ndarray, rng: np.random.Genera
     return kit
 
 
+COLOURS = {  # what another arranger may play for a triad: sevenths, sixths, suspensions, an added ninth
+    (0, 4, 7): ((0, 4, 7, 11), (0, 4, 7, 9), (0, 4, 7, 10), (0, 5, 7), (0, 2, 7), (0, 4, 7, 14)),
+    (0, 3, 7): ((0, 3, 7, 10), (0, 3, 7, 10, 14), (0, 3, 7, 9)),
+}
+
+
+def reharmonise(chords: list[Chord], rate: float, rng: np.random.Generator) -> list[Chord]:
+    """The chords as another arranger hears them: each triad, with probability ``rate``, coloured (a
+    seventh, sixth, added ninth or suspension) or, a third of those times, replaced by its relative (a
+    major chord by the minor a third below, a minor one by the major a third above, in root position)."""
+    out = []
+    for chord in chords:
+        triad = chord.intervals[:3]
+        if triad not in COLOURS or rng.random() >= rate:
+            out.append(chord)
+        elif rng.random() < 1 / 3:
+            major = triad == (0, 4, 7)
+            root = (chord.root + (-3 if major else 3)) % 12
+            out.append(Chord(chord.start, chord.end, root, QUALITIES["min" if major else "maj"], root))
+        else:
+            colours = COLOURS[triad]
+            out.append(Chord(chord.start, chord.end, chord.root, colours[int(rng.integers(len(colours)))], chord.bass))
+    return out
+
+
+def rephrase(part: pretty_midi.Instrument, rng: np.random.Generator, *, shift: float = 0.2, split: float = 0.1,
+             ornament: float = 0.08, neighbour: float = 0.04) -> None:  # fmt: skip
+    """Re-sing a monophonic line in place as another singer phrases it, on a grid of its typical note step
+    (an eighth or a sixteenth): each note, with the probability given, anticipated (two times in three) or
+    delayed by one step (``shift``); a long note re-sung as two, or two repeated notes tied into one
+    (``split``); a grace note a step above or a semitone below leading into it (``ornament``); its pitch
+    replaced by the note's before or after (``neighbour``). Notes stay in order and never overlap."""
+    notes = sorted(part.notes, key=lambda n: n.start)
+    if len(notes) < 2:
+        return
+    gaps = np.diff([n.start for n in notes])
+    grid = float(np.clip(np.median(gaps[gaps > 0.05]) if (gaps > 0.05).any() else 0.25, 0.12, 0.5))
+    pitches = [n.pitch for n in notes]
+    out: list[pretty_midi.Note] = []
+    for k, note in enumerate(notes):
+        start, end, pitch = note.start, note.end, note.pitch
+        if rng.random() < neighbour:
+            pitch = pitches[k - 1] if k and (k == len(notes) - 1 or rng.random() < 0.5) else pitches[min(k + 1, len(notes) - 1)]
+        if rng.random() < shift:
+            if rng.random() < 2 / 3:
+                start = max(start - grid, out[-1].start + 0.05 if out else 0.0)
+            elif end - start > 1.5 * grid:
+                start += grid
+        if out and out[-1].pitch == pitch and start - out[-1].end < 0.05 and rng.random() < split:
+            out[-1].end = end  # tied to the note before
+            continue
+        if rng.random() < ornament and start - grid / 2 > (out[-1].start + 0.05 if out else 0.0):
+            grace = float(rng.uniform(0.06, 0.1))
+            out.append(pretty_midi.Note(note.velocity, pitch + int(rng.choice([2, -1])), start - grace, start))
+        if end - start > 3 * grid and rng.random() < split:
+            middle = start + grid * int(rng.integers(1, int((end - start) / grid)))
+            out.append(pretty_midi.Note(note.velocity, pitch, start, middle - 0.02))
+            start = middle
+        out.append(pretty_midi.Note(note.velocity, pitch, start, end))
+    out.sort(key=lambda n: n.start)
+    for previous, following in zip(out, out[1:]):
+        previous.end = min(previous.end, following.start)
+    part.notes = [n for n in out if n.end - n.start > 0.02]
+
+
 def transpose(part: pretty_midi.Instrument, semitones: int) -> None:
     """Shift a melodic part in place (drums untouched), keeping pitches in MIDI range."""
     if not part.is_drum:

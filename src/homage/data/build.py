@@ -8,7 +8,7 @@ Layout of a corpus folder::
     errors.jsonl        works that could not be rendered, with the reason
     train/<work_id>/<version_id>.mp3   (also val/, test/): folder per work, what `homage evaluate` reads
 
-Each work is rendered by one worker from its own random generator (seeded by the build seed and the
+Each work is rendered by one worker from its own random generator (seeded by the build seed, its draw and the
 work id), so the output does not depend on the number of workers or on interruptions. Splits are by
 work: no work has versions in two splits. A resumed build skips works already in the manifest.
 """
@@ -51,6 +51,7 @@ def detune(y: np.ndarray, sr: int, cents: float) -> np.ndarray:
 @dataclass(frozen=True)
 class BuildSettings:
     seed: int = 0
+    draw: int = 0  # another draw of versions of the same works, in the same splits (0: the seed's own)
     versions: int = 4  # per work (recorded distractors have one)
     seconds: float = 30.0  # excerpt length of each version
     max_works: int | None = None  # a deterministic sample of the works; all when None
@@ -62,6 +63,7 @@ class BuildSettings:
     splits: tuple[str, ...] = SPLITS  # render only the works of these splits (e.g. whole-song val versions)
     arrangements: tuple[str, ...] = ()  # POP909: one version of each of these kinds instead of `versions` drawn
     humanize: bool = False  # leads sung, tempo wandering (versions.perform), each render tuned off A440
+    reinterpret: bool = False  # each version its own reading of melody and chords (versions.reinterpret_leads)
 
 
 @dataclass
@@ -173,10 +175,11 @@ def _check_settings(out: Path, settings: BuildSettings) -> None:
 def _render_work(job: tuple[Work, BuildSettings, str]) -> tuple[str, list[dict], str | None]:
     """All versions of one work; a failing version is reported, the others are kept."""
     work, settings, out = job
-    rng = np.random.default_rng([settings.seed, _hash_int(work.work_id)])
+    rng = np.random.default_rng([settings.seed, _hash_int(work.work_id), *([settings.draw] if settings.draw else [])])
     split = split_of(work.work_id, settings.seed, settings.fractions)
     try:
-        versions = work_versions(work, settings.versions, settings.seconds, rng, settings.arrangements, settings.humanize)
+        versions = work_versions(work, settings.versions, settings.seconds, rng, settings.arrangements,
+                                 settings.humanize, settings.reinterpret)
     except (HomageError, ValueError, OSError) as exc:
         return work.work_id, [], str(exc)
     rows, problems = [], []

@@ -10,7 +10,9 @@ A build may instead ask for POP909 versions of named kinds (``arrangements``), s
 melody line alone on a lead instrument, the way borrowed material often reappears.
 ASAP versions: different pianists' performances (and the score), on piano or another keyboard/string sound.
 Every version also gets its own tempo (±25 %), key (±6 semitones), excerpt position and, sometimes, a
-cut or repeated span of a few bars. Humanized builds also sing the leads and let the tempo wander (``perform``).
+cut or repeated span of a few bars. Humanized builds also sing the leads and let the tempo wander (``perform``);
+reinterpreted ones give each version its own reading of the melody and, in re-arrangements, of the chords
+(``reinterpret_leads``).
 """
 
 from __future__ import annotations
@@ -56,22 +58,36 @@ class SourceError(HomageError):
 
 def work_versions(
     work: Work, n: int, seconds: float, rng: np.random.Generator, arrangements: tuple[str, ...] = (),
-    humanize: bool = False,
+    humanize: bool = False, reinterpret: bool = False,
 ) -> list[Version]:
     """``n`` versions of ``work``; POP909 works get one of each of ``arrangements`` instead, when given;
-    ``humanize``: each played the way people play (see ``perform``)."""
+    ``reinterpret``: each its own reading of the melody and chords (see ``reinterpret_leads``); ``humanize``:
+    each played the way people play (see ``perform``)."""
     if work.source == "pop909":
-        versions = pop909_versions(work, n, seconds, rng, arrangements)
+        versions = pop909_versions(work, n, seconds, rng, arrangements, reinterpret)
     elif work.source == "asap":
         versions = asap_versions(work, n, seconds, rng)
     elif work.source == "audio":
         return [audio_version(work, seconds, rng)]
     else:
         raise SourceError(f"unsupported source {work.source!r}")
-    if humanize:
-        for version in versions:
+    for version in versions:
+        if reinterpret:
+            reinterpret_leads(version.midi, version.params, rng)
+        if humanize:
             version.midi = perform(version.midi, version.params, rng)
     return versions
+
+
+def reinterpret_leads(midi: pretty_midi.PrettyMIDI, params: dict, rng: np.random.Generator) -> None:
+    """Re-sing the lead parts of ``midi`` in place as another singer phrases them (``arrange.rephrase``, at
+    rates drawn per version); the rates go into ``params``."""
+    rates = {"shift": round(float(rng.uniform(0.1, 0.35)), 3), "split": round(float(rng.uniform(0.0, 0.2)), 3),
+             "ornament": round(float(rng.uniform(0.0, 0.15)), 3), "neighbour": round(float(rng.uniform(0.0, 0.08)), 3)}  # fmt: skip
+    for part in midi.instruments:
+        if part.name.upper() in LEAD_NAMES and not part.is_drum:
+            arrange.rephrase(part, rng, **rates)
+    params["rephrased"] = rates
 
 
 def perform(midi: pretty_midi.PrettyMIDI, params: dict, rng: np.random.Generator) -> pretty_midi.PrettyMIDI:
@@ -157,10 +173,12 @@ def _finish(midi, params: dict, window_start: float, seconds: float) -> pretty_m
 
 
 def pop909_versions(
-    work: Work, n: int, seconds: float, rng: np.random.Generator, arrangements: tuple[str, ...] = ()
+    work: Work, n: int, seconds: float, rng: np.random.Generator, arrangements: tuple[str, ...] = (),
+    reharmonise: bool = False,
 ) -> list[Version]:
     """The original, sometimes a draft, re-arrangements up to ``n``; or one version of each ``arrangements``
-    kind (a work without drafts makes none of that kind)."""
+    kind (a work without drafts makes none of that kind); ``reharmonise``: re-arrangements change some of
+    the chords (``arrange.reharmonise``)."""
     song = read_midi(work.files[0])
     chords = arrange.read_chords(work.chords)
     beats, downbeats = arrange.read_beats(work.beats)
@@ -191,7 +209,10 @@ def pop909_versions(
         elif kind == "melody":
             midi = _melody_alone(melody, params, rng)
         else:
-            midi = _rearrange(melody, chords, beats, downbeats, song, params, rng)
+            if reharmonise:
+                params["reharmonised"] = round(float(rng.uniform(0.1, 0.4)), 3)
+            heard = arrange.reharmonise(chords, params["reharmonised"], rng) if reharmonise else chords
+            midi = _rearrange(melody, heard, beats, downbeats, song, params, rng)
         jitter = float(rng.uniform(-0.15, 0.15)) * seconds
         window = (max(anchor + jitter, 0.0), max(anchor + jitter, 0.0) + seconds * params["tempo_ratio"])
         midi, params["structure"] = _structure_edit(midi, window, bar, rng)
