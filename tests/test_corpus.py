@@ -385,3 +385,51 @@ def test_singing_a_part_without_notes_changes_nothing():
     part = pretty_midi.Instrument(0, name="MELODY")
     arrange.sing(part, np.random.default_rng(0))
     assert part.pitch_bends == []
+
+
+def _line(steps: int, step: float = 0.25) -> pretty_midi.Instrument:
+    part = pretty_midi.Instrument(0, name="MELODY")
+    part.notes = [pretty_midi.Note(80, 60 + (5 * k) % 12, step * k, step * k + 0.9 * step * (2 if k % 8 == 7 else 1))
+                  for k in range(steps) if k % 8 != 0]  # fmt: skip
+    return part
+
+
+def test_a_rephrased_line_moves_onsets_by_its_step_and_keeps_its_notes_apart():
+    written = _line(400)
+    sung = _line(400)
+    arrange.rephrase(sung, np.random.default_rng(0), shift=0.3, split=0.2, ornament=0.15, neighbour=0.08)
+    starts = np.array([n.start for n in sung.notes])
+    ends = np.array([n.end for n in sung.notes])
+    assert (np.diff(starts) > 0).all() and (ends[:-1] <= starts[1:] + 1e-9).all() and (ends > starts).all()
+    off_grid = np.abs(starts / 0.25 - np.round(starts / 0.25)) > 0.02
+    assert 0.05 < off_grid.mean() < 0.3  # grace notes (and only they) fall between the steps
+    on_grid = set(np.round(starts[~off_grid] / 0.25).astype(int))
+    written_steps = {round(n.start / 0.25) for n in written.notes}
+    assert 0.6 < len(on_grid & written_steps) / len(written_steps) < 0.95  # some anticipated or delayed, most kept
+    same = _line(400)
+    arrange.rephrase(same, np.random.default_rng(0), shift=0, split=0, ornament=0, neighbour=0)
+    assert [(n.pitch, n.start, n.end) for n in same.notes] == [(n.pitch, n.start, n.end) for n in written.notes]
+
+
+def test_reharmonised_chords_are_coloured_or_relative_and_rate_zero_keeps_them():
+    chords = [arrange.Chord(2.0 * k, 2.0 * k + 2, k % 12, (0, 4, 7) if k % 2 else (0, 3, 7), k % 12) for k in range(300)]
+    assert arrange.reharmonise(chords, 0.0, np.random.default_rng(0)) == chords
+    heard = arrange.reharmonise(chords, 1.0, np.random.default_rng(0))
+    relative = [h.root != c.root for c, h in zip(chords, heard)]
+    assert 0.2 < np.mean(relative) < 0.45
+    for chord, new in zip(chords, heard):
+        tones = {(chord.root + i) % 12 for i in chord.intervals}
+        new_tones = {(new.root + i) % 12 for i in new.intervals}
+        assert new != chord and (len(tones & new_tones) >= 2)  # still the same harmony, heard another way
+        assert (new.start, new.end) == (chord.start, chord.end)
+
+
+def test_a_reinterpreted_build_is_another_draw_of_the_same_works_in_the_same_splits(corpus, sources, tmp_path):
+    out, _ = corpus
+    build(tmp_path / "vary", settings(sources, reinterpret=True, draw=1, max_works=3, audio=()))
+    rows = read_manifest(tmp_path / "vary")
+    first = {(r["work_id"], r["version_id"]): r for r in read_manifest(out)}
+    assert rows and all("rephrased" in r["params"] for r in rows)
+    assert all(0.1 <= r["params"]["reharmonised"] <= 0.4 for r in rows if r["params"]["arrangement"] == "rearranged")
+    assert all(r["split"] == first[r["work_id"], r["version_id"]]["split"] for r in rows)
+    assert all(r["params"]["score_start"] != first[r["work_id"], r["version_id"]]["params"]["score_start"] for r in rows)
