@@ -433,3 +433,11 @@ def test_a_reinterpreted_build_is_another_draw_of_the_same_works_in_the_same_spl
     assert all(0.1 <= r["params"]["reharmonised"] <= 0.4 for r in rows if r["params"]["arrangement"] == "rearranged")
     assert all(r["split"] == first[r["work_id"], r["version_id"]]["split"] for r in rows)
     assert all(r["params"]["score_start"] != first[r["work_id"], r["version_id"]]["params"]["score_start"] for r in rows)
+
+
+def test_rephrasing_a_line_with_chords_and_grace_notes_in_it_keeps_every_note_valid():
+    part = _line(200)
+    part.notes += [pretty_midi.Note(70, n.pitch + 4, n.start + 0.01, n.start + 0.04) for n in part.notes[::3]]
+    arrange.rephrase(part, np.random.default_rng(2), shift=1.0, split=0.5, ornament=0.5, neighbour=0.5)
+    starts = np.array([n.start for n in part.notes])
+    assert (np.diff(starts) > 0).all() and all(n.end - n.start > 0.02 for n in part.notes)

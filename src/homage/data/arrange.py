@@ -214,15 +214,16 @@ def rephrase(part: pretty_midi.Instrument, rng: np.random.Generator, *, shift: f
         start, end, pitch = note.start, note.end, note.pitch
         if rng.random() < neighbour:
             pitch = pitches[k - 1] if k and (k == len(notes) - 1 or rng.random() < 0.5) else pitches[min(k + 1, len(notes) - 1)]
+        floor = min(out[-1].start + 0.05, start) if out else 0.0  # never before the note already sung
         if rng.random() < shift:
             if rng.random() < 2 / 3:
-                start = max(start - grid, out[-1].start + 0.05 if out else 0.0)
+                start = max(start - grid, floor)
             elif end - start > 1.5 * grid:
                 start += grid
         if out and out[-1].pitch == pitch and start - out[-1].end < 0.05 and rng.random() < split:
             out[-1].end = end  # tied to the note before
             continue
-        if rng.random() < ornament and start - grid / 2 > (out[-1].start + 0.05 if out else 0.0):
+        if rng.random() < ornament and start - grid / 2 > floor:
             grace = float(rng.uniform(0.06, 0.1))
             out.append(pretty_midi.Note(note.velocity, pitch + int(rng.choice([2, -1])), start - grace, start))
         if end - start > 3 * grid and rng.random() < split:
