@@ -42,7 +42,8 @@ def main() -> None:
         f"epoch {best.epoch} of {len(history)} (best validation MAP). Runs in NumPy (no PyTorch needed).",
         f"- Data: the homage versions corpus `{config['corpus']}` (rendered POP909 and ASAP versions, Debian "
         "recordings as distractors)"
-        + "".join(f", with more versions of the same works from `{extra}`" for extra in config.get("extra_corpora") or ())
+        + (", with more versions of the same works from " + " and ".join(f"`{e}`" for e in config["extra_corpora"])
+           if config.get("extra_corpora") else "")
         + ", train split; checkpoint chosen on the corpus validation split. No real covers were used for training "
         "or selection.",
         f"- Command: `homage train configs/csi.yaml` (loss {config['loss']}, P×K {config['p']}×{config['k']}, "
