@@ -1,7 +1,8 @@
 """Training configuration: plain dataclasses loaded from YAML with dotted overrides.
 
-The defaults are the shipped ``csi`` model's (``configs/csi.yaml`` says the same), all but the extra corpus of
-humanized versions it also trained on, which ``configs/csi.yaml`` names (a run without it needs one build less). ``device``, ``workers``
+The defaults are the shipped ``csi`` model's (``configs/csi.yaml`` says the same), all but the extra corpora of
+humanized and reinterpreted versions it also trained on, which ``configs/csi.yaml`` names (a run without them
+needs two builds less). ``device``, ``workers``
 and ``cache`` are runtime settings: they change where and how fast a run computes, not what it learns,
 so a run may be resumed with others.
 """
@@ -48,7 +49,7 @@ class TrainConfig:
     k: int = 4  # versions per work
     triplets: int = 32  # triplets per batch (loss "triplet")
     steps_per_epoch: int | None = None  # default: one pass over the training works
-    epochs: int = 40
+    epochs: int = 80
     lr: float = 1e-3
     weight_decay: float = 1e-4
     chunk_s: float = 32.0  # 64 beats at the nominal 2 beats/s
