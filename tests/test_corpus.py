@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -441,3 +442,22 @@ def test_rephrasing_a_line_with_chords_and_grace_notes_in_it_keeps_every_note_va
     arrange.rephrase(part, np.random.default_rng(2), shift=1.0, split=0.5, ornament=0.5, neighbour=0.5)
     starts = np.array([n.start for n in part.notes])
     assert (np.diff(starts) > 0).all() and all(n.end - n.start > 0.02 for n in part.notes)
+
+
+def test_a_resumed_build_drops_the_errors_of_works_it_has_since_rendered(tmp_path):
+    if not have_synth():
+        pytest.skip(SYNTH_REASON)
+    songs = tmp_path / "pop909"
+    make_song(songs / "001", seed=1)
+    broken = songs / "002"
+    make_song(broken, seed=2)
+    (broken / "002.mid").write_bytes(b"MThd not really a MIDI file")
+    own = settings({"pop909": str(songs), "audio": ()}, versions=2)
+    log = tmp_path / "corpus" / "errors.jsonl"
+    first = build(tmp_path / "corpus", own)
+    assert [json.loads(line)["work_id"] for line in log.read_text().splitlines()] == ["pop909-002"] and first.errors
+    shutil.rmtree(broken)
+    make_song(broken, seed=2)  # the file mended
+    resumed = build(tmp_path / "corpus", own)
+    assert resumed.skipped == 1 and resumed.works == 2 and not resumed.errors
+    assert log.read_text() == ""

@@ -5,7 +5,8 @@ Layout of a corpus folder::
     build.json          the settings (a resumed build must use the same)
     manifest.jsonl      one row per version: work_id, version_id, split, source, licence, path, duration,
                         arrangement/render parameters, recording chain
-    errors.jsonl        works that could not be rendered, with the reason
+    errors.jsonl        works (or versions) that could not be rendered, with the reason; a resumed build
+                        drops those of works it has since rendered
     train/<work_id>/<version_id>.mp3   (also val/, test/): folder per work, what `homage evaluate` reads
 
 Each work is rendered by one worker from its own random generator (seeded by the build seed, its draw and the
@@ -139,11 +140,12 @@ def build(
                 rows_written += len(rows)
             if error:
                 errors.append(f"{work_id}: {error}")
-                log.write(json.dumps({"work_id": work_id, "error": error}) + "\n")
+                log.write(json.dumps({"work_id": work_id, "error": error, "versions_kept": len(rows)}) + "\n")
                 log.flush()
             if on_work:
                 on_work(work_id, rows, error)
     rows = read_manifest(out)
+    _drop_resolved_errors(out / "errors.jsonl", {r["work_id"] for r in rows})
     return BuildSummary(
         works=len({r["work_id"] for r in rows}),
         versions=len(rows),
@@ -152,6 +154,17 @@ def build(
         skipped=len(works) - len(todo),
         errors=errors,
     )
+
+
+def _drop_resolved_errors(path: Path, built: set[str]) -> None:
+    """Rewrite the error log (atomically) without the failures of works rendered since, keeping the
+    failed versions of works that were kept in part."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    keep = [line for line in lines if json.loads(line)["work_id"] not in built or json.loads(line).get("versions_kept", 1)]
+    if len(keep) < len(lines):
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
+        os.replace(tmp, path)
 
 
 def _check_settings(out: Path, settings: BuildSettings) -> None:
