@@ -160,7 +160,8 @@ def _drop_resolved_errors(path: Path, built: set[str]) -> None:
     """Rewrite the error log (atomically) without the failures of works rendered since, keeping the
     failed versions of works that were kept in part."""
     lines = path.read_text(encoding="utf-8").splitlines()
-    keep = [line for line in lines if json.loads(line)["work_id"] not in built or json.loads(line).get("versions_kept", 1)]
+    entries = [json.loads(line) for line in lines]
+    keep = [line for line, e in zip(lines, entries) if e["work_id"] not in built or e.get("versions_kept", 1)]
     if len(keep) < len(lines):
         tmp = path.with_suffix(".tmp")
         tmp.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
