@@ -58,6 +58,19 @@ def test_opening_a_missing_catalog_is_an_error(tmp_path):
         Catalog(tmp_path / "nothing")
 
 
+def test_a_catalog_is_created_whole_or_not_at_all(tmp_path, monkeypatch):
+    from homage.catalog import store
+
+    monkeypatch.setattr(store, "_SCHEMA", store._SCHEMA + "CREATE TABLE broken (;")  # creation fails half-way
+    with pytest.raises(CatalogError, match="cannot create the catalog"):
+        Catalog(tmp_path / "cat", create=True)
+    assert list((tmp_path / "cat").iterdir()) == []  # no half-made catalog, no partial file
+    monkeypatch.undo()
+    with Catalog(tmp_path / "cat", create=True) as cat:
+        assert len(cat) == 0
+    assert sorted(p.name for p in (tmp_path / "cat").iterdir() if "partial" in p.name) == []
+
+
 def test_replacing_a_path_keeps_one_entry(tmp_path, vectors):
     with Catalog(tmp_path / "cat", create=True) as cat:
         cat.add(records(vectors[:3]), embedder=EMB)

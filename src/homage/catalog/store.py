@@ -19,6 +19,7 @@ inconsistent main file is rebuilt from the vectors.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import os
@@ -142,6 +143,7 @@ class Catalog:
                 self.root.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise CatalogError(f"{self.root}: cannot create the catalog folder ({exc.strerror})") from exc
+            _create_database(db)
         elif db.stat().st_size == 0:
             raise CatalogError(f"{db}: empty file (0 bytes), not a catalog; remove it or use another folder")
         # a catalog others may read but not write (a shared or read-only folder) opens read-only
@@ -648,6 +650,27 @@ class _WriterLock:
     def __exit__(self, *exc) -> None:
         self._fh.truncate(0)
         self._fh.close()  # closing releases the lock
+
+
+def _create_database(db: Path) -> None:
+    """An empty catalog database with its tables, put in place whole: a crash while creating it leaves no
+    catalog rather than one without tables; one that another process created meanwhile is kept."""
+    partial = db.with_name(f".{db.name}.{os.getpid()}.partial")
+    try:
+        with contextlib.closing(sqlite3.connect(partial, isolation_level=None)) as new:
+            new.execute("PRAGMA journal_mode=WAL")
+            new.executescript(_SCHEMA)
+        try:
+            os.link(partial, db)  # unlike a rename, never replaces a catalog that appeared meanwhile
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links
+            if not db.exists():
+                os.replace(partial, db)
+    except (OSError, sqlite3.DatabaseError) as exc:
+        raise CatalogError(f"{db.parent}: cannot create the catalog ({exc})") from exc
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 class _Transaction:
