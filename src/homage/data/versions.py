@@ -209,9 +209,10 @@ def pop909_versions(
         elif kind == "melody":
             midi = _melody_alone(melody, params, rng)
         else:
+            heard = chords
             if reharmonise:
                 params["reharmonised"] = round(float(rng.uniform(0.1, 0.4)), 3)
-            heard = arrange.reharmonise(chords, params["reharmonised"], rng) if reharmonise else chords
+                heard = arrange.reharmonise(chords, params["reharmonised"], rng)
             midi = _rearrange(melody, heard, beats, downbeats, song, params, rng)
         jitter = float(rng.uniform(-0.15, 0.15)) * seconds
         window = (max(anchor + jitter, 0.0), max(anchor + jitter, 0.0) + seconds * params["tempo_ratio"])
