@@ -66,6 +66,9 @@ def main() -> None:
                       "| --- |" + " ---: |" * len(results)]  # fmt: skip
             lines += [f"| {pair} | " + " | ".join(f"{r['map_by_kind'][pair][0]:.3f}" if pair in r.get("map_by_kind", {})
                                                    else "–" for r in results) + " |" for pair in pairs]  # fmt: skip
+    lines += ["", "Limits: the network reads CRP chroma, the harmony of a recording; a melody borrowed alone into another "
+              "arrangement is nearly invisible to it (README, *Quality*: MAP per kind of version pair), and the re-ranker's "
+              "top-line alignment finds only some of those. It learnt from rendered MIDI only."]
     card = SHIPPED_CSI.with_suffix(".md")
     card.write_text("\n".join(lines) + "\n")
     print(f"shipped {SHIPPED_CSI} ({SHIPPED_CSI.stat().st_size / 1e6:.1f} MB) and {card}")
