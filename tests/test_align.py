@@ -258,3 +258,43 @@ def test_melody_part_of_a_sequence_is_aligned_at_the_chroma_transposition():
     assert Prepared(chroma).align(same_tune, melody=True).melody_score is None
     assert prepared.align(same_tune).melody_score is None  # only when asked: the verdict does not read it
     assert found.score == pytest.approx(Prepared(chroma).align(harmony).score)
+
+
+def _alignment(score, melody, frames=100):
+    from homage.align import Alignment
+
+    return Alignment(score=score, qmax=score * np.sqrt(frames), melody_score=melody, transposition=0, tempo_ratio=1.0,
+                     frames_a=frames, frames_b=frames)  # fmt: skip
+
+
+def test_snorm_lowers_a_candidate_that_aligns_well_with_everything():
+    """Equal evidence from the query's side: the candidate whose own candidates align as well (a hub) falls
+    below the one for which the query stands out; without cohorts the embedding order decides."""
+    from homage.align.rerank import Cohort, rank
+
+    alignments = [_alignment(6.0, 3.0), _alignment(6.0, 3.0), _alignment(2.0, 1.0), _alignment(2.5, 1.2)]
+    similarity = np.array([0.8, 0.8, 0.5, 0.4])
+    assert list(rank(alignments, similarity).order[:2]) == [0, 1]
+    hub = Cohort(np.array([0.7, 5.5, 2.8]), np.array([0.1, 1.0, 0.5]), 100)
+    loner = Cohort(np.array([0.5, 2.0, 1.0]), np.array([0.1, 1.0, 0.5]), 100)
+    ranked = rank(alignments, similarity, cohorts=[hub, loner, None, None])
+    assert list(ranked.order[:2]) == [1, 0] and ranked.scores[1] > ranked.scores[0]
+    plain = rank(alignments, similarity).scores
+    assert ranked.scores[2] == pytest.approx(plain[2])  # without a cohort: measured from the query's side only
+
+
+def test_a_query_summarises_its_own_candidates_as_a_cohort():
+    from homage.align.rerank import MIN_COHORT, Cohort, rank
+
+    rng = np.random.default_rng(1)
+    scores, melody = rng.random(MIN_COHORT) * 5, rng.random(MIN_COHORT) * 2
+    similarity = rng.random(MIN_COHORT + 1)
+    alignments = [_alignment(s, m) for s, m in zip(scores, melody)] + [None]  # the last one not aligned
+    cohort = rank(alignments, similarity).cohort
+    np.testing.assert_allclose(cohort.mean, [similarity[:-1].mean(), scores.mean(), melody.mean()])
+    np.testing.assert_allclose(cohort.std, [similarity[:-1].std(), scores.std(), melody.std()])
+    assert cohort.size == MIN_COHORT
+    again = Cohort.from_array(cohort.size, cohort.to_array())
+    np.testing.assert_allclose(again.mean, cohort.mean, rtol=1e-6)
+    np.testing.assert_allclose(again.std, cohort.std, rtol=1e-6)
+    assert rank(alignments[:3], similarity[:3]).cohort is None  # too few candidates to summarise

@@ -288,3 +288,32 @@ def test_auto_index_kind_follows_the_catalog_size(tmp_path, monkeypatch):
         cat.optimize()
         assert cat.index_stats()["index_built"] == "ivfpq"
         assert hits(cat, X[2500], k=1)[0][0][0] == "/more/500.mp3"
+
+
+def test_cohorts_are_computed_once_kept_per_recording_and_refreshed_as_the_catalog_grows(tmp_path):
+    """Each recording gets the summary of its own re-ranked candidates; a second run has nothing to do, a
+    larger catalog measures every recording again against its larger neighbourhood, and a removed
+    recording's cohort goes with it."""
+    from homage.pipeline.analysis import SEQUENCE_KIND
+    from homage.pipeline.library import refresh_cohorts
+
+    rng = np.random.default_rng(4)
+    X = unit(rng, 16)
+    songs = [NewRecording(f"/music/{n}.wav", f"h{n}", X[n], sequence=rng.random((60, 24)).astype(np.float16)) for n in range(16)]
+    with Catalog(tmp_path / "cat", create=True) as cat:
+        cat.add(songs[:12], embedder="test@1", sequence_kind=SEQUENCE_KIND)
+        stages = []
+        assert refresh_cohorts(cat, on_stage=lambda name, n: stages.append((name, n))) == 12
+        assert stages == [("cohorts", 12)] and cat.without_cohort(11) == []
+        ids = [r.id for r in cat.recordings()]
+        stored = cat.cohorts(ids)
+        assert sorted(stored) == sorted(ids) and all(size == 11 and len(v) == 6 for size, v in stored.values())
+        assert all(np.all(v[3:] > 0) for _, v in stored.values())  # a spread for each kind of evidence
+        assert refresh_cohorts(cat) == 0
+        cat.add(songs[12:], embedder="test@1", sequence_kind=SEQUENCE_KIND)
+        assert refresh_cohorts(cat) == 16
+        assert {size for size, _ in cat.cohorts(ids).values()} == {15}
+        cat.remove(["/music/0.wav"])
+        assert ids[0] not in cat.cohorts(ids) and len(cat.cohorts(ids)) == 11
+        cat.add([songs[1]], embedder="test@1", sequence_kind="another way")  # sequences set aside: cohorts too
+        assert cat.cohorts(ids) == {}

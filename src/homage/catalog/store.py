@@ -59,6 +59,11 @@ CREATE TABLE IF NOT EXISTS recordings (
 );
 CREATE TABLE IF NOT EXISTS removed_from_index (id INTEGER PRIMARY KEY);
 CREATE INDEX IF NOT EXISTS recordings_content_hash ON recordings (content_hash);
+CREATE TABLE IF NOT EXISTS cohorts (
+    recording_id INTEGER PRIMARY KEY,
+    size INTEGER NOT NULL,
+    summary BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS groups (
     recording_id INTEGER PRIMARY KEY,
     group_id INTEGER NOT NULL,
@@ -298,6 +303,32 @@ class Catalog:
         return {i: np.frombuffer(blob, dtype=np.float16).reshape(-1, columns) for i, blob in rows}
 
     @_locked
+    def cohorts(self, ids: Iterable[int]) -> dict[int, tuple[int, np.ndarray]]:
+        """The stored cohort summaries of ``ids`` (what re-ranking S-normalises by): id → (how many
+        candidates it summarises, its float32 values)."""
+        try:
+            rows = self._rows_of("SELECT recording_id, size, summary FROM cohorts WHERE recording_id IN ({marks})", ids)
+        except sqlite3.OperationalError:  # a read-only catalog of an earlier format has no cohorts table
+            return {}
+        return {r: (size, np.frombuffer(blob, dtype=np.float32)) for r, size, blob in rows}
+
+    @_locked
+    def without_cohort(self, size: int) -> list[int]:
+        """Recordings with an alignment sequence and no cohort of at least ``size`` candidates, by id."""
+        sql = ("SELECT id FROM recordings WHERE sequence IS NOT NULL AND id NOT IN"
+               " (SELECT recording_id FROM cohorts WHERE size >= ?) ORDER BY id")  # fmt: skip
+        return [r[0] for r in self._db.execute(sql, (size,))]
+
+    @_locked
+    def set_cohorts(self, cohorts: dict[int, tuple[int, np.ndarray]]) -> None:
+        """Store cohort summaries (id → (size, values)), in one transaction; ids no longer catalogued are skipped."""
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO cohorts SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM recordings WHERE id = ?)",
+                [(r, int(size), np.asarray(v, dtype=np.float32).tobytes(), r) for r, (size, v) in cohorts.items()],
+            )
+
+    @_locked
     def groups(self, ids: Iterable[int] | None = None) -> dict[int, tuple[int, int | None, float]]:
         """The stored version groups (``homage groups``) of all recordings or of ``ids``: recording id →
         (group id, strongest link, its probability)."""
@@ -416,6 +447,7 @@ class Catalog:
                 self._write_meta(embedder=embedder, dim=str(dim), created_at=now)
             if sequence_kind and self._meta("sequence_kind") != sequence_kind:
                 self._db.execute("UPDATE recordings SET sequence = NULL")
+                self._db.execute("DELETE FROM cohorts")
                 self._write_meta(sequence_kind=sequence_kind)
             for entry in entries:
                 old = self._db.execute("SELECT id, in_index FROM recordings WHERE path = ?", (entry.path,)).fetchone()
@@ -522,6 +554,7 @@ class Catalog:
     def _drop(self, rid: int, in_main: int) -> None:
         """Delete a recording's row; one the main index holds is remembered until the next merge."""
         self._db.execute("DELETE FROM recordings WHERE id = ?", (rid,))
+        self._db.execute("DELETE FROM cohorts WHERE recording_id = ?", (rid,))
         if in_main:
             self._db.execute("INSERT OR IGNORE INTO removed_from_index (id) VALUES (?)", (rid,))
 

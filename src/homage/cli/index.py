@@ -46,7 +46,7 @@ def index(
             folder, catalog, embedder=embedder,
             cache=feature_cache(cache, no_cache), workers=executor(workers, ray, ray_address), prune=prune, index_kind=ann,
             max_duration=minutes(max_duration), on_start=lambda n: progress.stage("embedding", n), on_file=progress.item,
-            on_warning=progress.warn,
+            on_warning=progress.warn, on_stage=progress.stage,
         )  # fmt: skip
     if json_out:
         print_json(report.to_json())

@@ -17,7 +17,7 @@ import numpy as np
 
 from homage import audio
 from homage.align import Prepared
-from homage.align.rerank import rerank
+from homage.align.rerank import align_candidates, rank
 from homage.data.manifest import MIDI_EXTENSIONS, Entry, load_dataset
 from homage.errors import Failure
 from homage.evaluation.results import PipelineResult, score_pipeline
@@ -84,15 +84,21 @@ def evaluate(
 
 def rerank_scores(S: np.ndarray, sequences: list[np.ndarray], depth: int, on_query=None) -> np.ndarray:
     """Final scores after each query's top ``depth`` candidates (by the similarities ``S``, row = query)
-    are re-ranked as ``homage query`` re-ranks them: fused scores for those, the others below in
-    embedding order."""
+    are re-ranked as ``homage query`` re-ranks them in a catalog of these recordings: fused scores for
+    those, S-normalised by each candidate's own cohort (from its row), the others below in embedding order."""
     final = np.array(S, dtype=np.float64)
-    for i in range(len(S)):
+    rows, cohorts = [], []
+    for i in range(len(S)):  # every row aligned first: each recording's cohort is its own row
         others = np.array([j for j in np.argsort(-S[i], kind="stable") if j != i], dtype=np.int64)
-        candidates = [sequences[j] if rank < depth else None for rank, j in enumerate(others)]
-        final[i, others] = rerank(Prepared(sequences[i], ALIGN_CONFIG), candidates, S[i, others], config=ALIGN_CONFIG).scores
+        candidates = [sequences[j] if n < depth else None for n, j in enumerate(others)]
+        alignments = [a and replace(a, cross_recurrence=None, path=None) for a in
+                      align_candidates(Prepared(sequences[i], ALIGN_CONFIG), candidates, ALIGN_CONFIG)]  # fmt: skip
+        rows.append((others, alignments))
+        cohorts.append(rank(alignments, S[i, others]).cohort)
         if on_query:
             on_query(i)
+    for i, (others, alignments) in enumerate(rows):
+        final[i, others] = rank(alignments, S[i, others], cohorts=[cohorts[j] for j in others]).scores
     return final
 
 

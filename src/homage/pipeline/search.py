@@ -8,7 +8,7 @@ from pathlib import Path
 
 from homage import audio
 from homage.align import SEQUENCE_COLUMNS, Alignment, Prepared
-from homage.align.rerank import RERANK_DEPTH, rerank
+from homage.align.rerank import RERANK_DEPTH, Cohort, rerank
 from homage.align.verdict import among_candidates, load_calibration, verdict_of
 from homage.catalog import Recording
 from homage.features.cache import FeatureCache
@@ -136,6 +136,7 @@ def query(
         similarity, ids = S[0][found].astype(float), I[0][found]
         recordings = catalog.by_ids(ids)
         stored = catalog.sequences(ids[:rerank_depth], SEQUENCE_KIND, SEQUENCE_COLUMNS) if rerank_depth else {}
+        cohorts = catalog.cohorts(ids[:rerank_depth]) if rerank_depth else {}
         groups = {r: g for r, (g, _, _) in catalog.groups(ids[: max(k, rerank_depth)]).items()}
     name = pipeline_name(embedder.name, rerank_depth)
     if not rerank_depth:
@@ -143,7 +144,8 @@ def query(
         return QueryResult(item.path, name, embedder.identity, matches)
     candidates = [_sequence(recordings[i], stored, embedder, cache, max_duration) if n < rerank_depth else None
                   for n, i in enumerate(ids)]  # fmt: skip
-    ranked = rerank(Prepared(item.sequence, ALIGN_CONFIG), candidates, similarity, config=ALIGN_CONFIG)
+    ranked = rerank(Prepared(item.sequence, ALIGN_CONFIG), candidates, similarity, config=ALIGN_CONFIG,
+                    cohorts=[Cohort.from_array(*cohorts[i]) if i in cohorts else None for i in ids])  # fmt: skip
     calibration = load_calibration()
     aligned = sum(al is not None for al in ranked.alignments)
     matches = []
