@@ -57,6 +57,8 @@ def index_summary(report, catalog: str) -> str:
     parts = [f"{report.added} added", f"{report.replaced} updated", f"{report.unchanged} unchanged"]
     if report.removed:
         parts.append(f"{report.removed} removed")
+    if report.cohorts:
+        parts.append(f"{report.cohorts} cohorts measured")
     if report.warnings:
         parts.append(f"[yellow]{len(report.warnings)} with warnings[/]")
     parts.append(f"[red]{len(report.failed)} failed[/]" if report.failed else "0 failed")
