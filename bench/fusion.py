@@ -1,5 +1,6 @@
-"""How the re-ranker's fused score is best made: the weights of embedding, chroma alignment and top-line
-(melody) alignment, length normalisation, query expansion, the melody score for the best few only.
+"""How the re-ranker's fused score is best made: S-normalised by the candidates' cohorts or from the query's
+side only, the weights of embedding, chroma alignment and top-line (melody) alignment, and (query side only)
+length normalisation, query expansion, the melody score for the best few only.
 
     .venv/bin/python bench/fusion.py corpus/val corpus-long/val corpus-kinds/val \\
         --report ../shared/data/covers80-dev [--embedder csi] [--depth 100]
@@ -21,8 +22,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from homage.align import Prepared
-from homage.align.rerank import FUSION_WEIGHTS, fuse
+from homage.align import Alignment, Prepared
+from homage.align.rerank import FUSION_WEIGHTS, fuse, rank
 from homage.data.manifest import load_dataset
 from homage.evaluation.metrics import retrieval_scores
 from homage.models import DEFAULT_EMBEDDER, get_embedder
@@ -123,13 +124,29 @@ def final_scores(data: dict, weights: tuple, power: float = 0.5, expand: int = 0
     return np.where(np.isnan(fused), S - 1e6, fused)
 
 
+def snormed_scores(data: dict, weights: tuple) -> np.ndarray:
+    """Final score matrix as `homage query` ranks in a catalog of these recordings: the fused scores
+    S-normalised by each candidate's cohort (its own row, :func:`homage.align.rerank.rank`)."""
+    S, top, qmax, frames, melody = data["S"], data["top"], data["qmax"], data["frames"], data["melody"]
+    rows = [[Alignment(score=q / np.sqrt(frames[j]), qmax=q, melody_score=m, transposition=0, tempo_ratio=1.0,
+                       frames_a=int(frames[i]), frames_b=int(frames[j])) for j, q, m in zip(top[i], qmax[i], melody[i])]
+            for i in range(len(S))]  # fmt: skip
+    cohorts = [rank(row, S[i, top[i]], weights=weights).cohort for i, row in enumerate(rows)]
+    final = S - 1e6
+    for i, row in enumerate(rows):
+        final[i, top[i]] = rank(row, S[i, top[i]], weights=weights, cohorts=[cohorts[j] for j in top[i]]).scores
+    return final
+
+
 def mean_ap(data: dict, scores: np.ndarray) -> tuple[float, float]:
     ranked = retrieval_scores(1.0 - scores, data["works"])
     return ranked.map, ranked.top1
 
 
-def variant_scores(weights: tuple, power: float, expand: int, melody_top: int | None):
+def variant_scores(weights: tuple, power: float, expand: int, melody_top: int | None, snorm: bool = False):
     """The scoring of one variant: a set's cached rows → (MAP, top-1)."""
+    if snorm:
+        return lambda data: mean_ap(data, snormed_scores(data, weights))
     return lambda data: mean_ap(data, final_scores(data, weights, power, expand, melody_top))
 
 
@@ -139,8 +156,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     sets = {name: aligned_candidates(name, args.embedder, args.depth, args.workers) for name in args.data + args.report}
-    variants = [("shipped", FUSION_WEIGHTS, 0.5, 0, None)]
-    variants += [(f"weights {w}", w, 0.5, 0, None) for w in WEIGHT_GRID if w != FUSION_WEIGHTS]
+    variants = [("shipped (S-normalised by cohorts)", FUSION_WEIGHTS, 0.5, 0, None, True)]
+    variants += [(f"S-normalised, weights {w}", w, 0.5, 0, None, True) for w in WEIGHT_GRID if w != FUSION_WEIGHTS]
+    variants += [("query side only (before the cohorts)", FUSION_WEIGHTS, 0.5, 0, None)]
+    variants += [(f"query side only, weights {w}", w, 0.5, 0, None) for w in WEIGHT_GRID if w != FUSION_WEIGHTS]
     variants += [(f"Qmax / frames^{p}", FUSION_WEIGHTS, p, 0, None) for p in (0.0, 0.25, 0.75, 1.0)]
     variants += [(f"query expansion, top {k}", FUSION_WEIGHTS, 0.5, k, None) for k in (1, 2, 3)]
     variants += [(f"melody score for the top {k} only", FUSION_WEIGHTS, 0.5, 0, k) for k in (10, 20, 30, 50)]
