@@ -1,9 +1,10 @@
 """Re-ranking: a query's embedding candidates aligned with it and re-ordered by a fused score.
 
 The one ranking path of homage: ``homage query`` (over catalog hits) and ``homage evaluate`` (over rows
-of a similarity matrix) both call :func:`rerank` with plain arrays, so evaluation measures what a query
-does. The query's alignment work is done once (:class:`homage.align.Prepared`), and candidates are aligned
-on two threads (the alignment kernels release the GIL).
+of a similarity matrix) both align with :func:`align_candidates` and order with :func:`rank`, so evaluation
+measures what a query does. The query's alignment work is done once (:class:`homage.align.Prepared`), and
+candidates are aligned on two threads (the alignment kernels release the GIL). Each recording's own
+re-ranked candidates, summarised as its :class:`Cohort`, S-normalise the scores of the pairs it is in.
 """
 
 from __future__ import annotations
