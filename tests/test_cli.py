@@ -260,16 +260,19 @@ def test_prune_drops_the_entry_of_a_removed_link(piece_dir, tmp_path):
 
 
 def test_index_gives_each_recording_a_cohort_and_query_ranks_with_them(tmp_path):
-    """A catalog large enough for cohorts (11 candidates each): the first run measures all 12, the
-    second has none to do, and the S-normalised query still puts the version first."""
+    """A catalog large enough for cohorts (11 candidates each): a run measures all 12 (a bulk load left
+    them), the next has none to do, and the S-normalised query still puts the version first."""
     root = tmp_path / "twelve"
     for work in range(6):
         write(root / f"work{work}" / "a.wav", synth_piece(10 + work, seconds=12))
         write(root / f"work{work}" / "b.wav", synth_piece(10 + work, seconds=12, transpose=2, tempo=1.1))
     catalog = tmp_path / "cat"
-    first = run("index", root, "--catalog", catalog, "--json")
+    bulk = run("index", root, "--catalog", catalog, "--no-cohorts", "--json")  # a bulk load leaves them
+    assert bulk.exit_code == 0, bulk.output
+    assert json.loads(bulk.stdout)["added"] == 12 and json.loads(bulk.stdout)["cohorts"] == 0
+    first = run("index", root, "--catalog", catalog, "--json")  # nothing new to add: the cohorts are measured
     assert first.exit_code == 0, first.output
-    assert json.loads(first.stdout)["cohorts"] == 12
+    assert json.loads(first.stdout)["unchanged"] == 12 and json.loads(first.stdout)["cohorts"] == 12
     assert json.loads(run("index", root, "--catalog", catalog, "--json").stdout)["cohorts"] == 0
     rows = json.loads(run("query", root / "work3" / "a.wav", "--catalog", catalog, "-k", "3", "--json").stdout)["results"]
     assert rows[0]["path"] == str(root / "work3" / "b.wav")

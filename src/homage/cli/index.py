@@ -27,6 +27,8 @@ def index(
     catalog: CatalogOpt,
     workers: WorkersOpt = 2,
     prune: Annotated[bool, typer.Option("--prune", help="Remove catalogued files under FOLDER that are gone.")] = False,
+    cohorts: Annotated[bool, typer.Option("--cohorts/--no-cohorts", help="Measure each new recording's cohort for "
+                                          "re-ranking (one query's alignments each); --no-cohorts leaves them to a later run.")] = True,
     ann: Annotated[str, typer.Option("--ann", help="New catalog's index: auto (exact below 100k recordings, IVF-PQ "
                                                    "from there), flat (exact), hnsw or ivfpq.")] = "auto",
     embedder: EmbedderOpt = None,
@@ -44,7 +46,7 @@ def index(
     with FileProgress("embedding", disable=json_out) as progress:
         report = pipeline.index_dir(
             folder, catalog, embedder=embedder,
-            cache=feature_cache(cache, no_cache), workers=executor(workers, ray, ray_address), prune=prune, index_kind=ann,
+            cache=feature_cache(cache, no_cache), workers=executor(workers, ray, ray_address), prune=prune, cohorts=cohorts, index_kind=ann,
             max_duration=minutes(max_duration), on_start=lambda n: progress.stage("embedding", n), on_file=progress.item,
             on_warning=progress.warn, on_stage=progress.stage,
         )  # fmt: skip

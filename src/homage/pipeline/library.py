@@ -93,6 +93,7 @@ def index_dir(
     cache: FeatureCache | None = None,
     workers: int | Executor = DEFAULT_WORKERS,
     prune: bool = False,
+    cohorts: bool = True,
     index_kind: str = "auto",
     max_duration: float = audio.MAX_DURATION_S,
     on_start: Callable[[int], None] | None = None,
@@ -105,7 +106,8 @@ def index_dir(
 
     Bad files are reported in ``IndexReport.failed`` and skipped; the rest goes on. Work is committed
     every few files (and what is done when the run is interrupted), so an interrupted run keeps what it
-    finished. ``prune`` removes catalogued files under ``root`` that no longer exist. ``embedder`` (for a new
+    finished. ``prune`` removes catalogued files under ``root`` that no longer exist; ``cohorts`` False
+    leaves the recordings' cohorts to a later run (a bulk load). ``embedder`` (for a new
     catalog; a name or an Embedder) defaults to the catalog's own, or the shipped one.
     ``on_start(n_files_to_report)``, ``on_file(path, error_or_None)`` and ``on_warning(line)`` (a file
     indexed with a problem worked around, e.g. truncated) report progress; ``on_stage(name, total)`` starts
@@ -159,7 +161,8 @@ def index_dir(
             present = {str(p) for p in files}
             gone = [r.path for r in catalog.recordings(under=audio.absolute(root)) if r.path not in present]
             report.removed = catalog.remove(gone)
-        report.cohorts = refresh_cohorts(catalog, on_stage=on_stage, on_item=on_file)
+        if cohorts:
+            report.cohorts = refresh_cohorts(catalog, on_stage=on_stage, on_item=on_file)
     report.seconds = time.perf_counter() - started
     return report
 
