@@ -298,3 +298,5 @@ def test_a_query_summarises_its_own_candidates_as_a_cohort():
     np.testing.assert_allclose(again.mean, cohort.mean, rtol=1e-6)
     np.testing.assert_allclose(again.std, cohort.std, rtol=1e-6)
     assert rank(alignments[:3], similarity[:3]).cohort is None  # too few candidates to summarise
+    flat = [_alignment(s, 0.0) for s in scores]  # no top line: the melody scores do not spread
+    assert rank(flat, similarity[:-1]).cohort is None

@@ -38,7 +38,8 @@ class Reranked:
     order: np.ndarray  # candidate indices, best first
     scores: np.ndarray  # the final score of each candidate: what ``order`` sorts by
     alignments: list[Alignment | None]  # None for a candidate that was not aligned
-    cohort: Cohort | None = None  # the query's own, from its aligned candidates (fewer than MIN_COHORT: None)
+    cohort: Cohort | None = None  # the query's own, from its aligned candidates (None: fewer than MIN_COHORT,
+    # or evidence without spread)
 
 
 def fuse(
@@ -136,7 +137,9 @@ def rank(
         fused = fuse(similarity[todo], [a.score for a in aligned], melody, weights)
         if melody is not None:
             evidence = np.column_stack([similarity[todo], [a.score for a in aligned], melody])
-            own = Cohort(evidence.mean(axis=0), evidence.std(axis=0), len(todo)) if len(todo) >= MIN_COHORT else None
+            spread = evidence.std(axis=0)
+            if len(todo) >= MIN_COHORT and np.all(spread > 1e-6):  # a constant column would divide by nothing
+                own = Cohort(evidence.mean(axis=0), spread, len(todo))
             if cohorts is not None:
                 fused = (fused + _from_candidates(aligned, similarity[todo], [cohorts[i] for i in todo], fused, weights)) / 2
         scores[todo] = fused
