@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from homage.align import Alignment, Prepared
-from homage.align.rerank import FUSION_WEIGHTS, fuse, rank
+from homage.align.rerank import FUSION_WEIGHTS, cohort_of, fuse, rank
 from homage.data.manifest import load_dataset
 from homage.evaluation.metrics import retrieval_scores
 from homage.models import DEFAULT_EMBEDDER, get_embedder
@@ -126,12 +126,12 @@ def final_scores(data: dict, weights: tuple, power: float = 0.5, expand: int = 0
 
 def snormed_scores(data: dict, weights: tuple) -> np.ndarray:
     """Final score matrix as `homage query` ranks in a catalog of these recordings: the fused scores
-    S-normalised by each candidate's cohort (its own row, :func:`homage.align.rerank.rank`)."""
+    S-normalised by each candidate's cohort (its own row, :func:`homage.align.rerank.cohort_of`)."""
     S, top, qmax, frames, melody = data["S"], data["top"], data["qmax"], data["frames"], data["melody"]
     rows = [[Alignment(score=q / np.sqrt(frames[j]), qmax=q, melody_score=m, transposition=0, tempo_ratio=1.0,
                        frames_a=int(frames[i]), frames_b=int(frames[j])) for j, q, m in zip(top[i], qmax[i], melody[i])]
             for i in range(len(S))]  # fmt: skip
-    cohorts = [rank(row, S[i, top[i]], weights=weights).cohort for i, row in enumerate(rows)]
+    cohorts = [cohort_of(row, S[i, top[i]]) for i, row in enumerate(rows)]
     final = S - 1e6
     for i, row in enumerate(rows):
         final[i, top[i]] = rank(row, S[i, top[i]], weights=weights, cohorts=[cohorts[j] for j in top[i]]).scores

@@ -284,19 +284,19 @@ def test_snorm_lowers_a_candidate_that_aligns_well_with_everything():
 
 
 def test_a_query_summarises_its_own_candidates_as_a_cohort():
-    from homage.align.rerank import MIN_COHORT, Cohort, rank
+    from homage.align.rerank import MIN_COHORT, Cohort, cohort_of
 
     rng = np.random.default_rng(1)
     scores, melody = rng.random(MIN_COHORT) * 5, rng.random(MIN_COHORT) * 2
     similarity = rng.random(MIN_COHORT + 1)
     alignments = [_alignment(s, m) for s, m in zip(scores, melody)] + [None]  # the last one not aligned
-    cohort = rank(alignments, similarity).cohort
+    cohort = cohort_of(alignments, similarity)
     np.testing.assert_allclose(cohort.mean, [similarity[:-1].mean(), scores.mean(), melody.mean()])
     np.testing.assert_allclose(cohort.std, [similarity[:-1].std(), scores.std(), melody.std()])
     assert cohort.size == MIN_COHORT
     again = Cohort.from_array(cohort.size, cohort.to_array())
     np.testing.assert_allclose(again.mean, cohort.mean, rtol=1e-6)
     np.testing.assert_allclose(again.std, cohort.std, rtol=1e-6)
-    assert rank(alignments[:3], similarity[:3]).cohort is None  # too few candidates to summarise
+    assert cohort_of(alignments[:3], similarity[:3]) is None  # too few candidates to summarise
     flat = [_alignment(s, 0.0) for s in scores]  # no top line: the melody scores do not spread
-    assert rank(flat, similarity[:-1]).cohort is None
+    assert cohort_of(flat, similarity[:-1]) is None

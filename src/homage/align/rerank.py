@@ -38,8 +38,6 @@ class Reranked:
     order: np.ndarray  # candidate indices, best first
     scores: np.ndarray  # the final score of each candidate: what ``order`` sorts by
     alignments: list[Alignment | None]  # None for a candidate that was not aligned
-    cohort: Cohort | None = None  # the query's own, from its aligned candidates (None: fewer than MIN_COHORT,
-    # or evidence without spread)
 
 
 def fuse(
@@ -129,25 +127,31 @@ def rank(
     todo = [i for i, a in enumerate(alignments) if a is not None]
     scores = similarity.copy()
     rest = np.array([i for i, a in enumerate(alignments) if a is None], dtype=np.int64)
-    own = None
     if todo:
         aligned = [alignments[i] for i in todo]
         melody = [a.melody_score for a in aligned]
         melody = None if any(m is None for m in melody) else melody
         fused = fuse(similarity[todo], [a.score for a in aligned], melody, weights)
-        if melody is not None:
-            evidence = np.column_stack([similarity[todo], [a.score for a in aligned], melody])
-            spread = evidence.std(axis=0)
-            if len(todo) >= MIN_COHORT and np.all(spread > 1e-6):  # a constant column would divide by nothing
-                own = Cohort(evidence.mean(axis=0), spread, len(todo))
-            if cohorts is not None:
-                fused = (fused + _from_candidates(aligned, similarity[todo], [cohorts[i] for i in todo], fused, weights)) / 2
+        if melody is not None and cohorts is not None:
+            fused = (fused + _from_candidates(aligned, similarity[todo], [cohorts[i] for i in todo], fused, weights)) / 2
         scores[todo] = fused
         if len(rest):  # below every aligned candidate, in embedding order
             scores[rest] = fused.min() - 1.0 + (similarity[rest] - similarity[rest].max())
     by_embedding = np.argsort(-similarity, kind="stable")
     order = by_embedding[np.argsort(-scores[by_embedding], kind="stable")]
-    return Reranked(order, scores, list(alignments), own)
+    return Reranked(order, scores, list(alignments))
+
+
+def cohort_of(alignments: Sequence[Alignment | None], similarity: np.ndarray) -> Cohort | None:
+    """A recording's cohort from its own re-ranked candidates (None: not aligned): the mean and spread of
+    their similarity, alignment score and melody score. None with fewer than ``MIN_COHORT`` aligned, a
+    candidate without a melody score, or a kind of evidence without spread (it would divide by nothing)."""
+    todo = [i for i, a in enumerate(alignments) if a is not None]
+    if len(todo) < MIN_COHORT or any(alignments[i].melody_score is None for i in todo):
+        return None
+    evidence = np.array([(similarity[i], alignments[i].score, alignments[i].melody_score) for i in todo], dtype=float)
+    spread = evidence.std(axis=0)
+    return Cohort(evidence.mean(axis=0), spread, len(todo)) if np.all(spread > 1e-6) else None
 
 
 def _from_candidates(aligned: list[Alignment], similarity: np.ndarray, cohorts: list[Cohort | None],

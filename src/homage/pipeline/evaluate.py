@@ -17,7 +17,7 @@ import numpy as np
 
 from homage import audio
 from homage.align import Prepared
-from homage.align.rerank import align_candidates, rank
+from homage.align.rerank import align_candidates, cohort_of, rank
 from homage.data.manifest import MIDI_EXTENSIONS, Entry, load_dataset
 from homage.errors import Failure
 from homage.evaluation.results import PipelineResult, score_pipeline
@@ -94,7 +94,7 @@ def rerank_scores(S: np.ndarray, sequences: list[np.ndarray], depth: int, on_que
         alignments = [a and replace(a, cross_recurrence=None, path=None) for a in
                       align_candidates(Prepared(sequences[i], ALIGN_CONFIG), candidates, ALIGN_CONFIG)]  # fmt: skip
         rows.append((others, alignments))
-        cohorts.append(rank(alignments, S[i, others]).cohort)
+        cohorts.append(cohort_of(alignments, S[i, others]))
         if on_query:
             on_query(i)
     for i, (others, alignments) in enumerate(rows):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from homage import audio
 from homage.align import SEQUENCE_COLUMNS, Prepared
-from homage.align.rerank import MIN_COHORT, RERANK_DEPTH, align_candidates, rank
+from homage.align.rerank import MIN_COHORT, RERANK_DEPTH, align_candidates, cohort_of
 from homage.catalog import Catalog, NewRecording
 from homage.errors import AudioError, CatalogError, Failure
 from homage.features.cache import FeatureCache
@@ -185,9 +185,10 @@ def refresh_cohorts(
     if on_stage:
         on_stage("cohorts", len(todo))
     paths = {i: r.path for i, r in catalog.by_ids(todo).items()}
-    stored, batch = 0, {}
+    stored = 0
     for start in range(0, len(todo), COMMIT_EVERY):
         ids, X = catalog.vectors(todo[start : start + COMMIT_EVERY])
+        batch = {}
         for rid, vector in zip(ids.tolist(), X):
             S, I = catalog.search(vector, depth, exclude=[rid])
             found = I[0] >= 0
@@ -195,14 +196,13 @@ def refresh_cohorts(
             sequences = catalog.sequences([rid, *neighbours.tolist()], SEQUENCE_KIND, SEQUENCE_COLUMNS)
             if rid in sequences:
                 candidates = [sequences.get(int(i)) for i in neighbours]
-                cohort = rank(align_candidates(Prepared(sequences[rid], ALIGN_CONFIG), candidates, ALIGN_CONFIG), similarity).cohort
+                cohort = cohort_of(align_candidates(Prepared(sequences[rid], ALIGN_CONFIG), candidates, ALIGN_CONFIG), similarity)
                 if cohort is not None:
                     batch[rid] = (len(neighbours), cohort.to_array())
             if on_item:
                 on_item(paths.get(rid, str(rid)), None)
         catalog.set_cohorts(batch)
         stored += len(batch)
-        batch.clear()
     return stored
 
 
