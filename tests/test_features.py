@@ -166,3 +166,37 @@ def test_a_one_second_clip_gives_no_librosa_warning():
         warnings.simplefilter("error")
         C = cqt(synth_piece(2, seconds=1.0))
     assert C.shape[0] == 84 and C.shape[1] >= 25
+
+
+BEATS_OF_A_CLICK_TRACK = """
+import numpy as np
+from homage.features.cqt import CQTSpec, beat_frames
+y = np.zeros(16000 * 8, dtype=np.float32)
+y[:: 8000] = 1.0  # a click every half second
+print(len(beat_frames(CQTSpec(tuned=False).compute(y))))
+"""
+
+
+def test_processes_that_first_track_beats_at_once_leave_a_cache_a_later_one_loads(tmp_path):
+    """Four processes compiling librosa's cached beat kernels at the same moment (the workers of a first
+    run on a fresh install), then a fifth that loads what they wrote: none crashes (numba issue #10128)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba"), "TMPDIR": str(tmp_path)}
+    run = [sys.executable, "-c", BEATS_OF_A_CLICK_TRACK]
+    first = []
+    for _ in range(4):  # staggered, so that one finds some kernels cached that another is still compiling
+        first.append(subprocess.Popen(run, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+        time.sleep(0.7)
+    later = []
+    for process in first:
+        out, err = process.communicate(timeout=300)
+        later.append((process.returncode, out, err))
+    later.append((lambda p: (p.returncode, p.stdout, p.stderr))(subprocess.run(run, env=env, capture_output=True, timeout=300)))
+    for returncode, out, err in later:
+        assert returncode == 0, err.decode()[-2000:]
+        assert int(out) >= 4  # the clicks were tracked
+    assert list((tmp_path / "numba").rglob("guf-*.nbc"))  # the kernels were cached, not compiled every time

@@ -6,13 +6,13 @@ a hop of 640 samples (25 frames per second).
 
 from __future__ import annotations
 
-import functools
 import warnings
 from dataclasses import dataclass
 
-import librosa
 import numpy as np
 import scipy.fft
+
+from homage.features.libs import librosa
 
 
 CRP_DROP = 0.3  # share of the lowest pitch-cepstral coefficients CRP removes
@@ -63,7 +63,7 @@ def cqt(
     with warnings.catch_warnings():  # a clip of a second or two is shorter than the lowest octave's window:
         warnings.filterwarnings("ignore", message="n_fft=", category=UserWarning)  # librosa pads it, as wanted
         tuning = estimate_tuning(y, sr=sr, bins_per_octave=bins_per_octave) if tuned else 0.0
-        C = librosa.cqt(
+        C = librosa().cqt(
             y, sr=sr, hop_length=hop_length, fmin=fmin, n_bins=n_bins, bins_per_octave=bins_per_octave, tuning=tuning
         )
     return np.abs(C).astype(np.float32)
@@ -79,7 +79,7 @@ def estimate_tuning(y: np.ndarray, *, sr: int = 16000, bins_per_octave: int = 12
         y = np.concatenate([y[s : s + window] for s in starts])
     with warnings.catch_warnings():  # silence has no pitch to track: librosa warns and the answer is 0
         warnings.simplefilter("ignore", UserWarning)
-        tuning = librosa.estimate_tuning(y=y, sr=sr, bins_per_octave=bins_per_octave)
+        tuning = librosa().estimate_tuning(y=y, sr=sr, bins_per_octave=bins_per_octave)
     return float(tuning) if np.isfinite(tuning) else 0.0
 
 
@@ -90,7 +90,7 @@ def chroma_from_cqt(C: np.ndarray, *, bins_per_octave: int = 12, fmin: float = 3
     -------
     chroma : np.ndarray, shape (12, n_frames), float32 in [0, 1]
     """
-    chroma = librosa.feature.chroma_cqt(C=C, bins_per_octave=bins_per_octave, fmin=fmin, n_chroma=12)
+    chroma = librosa().feature.chroma_cqt(C=C, bins_per_octave=bins_per_octave, fmin=fmin, n_chroma=12)
     return chroma.astype(np.float32)
 
 
@@ -112,7 +112,7 @@ def crp_chroma(
     cepstrum = scipy.fft.dct(np.log1p(eta * energy), axis=0, norm="ortho")
     cepstrum[: int(round(drop * len(C)))] = 0.0
     pitch = np.maximum(scipy.fft.idct(cepstrum, axis=0, norm="ortho"), 0.0)
-    start = int(round(bins_per_octave * np.log2(fmin / librosa.note_to_hz("C1")))) % bins_per_octave
+    start = int(round(bins_per_octave * np.log2(fmin / librosa().note_to_hz("C1")))) % bins_per_octave
     classes = (np.arange(len(C)) * 12 // bins_per_octave + start * 12 // bins_per_octave) % 12
     chroma = np.eye(12, dtype=pitch.dtype)[:, classes] @ pitch  # sum the octaves of each pitch class
     return (chroma / np.maximum(chroma.max(axis=0, keepdims=True), 1e-9)).astype(np.float32)
@@ -120,8 +120,8 @@ def crp_chroma(
 
 def onset_strength(C: np.ndarray, *, sr: int = 16000, hop_length: int = 640) -> np.ndarray:
     """Spectral-flux onset envelope from a magnitude CQT, shape (n_frames,)."""
-    S = librosa.amplitude_to_db(C, ref=np.max)
-    return librosa.onset.onset_strength(S=S, sr=sr, hop_length=hop_length).astype(np.float32)
+    S = librosa().amplitude_to_db(C, ref=np.max)
+    return librosa().onset.onset_strength(S=S, sr=sr, hop_length=hop_length).astype(np.float32)
 
 
 def beat_frames(
@@ -132,7 +132,7 @@ def beat_frames(
     Music without a detectable pulse falls back to a fixed grid of ``fallback_period_s``.
     """
     envelope = onset_strength(C, sr=sr, hop_length=hop_length)
-    _, beats = _librosa_beat().beat_track(onset_envelope=envelope, sr=sr, hop_length=hop_length, units="frames")
+    _, beats = librosa().beat.beat_track(onset_envelope=envelope, sr=sr, hop_length=hop_length, units="frames")
     n_frames = C.shape[1]
     if len(beats) < max(4, 0.1 * n_frames * hop_length / sr):  # fewer than one beat per 10 s: no pulse
         step = max(1, int(round(fallback_period_s * sr / hop_length)))
@@ -140,35 +140,9 @@ def beat_frames(
     return np.asarray(beats, dtype=np.int64)
 
 
-@functools.cache
-def _librosa_beat():
-    """``librosa.beat``, imported with every numba function it compiles kept in numba's on-disk cache.
-
-    librosa 0.11 compiles one of them (``__beat_local_score``) with ``cache=False``: ≈ 3 s at every
-    start of a process that tracks beats. The same code, cached, loads in milliseconds.
-    """
-    import sys
-
-    import numba
-
-    if "librosa.beat" in sys.modules:
-        return sys.modules["librosa.beat"]
-    original = numba.guvectorize
-
-    def cached(*args, **kwargs):
-        return original(*args, **{**kwargs, "cache": True})
-
-    numba.guvectorize = cached
-    try:
-        import librosa.beat
-    finally:
-        numba.guvectorize = original
-    return librosa.beat
-
-
 def beat_sync(X: np.ndarray, beats: np.ndarray) -> np.ndarray:
     """Median of the frames of ``X`` (features × frames) between consecutive beats."""
-    return librosa.util.sync(X, beats, aggregate=np.median).astype(np.float32)
+    return librosa().util.sync(X, beats, aggregate=np.median).astype(np.float32)
 
 
 def beat_crp_chroma(C: np.ndarray, spec: CQTSpec) -> np.ndarray:

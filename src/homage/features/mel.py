@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import librosa
 import numpy as np
+
+from homage.features.libs import librosa
 
 
 @dataclass(frozen=True)
@@ -43,5 +44,5 @@ def log_mel(
     -------
     S_db : np.ndarray, shape (n_mels, n_frames), float32, values in [-top_db, 0]
     """
-    S = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels)
-    return librosa.power_to_db(S, ref=np.max, top_db=top_db).astype(np.float32)
+    S = librosa().feature.melspectrogram(y=y, sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels)
+    return librosa().power_to_db(S, ref=np.max, top_db=top_db).astype(np.float32)
