@@ -5,10 +5,11 @@ as `scripts/calibrate_alignment.py`, each scored on them and, for information on
 
 The real set's pairs: every version pair and ``--others`` seeded random other pairs, whole against whole,
 then a ``--clip``-second excerpt of one (embedded on its own) against the whole other, in both orders, as
-`bench/verdicts.py` draws them. The fits: the shipped one (score, both log lengths, similarity), and fits
+`bench/verdicts.py` draws them. The fits: the one shipped before (score, both log lengths, similarity), fits
 in which the lengths enter only through the null, the non-version pairs' score at those lengths (a linear
 fit on their log lengths): the excess over the null's mean, or the same in units of the null's spread,
-each alone or with its twin on the top-line (melody) alignment. Prints one table.
+each alone or with its twin on the top-line (melody) alignment, and the shipped one (both scores in units of
+their nulls, both log lengths, similarity). Prints one table.
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from homage.align import Prepared
-from homage.align.verdict import FEATURES, MAYBE_AT, VERSION_AT, fit_calibration
+from homage.align.verdict import MAYBE_AT, VERSION_AT, Null, evidence_of, fit_calibration
 from homage.data.manifest import load_dataset
-from homage.models import DEFAULT_EMBEDDER, Embedder, get_embedder
-from homage.pipeline.analysis import ALIGN_CONFIG, recorded
+from homage.models import DEFAULT_EMBEDDER, get_embedder
+from homage.pipeline.analysis import pair_evidence, recorded
 from verdicts import seeded_pairs  # the verdict bench's real pairs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
@@ -34,11 +34,8 @@ from calibrate_alignment import calibration_pairs  # noqa: E402  the calibration
 
 def evidence(a, b) -> tuple:
     """(the calibration's score_min, its top-line twin, log_min, log_max and similarity) of one pair."""
-    al = Prepared(a.sequence, ALIGN_CONFIG).align(b.sequence, melody=True)
-    similarity = float(Embedder.similarity(a.vector, b.vector)[0, 0])
-    score, log_min, log_max = (FEATURES[f](al, similarity) for f in ("score_min", "log_min", "log_max"))
-    melody = (al.melody_score or 0.0) * np.sqrt(max(al.frames_b, 1) / np.exp(log_min))
-    return score, melody, log_min, log_max, similarity
+    found = evidence_of(*pair_evidence(a, b))
+    return tuple(found[f] for f in ("score_min", "melody_min", "log_min", "log_max", "similarity"))
 
 
 def rendered_pairs(sources: list[str], total: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -70,24 +67,22 @@ def real_pairs(data: str, others: int, clip: float, seed: int) -> dict[str, tupl
 
 
 def null_relative(R: np.ndarray, null_rows: np.ndarray, column: int, spread: bool) -> np.ndarray:
-    """Column ``column`` of ``R`` less the null's mean at each row's lengths (a least-squares fit on
-    ``null_rows``' log lengths), divided by the null's spread there when ``spread``."""
-    design = lambda X: np.column_stack([X[:, 2], X[:, 3], np.ones(len(X))])  # noqa: E731
-    mean = np.linalg.lstsq(design(null_rows), null_rows[:, column], rcond=None)[0]
-    residual = null_rows[:, column] - design(null_rows) @ mean
-    scale = np.linalg.lstsq(design(null_rows), np.log(np.abs(residual) + 1e-6), rcond=None)[0]
-    excess = R[:, column] - design(R) @ mean
-    return excess / np.exp(design(R) @ scale) if spread else excess
+    """Column ``column`` of ``R`` less the mean of its :class:`Null` (fitted on ``null_rows``) at each row's
+    lengths, in units of the null's spread there when ``spread``."""
+    null = Null.fit(null_rows[:, column], null_rows[:, 2], null_rows[:, 3])
+    return (null.z if spread else null.excess)(R[:, column], R[:, 2], R[:, 3])
 
 
 FITS = {
-    "score, both log lengths, similarity (the shipped fit's features)": lambda R, N: np.column_stack([R[:, 0], R[:, 2], R[:, 3], R[:, 4]]),
+    "score, both log lengths, similarity (the fit shipped before)": lambda R, N: np.column_stack([R[:, 0], R[:, 2], R[:, 3], R[:, 4]]),
     "score above the null, similarity": lambda R, N: np.column_stack([null_relative(R, N, 0, False), R[:, 4]]),
     "the same in units of the null's spread": lambda R, N: np.column_stack([null_relative(R, N, 0, True), R[:, 4]]),
     "score and melody score above their nulls, similarity": lambda R, N: np.column_stack(
         [null_relative(R, N, 0, False), R[:, 4], null_relative(R, N, 1, False)]),
     "the same in units of the nulls' spread": lambda R, N: np.column_stack(
         [null_relative(R, N, 0, True), R[:, 4], null_relative(R, N, 1, True)]),
+    "the same and both log lengths (the shipped fit's features)": lambda R, N: np.column_stack(
+        [null_relative(R, N, 0, True), null_relative(R, N, 1, True), R[:, 2], R[:, 3], R[:, 4]]),
 }
 
 

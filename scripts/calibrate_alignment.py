@@ -7,9 +7,10 @@ every two versions of one work are positives; negatives are the pairs a search j
 one of its 100 nearest by embedding (the re-ranking depth) that is not a version of it. Two in five pairs compare a
 clip (8–40 s at a random place of the first recording) with the whole second one, as a catalog compares an
 excerpt with songs (the clip embedded on its own); the rest compare the two whole recordings. The logistic
-fit reads the alignment's symmetric score (Qmax over √ of the shorter one's frames), the log lengths of both
-(so that a short clip, which can match a stretch of anything by chance, needs more to be called a version)
-and the cosine similarity of the two embeddings (the shipped `csi`). Writes
+fit reads the alignment's symmetric score (Qmax over √ of the shorter one's frames) and its top-line (melody)
+twin, each in units of its null (the non-version pairs' mean and spread at those lengths, fitted first), the
+log lengths of both (so that a short clip, which can match a stretch of anything by chance, needs more to be
+called a version) and the cosine similarity of the two embeddings (the shipped `csi`). Writes
 src/homage/align/assets/calibration.json and prints the fit, its accuracy and its verdicts per kind of pair.
 """
 
@@ -21,13 +22,13 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from homage.align.verdict import CALIBRATION_FILE, FEATURES, fit_calibration
+from homage.align.verdict import CALIBRATION_FILE, FEATURES, IN_NULL_UNITS, evidence_of, feature_values, fit_calibration, fit_nulls
 from homage.data.manifest import load_dataset
 from homage.align.rerank import RERANK_DEPTH
 from homage.models import DEFAULT_EMBEDDER, Embedder, get_embedder
 from homage.pipeline.analysis import Recorded, pair_evidence, recorded
 
-FEATURE_NAMES = ("score_min", "log_min", "log_max", "similarity")
+FEATURE_NAMES = ("score_min_z", "melody_min_z", "log_min", "log_max", "similarity")
 
 
 def recordings(source: str, workers: int) -> tuple[list[Recorded], list[str]]:
@@ -79,22 +80,24 @@ def main() -> None:
     parser.add_argument("data", nargs="+")
     parser.add_argument("--pairs", type=int, default=4000, help="pairs in all, shared by the data sets")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--features", default=",".join(FEATURE_NAMES), help="what the fit reads, of: " + ", ".join(FEATURES))
+    parser.add_argument("--features", default=",".join(FEATURE_NAMES),
+                        help=f"what the fit reads, of: {', '.join(FEATURES)} (a score name + {IN_NULL_UNITS}: in units of its null)")
     parser.add_argument("--out", default=str(CALIBRATION_FILE))
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     names = tuple(args.features.split(","))
-    rows, truth, kinds = [], [], []
+    evidence, truth, kinds = [], [], []
     for source, first, second, same, kind in calibration_pairs(args.data, args.pairs, args.seed, args.workers):
-        al, similarity = pair_evidence(first, second)
-        rows.append([FEATURES[f](al, similarity) for f in names])
+        evidence.append(evidence_of(*pair_evidence(first, second)))
         truth.append(same)
         kinds.append(f"{source}: {kind}")
-    X, y = np.array(rows), np.array(truth)
+    y = np.array(truth)
+    nulls = fit_nulls([e for e, same in zip(evidence, truth) if not same], names)
+    X = np.array([feature_values(e, names, nulls) for e in evidence])
     fitted_on = (f"{len(y)} pairs ({int(y.sum())} versions, {int((~y).sum())} non-versions among each other's "
                  f"{RERANK_DEPTH} nearest) of rendered versions of "
                  f"{', '.join(args.data)}; two in five compare an 8–40 s clip with a whole recording; seed {args.seed}")  # fmt: skip
-    calibration = fit_calibration(X, y, fitted_on, names)
+    calibration = fit_calibration(X, y, fitted_on, names, nulls)
     z = X @ np.array(calibration.weights) + calibration.intercept
     p = 1 / (1 + np.exp(-z))
     print("weights", dict(zip(names, np.round(calibration.weights, 3).tolist())), "intercept", round(calibration.intercept, 3))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from homage.align import AlignConfig, align_cqt, align_sequences
+from homage.align import AlignConfig, Prepared, align_cqt, align_sequences
 from homage.align.qmax import cross_recurrence, qmax_matrix, strongest_paths
 from homage.align.sequences import best_shifts, delay_embed, signed_semitones, transposition_candidates
 from homage.features.cqt import cqt
@@ -189,7 +189,7 @@ def test_the_verdict_accounts_for_how_long_the_compared_material_is():
     from homage.align.verdict import load_calibration
 
     calibration = load_calibration()
-    assert "log_min" in calibration.features
+    assert "score_min" in calibration.nulls  # the lengths enter through the score's null
     rng = np.random.default_rng(0)
     song, clip = rng.random((300, 12)).astype(np.float32), rng.random((50, 12)).astype(np.float32)  # unrelated
     one, other = align_sequences(song, clip), align_sequences(clip, song)
@@ -212,6 +212,42 @@ def test_the_verdict_weighs_the_embeddings_too_and_asks_for_them():
     assert calibration.probability(al, 0.2) < calibration.probability(al, 0.8)
     with pytest.raises(ParameterError, match="similarity"):
         calibration.probability(al)
+
+
+def test_a_null_fitted_on_non_versions_measures_a_score_in_its_spread_at_those_lengths():
+    from homage.align.verdict import Null
+
+    rng = np.random.default_rng(2)
+    log_min, log_max = rng.uniform(3, 6, 4000), rng.uniform(5, 7, 4000)
+    mean, spread = 0.5 + 0.3 * log_min, np.exp(-1.0 + 0.2 * log_min)  # chance scores grow and widen with length
+    null = Null.fit(mean + spread * rng.standard_normal(4000), log_min, log_max)
+    z = null.z(mean + 2 * spread, log_min, log_max)  # two spreads above the mean, at every length
+    assert np.median(z) == pytest.approx(2 / 0.530, rel=0.1)  # the spread: the geometric mean |deviation|, 0.53 σ
+    assert np.std(z) < 0.1 * np.median(z)  # the same at every length
+    assert null.excess(mean[:5], log_min[:5], log_max[:5]) == pytest.approx(np.zeros(5), abs=0.05)
+
+
+def test_a_calibration_with_nulls_survives_a_round_trip_and_reads_a_missing_top_line_as_no_evidence(tmp_path):
+    from dataclasses import replace
+
+    from homage.align.verdict import evidence_of, feature_values, fit_calibration, fit_nulls, load_calibration
+
+    rng = np.random.default_rng(5)
+    a = rng.random((120, 24)).astype(np.float32)
+    versions = [Prepared(a).align(np.roll(a, k, axis=0)[: 100 - k], melody=True) for k in range(10)]
+    others = [Prepared(a).align(rng.random((100, 24)).astype(np.float32), melody=True) for _ in range(40)]
+    evidence = [evidence_of(al, 0.6) for al in versions] + [evidence_of(al, 0.2) for al in others]
+    truth = np.array([True] * len(versions) + [False] * len(others))
+    features = ("score_min_z", "melody_min_z", "similarity")
+    nulls = fit_nulls([e for e, same in zip(evidence, truth) if not same], features)
+    X = np.array([feature_values(e, features, nulls) for e in evidence])
+    fitted = fit_calibration(X, truth, "synthetic", features, nulls)
+    loaded = load_calibration(fitted.save(tmp_path / "calibration.json"))
+    assert loaded == fitted
+    assert loaded.probability(versions[0], 0.6) > 0.9 > 0.1 > loaded.probability(others[0], 0.2)
+    no_top_line = replace(versions[0], melody_score=None)
+    assert feature_values(evidence_of(no_top_line, 0.6), features, nulls)[1] == 0.0  # the null's mean
+    assert loaded.probability(no_top_line, 0.6) != loaded.probability(versions[0], 0.6)
 
 
 def test_a_search_weighs_its_verdicts_by_the_candidates_it_judged():

@@ -2,10 +2,13 @@
 (version / maybe / unrelated).
 
 The probability is a logistic fit on labelled pairs of the versions corpus (``scripts/calibrate_alignment.py``:
-rendered versions, never real covers) of the evidence about a pair: the alignment's score, how long the
-compared material is (a short clip can match a stretch of anything by chance, so it needs more to be called
-a version), and the cosine similarity of the two embeddings, a second witness that errs on other pairs than
-the alignment does. The fit ships as ``assets/calibration.json`` and names the data that set it.
+rendered versions, never real covers) of the evidence about a pair: the alignment's score and its top-line
+(melody) twin, each in units of its :class:`Null` — how the score is spread over non-version pairs of those
+lengths, so that what is read is how far a pair stands out from chance rather than how strongly rendered
+versions align —, how long the compared material is (a short clip can match a stretch of anything by
+chance, so it needs more to be called a version), and the cosine similarity of the two embeddings, a second
+witness that errs on other pairs than the alignment does. The fit ships as ``assets/calibration.json`` and
+names the data that set it.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,14 +27,77 @@ CALIBRATION_FILE = Path(__file__).with_name("assets") / "calibration.json"
 VERSION_AT, MAYBE_AT = 0.7, 0.3  # probability thresholds of the verdicts
 
 # What a calibration may read of a pair: its alignment and the cosine similarity of its embeddings
-# (frames: of the delay-embedded sequences).
+# (frames: of the delay-embedded sequences). None: the pair does not have it.
 FEATURES: dict[str, Callable] = {
     "score": lambda al, sim: al.score,  # Qmax / √(frames of B), as re-ranking uses it
-    "score_min": lambda al, sim: al.qmax / np.sqrt(max(min(al.frames_a, al.frames_b), 1)),  # the same, symmetric
-    "log_min": lambda al, sim: np.log(max(min(al.frames_a, al.frames_b), 1)),  # how long the shorter one is
-    "log_max": lambda al, sim: np.log(max(max(al.frames_a, al.frames_b), 1)),
+    "score_min": lambda al, sim: al.qmax / np.sqrt(_shorter(al)),  # the same, symmetric
+    "melody_min": lambda al, sim: None if al.melody_score is None else al.melody_score * np.sqrt(max(al.frames_b, 1) / _shorter(al)),
+    "log_min": lambda al, sim: np.log(_shorter(al)),  # how long the shorter one is
+    "log_max": lambda al, sim: np.log(max(al.frames_a, al.frames_b, 1)),
     "similarity": lambda al, sim: sim,  # cosine of the two embeddings
 }
+IN_NULL_UNITS = "_z"  # a feature named "score_min_z" reads "score_min" in units of its Null
+
+
+def _shorter(al) -> int:
+    return max(min(al.frames_a, al.frames_b), 1)
+
+
+@dataclass(frozen=True)
+class Null:
+    """How a score is spread over pairs that are not versions, at the lengths compared: its mean, and the
+    logarithm of its typical deviation, each linear in the log lengths of the shorter and the longer
+    recording (least squares on non-version pairs)."""
+
+    mean: tuple[float, float, float]  # coefficients of log_min, log_max and 1
+    log_spread: tuple[float, float, float]
+
+    @classmethod
+    def fit(cls, values: np.ndarray, log_min: np.ndarray, log_max: np.ndarray) -> Null:
+        design = np.column_stack([log_min, log_max, np.ones(len(log_min))])
+        mean = np.linalg.lstsq(design, values, rcond=None)[0]
+        deviation = np.log(np.abs(values - design @ mean) + 1e-6)
+        log_spread = np.linalg.lstsq(design, deviation, rcond=None)[0]
+        return cls(tuple(float(c) for c in mean), tuple(float(c) for c in log_spread))
+
+    def excess(self, value, log_min, log_max):
+        """How far ``value`` lies above the null's mean at these lengths."""
+        return value - (self.mean[0] * log_min + self.mean[1] * log_max + self.mean[2])
+
+    def z(self, value, log_min, log_max):
+        """The excess in units of the null's spread at these lengths."""
+        spread = np.exp(self.log_spread[0] * log_min + self.log_spread[1] * log_max + self.log_spread[2])
+        return self.excess(value, log_min, log_max) / spread
+
+
+def evidence_of(alignment, similarity: float | None) -> dict[str, float | None]:
+    """Every feature a calibration may read of one pair, by name (:data:`FEATURES`)."""
+    return {name: feature(alignment, similarity) for name, feature in FEATURES.items()}
+
+
+def feature_values(evidence: dict, features: tuple[str, ...], nulls: dict[str, Null]) -> list[float]:
+    """The values of ``features`` for one pair's ``evidence``; a score in null units that the pair lacks
+    (no top line) reads 0, the null's mean: no evidence either way."""
+    values = []
+    for name in features:
+        if name.endswith(IN_NULL_UNITS):
+            value = evidence[name[: -len(IN_NULL_UNITS)]]
+            values.append(0.0 if value is None else float(nulls[name[: -len(IN_NULL_UNITS)]].z(value, evidence["log_min"], evidence["log_max"])))
+        else:
+            values.append(float(evidence[name]))
+    return values
+
+
+def fit_nulls(non_versions: list[dict], features: tuple[str, ...]) -> dict[str, Null]:
+    """The :class:`Null` of each score that ``features`` read in null units, fitted on the evidence of
+    non-version pairs (those that have the score)."""
+    nulls = {}
+    for name in features:
+        if name.endswith(IN_NULL_UNITS):
+            base = name[: -len(IN_NULL_UNITS)]
+            rows = [e for e in non_versions if e[base] is not None]
+            nulls[base] = Null.fit(*(np.array([e[k] for e in rows], dtype=float) for k in (base, "log_min", "log_max")))
+    return nulls
 
 
 @dataclass(frozen=True)
@@ -41,6 +107,7 @@ class Calibration:
     fitted_on: str  # which labelled pairs set it
     n_pairs: int
     features: tuple[str, ...] = ("score",)
+    nulls: dict[str, Null] = field(default_factory=dict)  # of the scores the features read in null units
 
     @property
     def slope(self) -> float:
@@ -55,7 +122,7 @@ class Calibration:
         if isinstance(evidence, (int, float, np.floating)):
             values = [evidence]
         else:
-            values = [FEATURES[f](evidence, similarity) for f in self.features]
+            values = feature_values(evidence_of(evidence, similarity), self.features, self.nulls)
         return _logistic(float(np.dot(self.weights, values)) + self.intercept)
 
     def verdict(self, evidence, similarity: float | None = None) -> str:
@@ -95,12 +162,15 @@ def load_calibration(path: str | Path = CALIBRATION_FILE) -> Calibration:
     data = json.loads(Path(path).read_text())
     if "slope" in data:  # a score-only fit written before features were named
         data = {"weights": [data.pop("slope")], **data, "features": ["score"]}
-    return Calibration(**{**data, "weights": tuple(data["weights"]), "features": tuple(data["features"])})
+    nulls = {name: Null(tuple(null["mean"]), tuple(null["log_spread"])) for name, null in data.pop("nulls", {}).items()}
+    return Calibration(**{**data, "weights": tuple(data["weights"]), "features": tuple(data["features"]), "nulls": nulls})
 
 
-def fit_calibration(X: np.ndarray, is_version: np.ndarray, fitted_on: str, features: tuple[str, ...] = ("score",)) -> Calibration:
+def fit_calibration(X: np.ndarray, is_version: np.ndarray, fitted_on: str, features: tuple[str, ...] = ("score",),
+                    nulls: dict[str, Null] | None = None) -> Calibration:  # fmt: skip
     """Logistic regression of ``is_version`` on the feature columns ``X`` (n, len(features)), or on scores
-    (n,), by maximum likelihood with balanced classes."""
+    (n,), by maximum likelihood with balanced classes; ``nulls``: those the features read (see
+    :func:`fit_nulls`)."""
     from scipy.optimize import minimize
 
     X = np.asarray(X, dtype=float).reshape(len(is_version), -1)
@@ -118,4 +188,4 @@ def fit_calibration(X: np.ndarray, is_version: np.ndarray, fitted_on: str, featu
 
     start = np.zeros(A.shape[1])
     theta = minimize(loss, start, jac=gradient, method="BFGS").x
-    return Calibration(tuple(float(w) for w in theta[:-1]), float(theta[-1]), fitted_on, int(len(y)), tuple(features))
+    return Calibration(tuple(float(w) for w in theta[:-1]), float(theta[-1]), fitted_on, int(len(y)), tuple(features), dict(nulls or {}))

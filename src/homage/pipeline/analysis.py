@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from homage import audio
-from homage.align import AlignConfig, Alignment, align_sequences, alignment_sequence
+from homage.align import AlignConfig, Alignment, Prepared, align_sequences, alignment_sequence
 from homage.catalog import NewRecording
 from homage.config import stable_hash
 from homage.errors import Failure
@@ -106,8 +106,9 @@ class Recorded:
 
 def pair_evidence(a: Recorded | NewRecording, b: Recorded | NewRecording) -> tuple[Alignment, float]:
     """What the calibration reads of a pair (anything with a ``sequence`` and a ``vector``): the alignment
-    of A with B and the embeddings' cosine similarity."""
-    return align_sequences(a.sequence, b.sequence, ALIGN_CONFIG), float(Embedder.similarity(a.vector, b.vector)[0, 0])
+    of A with B (with its melody score) and the embeddings' cosine similarity."""
+    alignment = Prepared(a.sequence, ALIGN_CONFIG).align(b.sequence, melody=True)
+    return alignment, float(Embedder.similarity(a.vector, b.vector)[0, 0])
 
 
 class _Record:

@@ -310,7 +310,7 @@ def _link(a: int, b: int, sequences: dict[int, np.ndarray], vectors: dict[int, n
     if a not in sequences or b not in sequences:
         return 0.0
     short, long = sorted((sequences[a], sequences[b]), key=len)
-    return calibration.probability(Prepared(short, ALIGN_CONFIG).align(long), float(Embedder.similarity(vectors[a], vectors[b])[0, 0]))
+    return calibration.probability(Prepared(short, ALIGN_CONFIG).align(long, melody=True), float(Embedder.similarity(vectors[a], vectors[b])[0, 0]))
 
 
 def group_table(catalog_path: CatalogLike) -> list[dict]:
