@@ -191,12 +191,10 @@ def test_processes_that_first_track_beats_at_once_leave_a_cache_a_later_one_load
     for _ in range(4):  # staggered, so that one finds some kernels cached that another is still compiling
         first.append(subprocess.Popen(run, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
         time.sleep(0.7)
-    later = []
-    for process in first:
-        out, err = process.communicate(timeout=300)
-        later.append((process.returncode, out, err))
-    later.append((lambda p: (p.returncode, p.stdout, p.stderr))(subprocess.run(run, env=env, capture_output=True, timeout=300)))
-    for returncode, out, err in later:
+    results = [(*process.communicate(timeout=300), process.returncode) for process in first]
+    fifth = subprocess.run(run, env=env, capture_output=True, timeout=300)
+    results.append((fifth.stdout, fifth.stderr, fifth.returncode))
+    for out, err, returncode in results:
         assert returncode == 0, err.decode()[-2000:]
         assert int(out) >= 4  # the clicks were tracked
     assert list((tmp_path / "numba").rglob("guf-*.nbc"))  # the kernels were cached, not compiled every time

@@ -81,8 +81,9 @@ def feature_values(evidence: dict, features: tuple[str, ...], nulls: dict[str, N
     values = []
     for name in features:
         if name.endswith(IN_NULL_UNITS):
-            value = evidence[name[: -len(IN_NULL_UNITS)]]
-            values.append(0.0 if value is None else float(nulls[name[: -len(IN_NULL_UNITS)]].z(value, evidence["log_min"], evidence["log_max"])))
+            base = name[: -len(IN_NULL_UNITS)]
+            value = evidence[base]
+            values.append(0.0 if value is None else float(nulls[base].z(value, evidence["log_min"], evidence["log_max"])))
         else:
             values.append(float(evidence[name]))
     return values
