@@ -29,6 +29,10 @@ RERANK_DEPTH = 100
 FUSION_WEIGHTS = (0.2, 0.5, 0.3)
 # Fewest aligned candidates whose evidence makes a cohort (a recording's own mean and spread).
 MIN_COHORT = 10
+# Weight of the words' similarity (z-scored among the candidates that have words) added to the fused pitch
+# score: fitted on real covers (covers80-dev), where no rendered recording can say anything, by
+# leave-one-work-out cross-validation (scripts/fit_real_covers.py; the figures in the README).
+LYRICS_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -86,11 +90,12 @@ def rerank(
     config: AlignConfig = AlignConfig(),
     weights: tuple[float, float, float] = FUSION_WEIGHTS,
     cohorts: Sequence[Cohort | None] | None = None,
+    words: np.ndarray | None = None,
 ) -> Reranked:
     """Align ``query`` (an alignment sequence) with each candidate sequence and re-order them: :func:`rank`
     of :func:`align_candidates`. Candidates given as None (beyond the re-ranking depth, or unreadable) are
     not aligned."""
-    return rank(align_candidates(query, candidates, config), similarity, weights=weights, cohorts=cohorts)
+    return rank(align_candidates(query, candidates, config), similarity, weights=weights, cohorts=cohorts, words=words)
 
 
 def align_candidates(query: np.ndarray | Prepared, candidates: Sequence[np.ndarray | None],
@@ -112,8 +117,12 @@ def rank(
     *,
     weights: tuple[float, float, float] = FUSION_WEIGHTS,
     cohorts: Sequence[Cohort | None] | None = None,
+    words: np.ndarray | None = None,
+    words_weight: float = LYRICS_WEIGHT,
 ) -> Reranked:
-    """Order one query's candidates by :func:`fuse` of their similarity and alignment (None: not aligned).
+    """Order one query's candidates by :func:`fuse` of their similarity and alignment (None: not aligned),
+    plus their words' similarity to the query's (``words``: NaN where the query or the candidate has no
+    lyric evidence).
 
     With the candidates' ``cohorts`` the fused score is S-normalised: the mean of the pair's z-fusion
     among the query's candidates and among the candidate's own (its :class:`Cohort`), so a candidate that
@@ -121,7 +130,9 @@ def rank(
     level on each; ``bench/fusion.py``). A candidate without a cohort is measured from the query's side
     only. Unaligned candidates follow the aligned ones in embedding order; their final scores lie below
     every aligned one's, so one score orders the whole list. Ties keep the embedding order. The melody
-    scores count when every aligned candidate has one.
+    scores count when every aligned candidate has one. The words add ``words_weight`` × their z-score among
+    the aligned candidates that have words; a candidate without words gets nothing from them either way
+    (an instrumental recording is neither helped nor hurt).
     """
     similarity = np.asarray(similarity, dtype=float)
     todo = [i for i, a in enumerate(alignments) if a is not None]
@@ -134,12 +145,24 @@ def rank(
         fused = fuse(similarity[todo], [a.score for a in aligned], melody, weights)
         if melody is not None and cohorts is not None:
             fused = (fused + _from_candidates(aligned, similarity[todo], [cohorts[i] for i in todo], fused, weights)) / 2
+        if words is not None and words_weight:
+            fused = fused + words_weight * words_evidence(np.asarray(words, dtype=float)[todo])
         scores[todo] = fused
         if len(rest):  # below every aligned candidate, in embedding order
             scores[rest] = fused.min() - 1.0 + (similarity[rest] - similarity[rest].max())
     by_embedding = np.argsort(-similarity, kind="stable")
     order = by_embedding[np.argsort(-scores[by_embedding], kind="stable")]
     return Reranked(order, scores, list(alignments))
+
+
+def words_evidence(words: np.ndarray) -> np.ndarray:
+    """The words' similarities of one query's candidates z-scored among those that have words (NaN: no
+    lyric evidence, which reads 0)."""
+    out = np.zeros(len(words))
+    has = ~np.isnan(words)
+    if has.sum() >= 2:
+        out[has] = (words[has] - words[has].mean()) / (words[has].std() + 1e-9)
+    return out
 
 
 def cohort_of(alignments: Sequence[Alignment | None], similarity: np.ndarray) -> Cohort | None:

@@ -26,15 +26,17 @@ from homage.errors import ParameterError
 CALIBRATION_FILE = Path(__file__).with_name("assets") / "calibration.json"
 VERSION_AT, MAYBE_AT = 0.7, 0.3  # probability thresholds of the verdicts
 
-# What a calibration may read of a pair: its alignment and the cosine similarity of its embeddings
-# (frames: of the delay-embedded sequences). None: the pair does not have it.
+# What a calibration may read of a pair: its alignment, the cosine similarity of its embeddings and the
+# similarity of its words (frames: of the delay-embedded sequences). None: the pair does not have it.
 FEATURES: dict[str, Callable] = {
-    "score": lambda al, sim: al.score,  # Qmax / √(frames of B), as re-ranking uses it
-    "score_min": lambda al, sim: al.qmax / np.sqrt(_shorter(al)),  # the same, symmetric
-    "melody_min": lambda al, sim: None if al.melody_score is None else al.melody_score * np.sqrt(max(al.frames_b, 1) / _shorter(al)),
-    "log_min": lambda al, sim: np.log(_shorter(al)),  # how long the shorter one is
-    "log_max": lambda al, sim: np.log(max(al.frames_a, al.frames_b, 1)),
-    "similarity": lambda al, sim: sim,  # cosine of the two embeddings
+    "score": lambda al, sim, words: al.score,  # Qmax / √(frames of B), as re-ranking uses it
+    "score_min": lambda al, sim, words: al.qmax / np.sqrt(_shorter(al)),  # the same, symmetric
+    "melody_min": lambda al, sim, words: None if al.melody_score is None else al.melody_score * np.sqrt(max(al.frames_b, 1) / _shorter(al)),
+    "log_min": lambda al, sim, words: np.log(_shorter(al)),  # how long the shorter one is
+    "log_max": lambda al, sim, words: np.log(max(al.frames_a, al.frames_b, 1)),
+    "similarity": lambda al, sim, words: sim,  # cosine of the two embeddings
+    "words": lambda al, sim, words: 0.0 if words is None else words,  # cosine of the words' TF-IDF vectors
+    "has_words": lambda al, sim, words: float(words is not None),  # both have lyric evidence
 }
 IN_NULL_UNITS = "_z"  # a feature named "score_min_z" reads "score_min" in units of its Null
 
@@ -70,9 +72,10 @@ class Null:
         return self.excess(value, log_min, log_max) / spread
 
 
-def evidence_of(alignment, similarity: float | None) -> dict[str, float | None]:
-    """Every feature a calibration may read of one pair, by name (:data:`FEATURES`)."""
-    return {name: feature(alignment, similarity) for name, feature in FEATURES.items()}
+def evidence_of(alignment, similarity: float | None, words: float | None = None) -> dict[str, float | None]:
+    """Every feature a calibration may read of one pair, by name (:data:`FEATURES`); ``words``: the
+    similarity of their words, None when either has no lyric evidence."""
+    return {name: feature(alignment, similarity, words) for name, feature in FEATURES.items()}
 
 
 def feature_values(evidence: dict, features: tuple[str, ...], nulls: dict[str, Null]) -> list[float]:
@@ -115,24 +118,35 @@ class Calibration:
         """The weight of the first feature (the score, for a score-only fit)."""
         return self.weights[0]
 
-    def probability(self, evidence, similarity: float | None = None) -> float:
-        """That the pair is a version pair, from its Alignment and the cosine ``similarity`` of its
-        embeddings (or, for a score-only fit, from its score)."""
+    def probability(self, evidence, similarity: float | None = None, words: float | None = None) -> float:
+        """That the pair is a version pair, from its Alignment, the cosine ``similarity`` of its embeddings
+        and the similarity of its ``words`` (None: either has no lyric evidence) — or, for a score-only fit,
+        from its score."""
         if "similarity" in self.features and similarity is None:
             raise ParameterError("this calibration reads the embeddings' similarity: pass it with the alignment")
         if isinstance(evidence, (int, float, np.floating)):
             values = [evidence]
         else:
-            values = feature_values(evidence_of(evidence, similarity), self.features, self.nulls)
+            values = feature_values(evidence_of(evidence, similarity, words), self.features, self.nulls)
         return _logistic(float(np.dot(self.weights, values)) + self.intercept)
 
-    def verdict(self, evidence, similarity: float | None = None) -> str:
-        return verdict_of(self.probability(evidence, similarity))
+    def verdict(self, evidence, similarity: float | None = None, words: float | None = None) -> str:
+        return verdict_of(self.probability(evidence, similarity, words))
 
     def save(self, path: str | Path = CALIBRATION_FILE) -> Path:
         path = Path(path)
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")
         return path
+
+
+def judge(alignment, similarity: float, words: float | None = None, *, candidates: int = 1,
+          calibration: Calibration | None = None) -> tuple[float, str]:  # fmt: skip
+    """The one judgement of a pair, which compare, query, scan and groups all make: the probability that the
+    two are versions (the shipped calibration, or ``calibration``, weighed by how many ``candidates`` were
+    judged together, :func:`among_candidates`) and its verdict."""
+    calibration = calibration or load_calibration()
+    p = among_candidates(calibration.probability(alignment, similarity, words), candidates)
+    return p, verdict_of(p)
 
 
 def among_candidates(probability: float, candidates: int) -> float:

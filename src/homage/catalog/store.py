@@ -34,6 +34,8 @@ import numpy as np
 
 from homage.atomic import atomic_write
 from homage.catalog import index as vector_index
+from homage.catalog import words as stored_words
+from homage.catalog.words import Words
 from homage.errors import CatalogError
 
 DB_NAME = "catalog.sqlite"
@@ -111,6 +113,7 @@ class NewRecording:
     artist: str | None = None
     album: str | None = None
     sequence: np.ndarray | None = field(default=None, repr=False)  # alignment sequence (frames, columns), float16
+    words: Words | None = field(default=None, repr=False)  # its transcript and terms (None: not transcribed)
     warnings: tuple[str, ...] = ()  # problems worked around while decoding it (not stored)
 
 
@@ -178,7 +181,7 @@ class Catalog:
 
     def _migrate(self, index_kind: str) -> None:
         """Create the tables, or bring an older catalog up to this format (nothing is lost: the index is derived)."""
-        self._db.executescript(_SCHEMA)  # new tables; an existing recordings table is left as it is
+        self._db.executescript(_SCHEMA + stored_words.SCHEMA)  # new tables; an existing recordings table is left as it is
         version = self._meta("format_version")
         if not version:
             self._write_meta(format_version=FORMAT_VERSION, index_kind=index_kind, generation="0")
@@ -329,6 +332,48 @@ class Catalog:
             )
 
     @_locked
+    def words_search(self, weights: dict[str, float], k: int, *, exclude: Iterable[int] = ()) -> list[int]:
+        """The second first stage: ids of up to ``k`` recordings whose words best match a query's terms
+        (``weights``: term → TF-IDF weight), best first."""
+        if not self._has_words():
+            return []
+        return stored_words.search(self._db, weights, k, exclude)
+
+    @_locked
+    def terms(self, ids: Iterable[int]) -> dict[int, dict[str, int]]:
+        """The stored terms (word 1-2-grams and counts) of those of ``ids`` that were transcribed; an empty
+        dict: no lyric evidence."""
+        return stored_words.terms_of(self._db, sorted({int(i) for i in ids})) if self._has_words() else {}
+
+    @_locked
+    def document_frequencies(self, terms: Iterable[str]) -> tuple[dict[str, int], int]:
+        """How many catalogued recordings use each of ``terms``, and how many have words."""
+        return stored_words.frequencies(self._db, terms) if self._has_words() else ({}, 0)
+
+    @_locked
+    def transcript(self, rid: int) -> tuple[str, str] | None:
+        """``(model, transcript JSON)`` of a recording, or None when it was not transcribed."""
+        return stored_words.transcript_of(self._db, int(rid)) if self._has_words() else None
+
+    @_locked
+    def without_words(self) -> list[int]:
+        """Recordings never transcribed, by id."""
+        return stored_words.without_words(self._db) if self._has_words() else []
+
+    @_locked
+    def set_words(self, words: dict[int, Words]) -> None:
+        """Store recordings' words (id → Words), in one transaction; ids no longer catalogued are skipped."""
+        with self._transaction():
+            for rid, w in words.items():
+                if self._db.execute("SELECT 1 FROM recordings WHERE id = ?", (rid,)).fetchone():
+                    stored_words.store(self._db, rid, w)
+            self._write_meta(updated_at=_now())
+
+    def _has_words(self) -> bool:
+        """Whether the database has the words' tables (a read-only catalog of an earlier format has not)."""
+        return self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'lyrics'").fetchone() is not None
+
+    @_locked
     def groups(self, ids: Iterable[int] | None = None) -> dict[int, tuple[int, int | None, float]]:
         """The stored version groups (``homage groups``) of all recordings or of ``ids``: recording id →
         (group id, strongest link, its probability)."""
@@ -473,6 +518,8 @@ class Catalog:
                     ),
                 )
                 new_ids.append(cur.lastrowid)
+                if entry.words is not None:
+                    stored_words.store(self._db, cur.lastrowid, entry.words)
             self._bump_generation(now)
         vectors = np.stack([np.asarray(e.vector, dtype=np.float32) for e in entries])
         self._after_write(dropped=old_ids, added_ids=new_ids, added=vectors)
@@ -555,6 +602,7 @@ class Catalog:
         """Delete a recording's row; one the main index holds is remembered until the next merge."""
         self._db.execute("DELETE FROM recordings WHERE id = ?", (rid,))
         self._db.execute("DELETE FROM cohorts WHERE recording_id = ?", (rid,))
+        stored_words.drop(self._db, rid)
         if in_main:
             self._db.execute("INSERT OR IGNORE INTO removed_from_index (id) VALUES (?)", (rid,))
 
@@ -692,7 +740,7 @@ def _create_database(db: Path) -> None:
     try:
         with contextlib.closing(sqlite3.connect(partial, isolation_level=None)) as new:
             new.execute("PRAGMA journal_mode=WAL")
-            new.executescript(_SCHEMA)
+            new.executescript(_SCHEMA + stored_words.SCHEMA)
         try:
             os.link(partial, db)  # unlike a rename, never replaces a catalog that appeared meanwhile
         except FileExistsError:

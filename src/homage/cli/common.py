@@ -36,6 +36,10 @@ RayOpt = Annotated[bool, typer.Option("--ray", help="Run the work on Ray: a loca
 RayAddressOpt = Annotated[
     Optional[str], typer.Option("--ray-address", help="Join this Ray cluster (auto, ray://head:10001, host:6379).")
 ]
+LyricsOpt = Annotated[
+    Optional[bool],
+    typer.Option("--lyrics/--no-lyrics", help="Transcribe and match the sung words [default: when the lyrics extra is installed]."),
+]
 EmbedderOpt = Annotated[Optional[str], typer.Option("--embedder", help="Embedder name or checkpoint [default: csi].")]
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from homage.cli.common import CacheOpt, EmbedderOpt, JsonOpt, MaxDurOpt, NoCacheOpt, command
+from homage.cli.common import CacheOpt, EmbedderOpt, JsonOpt, LyricsOpt, MaxDurOpt, NoCacheOpt, command
 
 
 @command
@@ -15,6 +15,7 @@ def compare(
     a: Annotated[Path, typer.Argument(help="First recording.", readable=False)],
     b: Annotated[Path, typer.Argument(help="Second recording.", readable=False)],
     embedder: EmbedderOpt = None,
+    lyrics: LyricsOpt = None,
     report: Annotated[
         Optional[Path], typer.Option("--report", help="Write alignment.png and report.md into this folder.")
     ] = None,
@@ -23,11 +24,11 @@ def compare(
     no_cache: NoCacheOpt = False,
     json_out: JsonOpt = False,
 ):
-    """How similar are two recordings, and where do they match? (verdict, segments, key and tempo)."""
+    """How similar are two recordings, and where do they match? (verdict, segments, key, tempo, shared lyrics)."""
     from homage import pipeline
     from homage.cli.common import console, errors, feature_cache, minutes, print_json
 
-    result = pipeline.compare(a, b, embedder=embedder, cache=feature_cache(cache, no_cache), max_duration=minutes(max_duration))
+    result = pipeline.compare(a, b, embedder=embedder, words=lyrics, cache=feature_cache(cache, no_cache), max_duration=minutes(max_duration))
     if json_out:
         print_json(result.to_json())
     else:

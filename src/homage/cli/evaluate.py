@@ -16,7 +16,7 @@ def evaluate(
     pipeline: Annotated[
         Optional[list[str]],
         typer.Option("--pipeline", "-p", help="csi, csi+rerank50, ftm2d, a checkpoint, or 'align' (alignment alone); "
-                                              "repeat for several [default: csi+rerank100, what `query` does]."),  # fmt: skip
+                                              "csi+rerank100+lyrics (the words too); repeat for several [default: csi+rerank100+lyrics, what `query` does]."),  # fmt: skip
     ] = None,
     json_file: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON here.")] = None,
     report: Annotated[Optional[Path], typer.Option("--report", help="Write report.md and plots into this folder.")] = None,

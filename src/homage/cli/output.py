@@ -14,9 +14,12 @@ def matches_table(result, *, title: str | None = None, highlight: frozenset[str]
     table.add_column("rank", justify="right")
     table.add_column("similarity", justify="right")
     aligned = any(m.alignment is not None for m in result.matches)
+    worded = any(m.words is not None for m in result.matches)
     if aligned:
         for col in ("alignment", "verdict (p)", "key", "tempo"):
             table.add_column(col, justify="right")
+    if worded:
+        table.add_column("words", justify="right")
     table.add_column("title / artist")
     table.add_column("path", overflow="fold")
     for m in result.matches:
@@ -25,6 +28,8 @@ def matches_table(result, *, title: str | None = None, highlight: frozenset[str]
             al = m.alignment
             cells += (["", "", "", ""] if al is None else
                       [f"{al.score:.2f}", f"{m.verdict} ({m.probability:.2f})", f"{al.transposition:+d}", f"×{al.tempo_ratio:.2f}"])  # fmt: skip
+        if worded:
+            cells.append("" if m.words is None else f"{m.words:.2f}")
         style = "bold green" if m.recording.path in highlight else None
         table.add_row(*cells, m.recording.label, _short(m.recording.path), style=style)
     return table
@@ -59,6 +64,8 @@ def index_summary(report, catalog: str) -> str:
         parts.append(f"{report.removed} removed")
     if report.cohorts:
         parts.append(f"{report.cohorts} cohorts measured")
+    if report.transcribed:
+        parts.append(f"{report.transcribed} transcribed")
     if report.warnings:
         parts.append(f"[yellow]{len(report.warnings)} with warnings[/]")
     parts.append(f"[red]{len(report.failed)} failed[/]" if report.failed else "0 failed")
@@ -107,3 +114,13 @@ def print_comparison(result) -> None:
     for n, g in enumerate(al.segments, start=1):
         table.add_row(str(n), clock(g.a_start), clock(g.a_end), clock(g.b_start), clock(g.b_end), f"{g.strength:.0f}")
     console.print(table)
+    if result.words is None:
+        console.print("words: no lyric evidence (not transcribed, or instrumental on one side)", highlight=False)
+        return
+    console.print(f"words similarity [bold]{result.words:.2f}[/]", highlight=False)
+    lines = Table(title="Shared lines", title_justify="left")
+    for col in ("A", "B", "words"):
+        lines.add_column(col, justify="left" if col == "words" else "right")
+    for line in result.lines:
+        lines.add_row(f"{clock(line.a_start)}–{clock(line.a_end)}", f"{clock(line.b_start)}–{clock(line.b_end)}", line.text)
+    console.print(lines)

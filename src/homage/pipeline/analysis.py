@@ -7,13 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from homage import audio
+from homage import audio, lyrics
 from homage.align import AlignConfig, Alignment, Prepared, align_sequences, alignment_sequence
-from homage.catalog import NewRecording
+from homage.catalog import NewRecording, Words
 from homage.config import stable_hash
 from homage.errors import Failure
 from homage.features.cache import FeatureCache
 from homage.features.cqt import CQTSpec
+from homage.lyrics import SAMPLE_RATE, TranscribeOptions, Transcript, transcribe
 from homage.models import Embedder
 from homage.parallel import Executor, as_executor
 
@@ -29,10 +30,12 @@ def analyze_file(
     *,
     content_hash: str | None = None,
     sequence: bool = True,
+    words: TranscribeOptions | None = None,
     max_duration: float = audio.MAX_DURATION_S,
 ) -> NewRecording:
-    """Decode, extract features, embed one file and (with ``sequence``) compute its alignment sequence,
-    reusing what the cache holds; each feature is computed at most once. Raises AudioError on bad input.
+    """Decode, extract features, embed one file, (with ``sequence``) compute its alignment sequence and
+    (with ``words``) transcribe its words, reusing what the cache holds; each feature is computed at most
+    once. Raises AudioError on bad input.
 
     The cached embedding entry holds the vector followed by the duration in seconds.
     """
@@ -53,9 +56,29 @@ def analyze_file(
 
     entry = cache.get_or_compute("embedding", embedder.identity, content_hash, embed)
     seq = _cached_sequence(cache, content_hash, lambda: feature(CQTSpec())) if sequence else None
+    found = None
+    if words is not None:
+        found = words_of(transcript_of(path, cache, words, content_hash=content_hash, max_duration=max_duration))
     tags = audio.read_tags(path)
     return NewRecording(str(path), content_hash, entry[:-1], float(entry[-1]), tags.get("title"), tags.get("artist"),
-                        tags.get("album"), seq, tuple(dict.fromkeys(problems)))  # fmt: skip
+                        tags.get("album"), seq, found, tuple(dict.fromkeys(problems)))  # fmt: skip
+
+
+def analyze_pair(a: str | Path, b: str | Path, embedder: Embedder, cache: FeatureCache, *,
+                 words: TranscribeOptions | None = None, max_duration: float = audio.MAX_DURATION_S) -> tuple[NewRecording, NewRecording]:  # fmt: skip
+    """:func:`analyze_file` of two files at once, on two threads (decoding, the CQT and transcription
+    release the GIL): a comparison of two new files waits for the slower one, not for both."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as threads:
+        ea, eb = threads.map(lambda p: analyze_file(p, embedder, cache, words=words, max_duration=max_duration), (a, b))
+    return ea, eb
+
+
+def words_of(transcript: Transcript) -> Words:
+    """What a catalog keeps of a transcript: itself, and the terms and text of the words that count."""
+    found = lyrics.clean(transcript)
+    return Words(transcript.model, transcript.to_json(), dict(found.terms()), found.text if not found.abstains else "")
 
 
 def sequence_of(
@@ -66,6 +89,36 @@ def sequence_of(
     return _cached_sequence(
         cache, content_hash, lambda: cache.features(path, CQTSpec(), content_hash=content_hash, max_duration=max_duration)
     )
+
+
+def transcript_of(
+    path: str | Path,
+    cache: FeatureCache,
+    options: TranscribeOptions = TranscribeOptions(),
+    *,
+    content_hash: str | None = None,
+    max_duration: float = audio.MAX_DURATION_S,
+) -> Transcript:
+    """The transcript of one file's words (with word times), through the cache: transcription is the
+    slowest step of all, done once per file content and model."""
+    content_hash = content_hash or audio.file_hash(path)
+
+    def compute() -> np.ndarray:
+        y = audio.load(path, sr=SAMPLE_RATE, max_duration=max_duration)
+        return np.frombuffer(transcribe(y, options).to_json().encode(), dtype=np.uint8)
+
+    stored = cache.get_or_compute("transcript", options.identity, content_hash, compute)
+    return Transcript.from_json(bytes(stored).decode())
+
+
+class TranscriptTask:
+    """:func:`transcript_of` as a task for an executor, over paths."""
+
+    def __init__(self, cache: FeatureCache, options: TranscribeOptions = TranscribeOptions()):
+        self.cache, self.options = cache, options
+
+    def __call__(self, path: str) -> Transcript:
+        return transcript_of(path, self.cache, self.options)
 
 
 def _cached_sequence(cache: FeatureCache, content_hash: str, cqt) -> np.ndarray:
@@ -133,13 +186,14 @@ class Analyze:
     """:func:`analyze_file` as a task for an executor, over ``(path, content hash or None)`` items."""
 
     def __init__(self, embedder: Embedder, cache: FeatureCache, *, sequence: bool = True,
-                 max_duration: float = audio.MAX_DURATION_S):  # fmt: skip
+                 words: TranscribeOptions | None = None, max_duration: float = audio.MAX_DURATION_S):  # fmt: skip
         self.embedder, self.cache, self.sequence, self.max_duration = embedder, cache, sequence, max_duration
+        self.words = words
 
     def __call__(self, item: tuple[str, str | None]) -> NewRecording:
         path, content_hash = item
         return analyze_file(path, self.embedder, self.cache, content_hash=content_hash, sequence=self.sequence,
-                            max_duration=self.max_duration)  # fmt: skip
+                            words=self.words, max_duration=self.max_duration)  # fmt: skip
 
 
 def warm_up(embedder: Embedder) -> None:

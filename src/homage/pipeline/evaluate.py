@@ -9,24 +9,25 @@ query`` does. Every recording queries all the others; metrics read each pipeline
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from homage import audio
+from homage import audio, lyrics
 from homage.align import Prepared
-from homage.align.rerank import align_candidates, cohort_of, rank
+from homage.align.rerank import LYRICS_WEIGHT, align_candidates, cohort_of, rank
 from homage.data.manifest import MIDI_EXTENSIONS, Entry, load_dataset
 from homage.errors import Failure
 from homage.evaluation.results import PipelineResult, score_pipeline
 from homage.features.cache import FeatureCache
 from homage.models import get_embedder
 from homage.parallel import DEFAULT_WORKERS, Executor, as_executor
-from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND, SequenceTask
+from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND, SequenceTask, TranscriptTask
 from homage.pipeline.library import analyze_many
-from homage.pipeline.search import DEFAULT_PIPELINE, parse_pipeline, pipeline_name
+from homage.pipeline.search import DEFAULT_PIPELINE, WORDS, parse_pipeline, pipeline_name
 
 ALIGN_PIPELINE = "align"
 MIDI_SECONDS = 60.0  # MIDI recordings are rendered from their first minute
@@ -54,7 +55,7 @@ def evaluate(
     """
     cache = cache if cache is not None else FeatureCache.default()
     names = []
-    for name in pipelines or [DEFAULT_PIPELINE]:
+    for name in pipelines or [DEFAULT_PIPELINE if lyrics.available() else DEFAULT_PIPELINE.removesuffix(WORDS)]:
         names.append(name)
         if rerank_depth and name != ALIGN_PIPELINE and parse_pipeline(name)[1] == 0:
             names.append(pipeline_name(name, rerank_depth))
@@ -65,41 +66,87 @@ def evaluate(
         if name == ALIGN_PIPELINE:
             results.append(_align_all(entries, failed, cache, workers, seed, on_stage, on_item))
             continue
-        embedder_name, depth = parse_pipeline(name)
+        embedder_name, depth, with_words = parse_pipeline(name)
         if embedder_name not in analysed:
-            with_sequences = any(parse_pipeline(n) != (embedder_name, 0) and parse_pipeline(n)[0] == embedder_name for n in names)
+            with_sequences = any(parse_pipeline(n)[0] == embedder_name and parse_pipeline(n)[1] for n in names)
             analysed[embedder_name] = _analyse(entries, failed, embedder_name, cache, workers, with_sequences, on_stage, on_item)
         embedder, kept, vectors, sequences, errors, seconds = analysed[embedder_name]
+        words = None
+        if with_words:
+            if ("words", embedder_name) not in analysed:
+                analysed[("words", embedder_name)] = words_similarity([str(e.path) for e in kept], cache, workers, on_stage, on_item)
+            words, words_seconds = analysed[("words", embedder_name)]
+            seconds += words_seconds
         labels = np.array([e.work for e in kept])
         S = embedder.similarity(vectors, vectors)  # the model's own similarity, as the catalog searches
         if depth:
             if on_stage:
                 on_stage(f"re-ranking the top {depth} of {embedder_name}", len(kept))
             started = time.perf_counter()
-            S = rerank_scores(S, sequences, depth, on_query=(lambda i: on_item(str(kept[i].path), None)) if on_item else None)
+            S = rerank_scores(S, sequences, depth, on_query=(lambda i: on_item(str(kept[i].path), None)) if on_item else None,
+                              words=words)  # fmt: skip
             seconds += time.perf_counter() - started
         results.append(score_pipeline(name, embedder.identity, S, labels, errors, seconds, seed, _kinds(kept)))
     return results
 
 
-def rerank_scores(S: np.ndarray, sequences: list[np.ndarray], depth: int, on_query=None) -> np.ndarray:
-    """Final scores after each query's top ``depth`` candidates (by the similarities ``S``, row = query)
-    are re-ranked as ``homage query`` re-ranks them in a catalog of these recordings: fused scores for
-    those, S-normalised by each candidate's own cohort (from its row), the others below in embedding order."""
-    final = np.array(S, dtype=np.float64)
+def rerank_scores(S: np.ndarray, sequences: list[np.ndarray], depth: int, on_query=None,
+                  words: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """Final scores after each query's candidates (row = query) are re-ranked as ``homage query`` re-ranks
+    them in a catalog of these recordings: :func:`aligned_rows`, then :func:`ranked_scores`."""
+    rows, cohorts = aligned_rows(S, sequences, depth, words, on_query)
+    return ranked_scores(S, rows, cohorts, words)
+
+
+def aligned_rows(S: np.ndarray, sequences: list[np.ndarray], depth: int, words: np.ndarray | None = None,
+                 on_query=None) -> tuple[list, list]:  # fmt: skip
+    """Each query's candidates aligned with it: its top ``depth`` by the similarities ``S`` together with its
+    top ``depth`` by the words' similarities ``words`` (NaN: no lyric evidence), as the catalog's two first
+    stages find them. Returns, per query, ``(others in embedding order, their alignments or None)``, and
+    each recording's cohort (from its own row)."""
     rows, cohorts = [], []
     for i in range(len(S)):  # every row aligned first: each recording's cohort is its own row
         others = np.array([j for j in np.argsort(-S[i], kind="stable") if j != i], dtype=np.int64)
-        candidates = [sequences[j] if n < depth else None for n, j in enumerate(others)]
+        chosen = np.zeros(len(others), bool)
+        chosen[:depth] = True
+        if words is not None:
+            w = np.nan_to_num(words[i, others], nan=-np.inf)
+            chosen[[k for k in np.argsort(-w, kind="stable")[:depth] if np.isfinite(w[k])]] = True
+        candidates = [sequences[j] if chosen[n] else None for n, j in enumerate(others)]
         alignments = [a and replace(a, cross_recurrence=None, path=None) for a in
                       align_candidates(Prepared(sequences[i], ALIGN_CONFIG), candidates, ALIGN_CONFIG)]  # fmt: skip
         rows.append((others, alignments))
-        cohorts.append(cohort_of(alignments, S[i, others]))
+        cohorts.append(cohort_of(alignments[:depth], S[i, others][:depth]))
         if on_query:
             on_query(i)
+    return rows, cohorts
+
+
+def ranked_scores(S: np.ndarray, rows: list, cohorts: list, words: np.ndarray | None = None,
+                  words_weight: float = LYRICS_WEIGHT) -> np.ndarray:  # fmt: skip
+    """The final score of every pair from :func:`aligned_rows`: fused scores for the aligned candidates,
+    S-normalised by each candidate's cohort, the others below in embedding order."""
+    final = np.array(S, dtype=np.float64)
     for i, (others, alignments) in enumerate(rows):
-        final[i, others] = rank(alignments, S[i, others], cohorts=[cohorts[j] for j in others]).scores
+        w = None if words is None else words[i, others]
+        final[i, others] = rank(alignments, S[i, others], cohorts=[cohorts[j] for j in others], words=w,
+                                words_weight=words_weight).scores  # fmt: skip
     return final
+
+
+def words_similarity(paths: list[str], cache: FeatureCache, workers: int | Executor = DEFAULT_WORKERS,
+                     on_stage=None, on_item: Progress | None = None) -> tuple[np.ndarray, float]:  # fmt: skip
+    """The words' similarity of every two of ``paths`` (NaN where either has no lyric evidence, or could
+    not be transcribed), with the inverse document frequencies of these recordings; and the seconds taken."""
+    if on_stage:
+        on_stage("transcribing the words", len(paths))
+    started = time.perf_counter()
+    terms = []
+    for path, result in as_executor(workers).map(TranscriptTask(cache), paths):
+        terms.append(Counter() if isinstance(result, Failure) else lyrics.clean(result).terms())
+        if on_item:
+            on_item(path, result.reason if isinstance(result, Failure) else None)
+    return lyrics.similarity_matrix(terms), time.perf_counter() - started
 
 
 def _analyse(entries, failed, embedder_name, cache, workers, with_sequences, on_stage, on_item):

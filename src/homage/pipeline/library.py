@@ -8,12 +8,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from homage import audio
+from homage import audio, lyrics
 from homage.align import SEQUENCE_COLUMNS, Prepared
 from homage.align.rerank import MIN_COHORT, RERANK_DEPTH, align_candidates, cohort_of
 from homage.catalog import Catalog, NewRecording
 from homage.errors import AudioError, CatalogError, Failure
 from homage.features.cache import FeatureCache
+from homage.lyrics import TranscribeOptions
 from homage.models import Embedder, get_embedder
 from homage.parallel import DEFAULT_WORKERS, Executor, as_executor
 from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND, Analyze, warm_up
@@ -29,13 +30,14 @@ class IndexReport:
     unchanged: int = 0
     removed: int = 0
     cohorts: int = 0  # recordings given a (new) cohort for S-normalised re-ranking
+    transcribed: int = 0  # recordings given their words (new ones, and earlier ones that had none)
     failed: list[Failure] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # indexed, with a problem worked around (a truncated file)
     seconds: float = 0.0
 
     def to_json(self) -> dict:
         return {"found": self.found, "added": self.added, "replaced": self.replaced, "unchanged": self.unchanged,
-                "removed": self.removed, "cohorts": self.cohorts, "failed": [f.to_json() for f in self.failed], "warnings": self.warnings,
+                "removed": self.removed, "cohorts": self.cohorts, "transcribed": self.transcribed, "failed": [f.to_json() for f in self.failed], "warnings": self.warnings,
                 "seconds": round(self.seconds, 3)}  # fmt: skip
 
 
@@ -73,6 +75,7 @@ def analyze_many(
     workers: int | Executor = DEFAULT_WORKERS,
     *,
     sequence: bool = True,
+    words: TranscribeOptions | None = None,
     max_duration: float = audio.MAX_DURATION_S,
 ) -> Iterator[tuple[str, NewRecording | Failure]]:
     """Analyse ``(path, content hash or None)`` items; yield ``(path, NewRecording or Failure)`` in order.
@@ -80,7 +83,7 @@ def analyze_many(
     executor = as_executor(workers)
     if executor.workers > 1 and len(todo) > 1:
         warm_up(embedder)
-    task = Analyze(embedder, cache, sequence=sequence, max_duration=max_duration)
+    task = Analyze(embedder, cache, sequence=sequence, words=words, max_duration=max_duration)
     for (path, _), result in executor.map(task, todo):
         yield path, result
 
@@ -94,6 +97,7 @@ def index_dir(
     workers: int | Executor = DEFAULT_WORKERS,
     prune: bool = False,
     cohorts: bool = True,
+    words: bool | None = None,
     index_kind: str = "auto",
     max_duration: float = audio.MAX_DURATION_S,
     on_start: Callable[[int], None] | None = None,
@@ -107,7 +111,9 @@ def index_dir(
     Bad files are reported in ``IndexReport.failed`` and skipped; the rest goes on. Work is committed
     every few files (and what is done when the run is interrupted), so an interrupted run keeps what it
     finished. ``prune`` removes catalogued files under ``root`` that no longer exist; ``cohorts`` False
-    leaves the recordings' cohorts to a later run (a bulk load). ``embedder`` (for a new
+    leaves the recordings' cohorts to a later run (a bulk load). ``words`` (None: when this installation
+    can transcribe) transcribes each recording's sung words, and those of recordings under ``root``
+    indexed earlier without them. ``embedder`` (for a new
     catalog; a name or an Embedder) defaults to the catalog's own, or the shipped one.
     ``on_start(n_files_to_report)``, ``on_file(path, error_or_None)`` and ``on_warning(line)`` (a file
     indexed with a problem worked around, e.g. truncated) report progress; ``on_stage(name, total)`` starts
@@ -118,13 +124,14 @@ def index_dir(
     executor = as_executor(workers)  # a bad value is refused before any work
     cache = cache if cache is not None else FeatureCache.default()
     report = IndexReport()
+    options = TranscribeOptions() if (lyrics.available() if words is None else words) else None
     files = audio.find_audio(root, on_skip=report.failed.append)
     report.found = len(files) + len(report.failed)
     with open_catalog(catalog_path, create=True, index_kind=index_kind) as catalog, catalog.writer(wait=lock_wait):
         embedder = get_embedder(embedder) if isinstance(embedder, str) else embedder or embedder_for(catalog)
         if catalog.embedder not in (None, embedder.identity):
             raise CatalogError(f"{catalog.root}: catalog holds vectors of {catalog.embedder}, not {embedder.identity}")
-        todo = []
+        todo, untranscribed = [], set(catalog.without_words()) if options else set()
         for path in files:
             try:
                 content_hash = audio.file_hash(path)
@@ -134,6 +141,8 @@ def index_dir(
             known = catalog.get(path)
             if known is not None and known.content_hash == content_hash:
                 report.unchanged += 1
+                if known.id in untranscribed:
+                    todo.append((str(path), content_hash))
             else:
                 todo.append((str(path), content_hash))
         if on_start:
@@ -142,7 +151,7 @@ def index_dir(
             on_file(failure.path, failure.reason)
         batch: list[NewRecording] = []
         try:
-            for path, result in analyze_many(todo, embedder, cache, executor, max_duration=max_duration):
+            for path, result in analyze_many(todo, embedder, cache, executor, words=options, max_duration=max_duration):
                 if isinstance(result, Failure):
                     report.failed.append(result)
                 else:
@@ -207,9 +216,16 @@ def refresh_cohorts(
 
 
 def _commit(catalog: Catalog, batch: list[NewRecording], embedder: Embedder, report: IndexReport) -> None:
-    added, replaced = catalog.add(batch, embedder=embedder.identity, sequence_kind=SEQUENCE_KIND)
+    """Store the batch: new and changed files as recordings, unchanged ones given the words they lacked."""
+    known = {r.path: r for r in (catalog.get(e.path) for e in batch) if r is not None}
+    words_only = {known[e.path].id: e.words for e in batch
+                  if e.path in known and known[e.path].content_hash == e.content_hash and e.words is not None}  # fmt: skip
+    catalog.set_words(words_only) if words_only else None
+    added, replaced = catalog.add([e for e in batch if known.get(e.path) is None or known[e.path].id not in words_only],
+                                  embedder=embedder.identity, sequence_kind=SEQUENCE_KIND)  # fmt: skip
     report.added += added
     report.replaced += replaced
+    report.transcribed += sum(e.words is not None for e in batch)
     batch.clear()
 
 

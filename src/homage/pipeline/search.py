@@ -3,34 +3,43 @@ verdicts and the JSON every shell (CLI, API) prints are decided here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from homage import audio
+import numpy as np
+
+from homage import audio, lyrics
 from homage.align import SEQUENCE_COLUMNS, Alignment, Prepared
 from homage.align.rerank import RERANK_DEPTH, Cohort, rerank
-from homage.align.verdict import among_candidates, load_calibration, verdict_of
-from homage.catalog import Recording
+from homage.align.verdict import judge
+from homage.catalog import Catalog, Recording, Words
 from homage.features.cache import FeatureCache
+from homage.lyrics import TranscribeOptions, Transcript
 from homage.models import DEFAULT_EMBEDDER, Embedder, get_embedder
-from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND, analyze_file, pair_evidence
+from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND, analyze_file, analyze_pair, pair_evidence
 from homage.pipeline.library import CatalogLike, embedder_for, open_catalog
 
 RERANKED = "+rerank"
-DEFAULT_PIPELINE = f"{DEFAULT_EMBEDDER}{RERANKED}{RERANK_DEPTH}"  # what `homage query` does, and evaluates
+WORDS = "+lyrics"
+# what `homage query` does, and evaluates: csi's top 100 and the words' top 100 re-ranked, words fused
+DEFAULT_PIPELINE = f"{DEFAULT_EMBEDDER}{RERANKED}{RERANK_DEPTH}{WORDS}"
 
 
-def pipeline_name(embedder: str, rerank_depth: int) -> str:
-    """``csi`` (embedding alone) or ``csi+rerank100`` (its top 100 re-ranked by alignment)."""
-    return f"{embedder}{RERANKED}{rerank_depth}" if rerank_depth else embedder
+def pipeline_name(embedder: str, rerank_depth: int, words: bool = False) -> str:
+    """``csi`` (embedding alone), ``csi+rerank100`` (its top 100 re-ranked by alignment) or
+    ``csi+rerank100+lyrics`` (the words' top 100 re-ranked too, and the words' similarity fused)."""
+    name = f"{embedder}{RERANKED}{rerank_depth}" if rerank_depth else embedder
+    return name + WORDS if words and rerank_depth else name
 
 
-def parse_pipeline(name: str) -> tuple[str, int]:
-    """``(embedder, rerank depth)`` of a pipeline name written by :func:`pipeline_name`."""
-    embedder, sep, depth = name.rpartition(RERANKED)
+def parse_pipeline(name: str) -> tuple[str, int, bool]:
+    """``(embedder, rerank depth, words)`` of a pipeline name written by :func:`pipeline_name`."""
+    base = name.removesuffix(WORDS)
+    embedder, sep, depth = base.rpartition(RERANKED)
     if sep and depth.isdigit():
-        return embedder, int(depth)
-    return name, 0
+        return embedder, int(depth), base != name
+    return name, 0, False
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,8 @@ class Match:
     probability: float | None = None  # that the two are versions, as one of the candidates judged (calibrated)
     verdict: str | None = None  # "version", "maybe" or "unrelated"
     group: int | None = None  # the recording's version group in the catalog (``homage groups``)
+    words: float | None = None  # similarity of the two recordings' words (None: either has no lyric evidence)
+    lines: list = field(default_factory=list)  # the lines both sing (SharedLine), most telling first
 
     def to_json(self) -> dict:
         r = self.recording
@@ -53,6 +64,8 @@ class Match:
                 "group": self.group}  # fmt: skip
         if self.alignment is not None:
             data.update(verdict=self.verdict, probability=round(self.probability, 4), **alignment_json(self.alignment))
+        data.update(words_similarity=None if self.words is None else round(self.words, 4),
+                    shared_lines=[line.to_json() for line in self.lines])  # fmt: skip
         return data
 
 
@@ -75,8 +88,10 @@ class Comparison:
     embedder: str
     similarity: float
     alignment: Alignment  # where and how the two match (pitch-class alignment)
-    probability: float  # that the two are versions, from the alignment and the similarity (calibrated)
+    probability: float  # that the two are versions, from the alignment, the similarity and the words (calibrated)
     verdict: str  # "version", "maybe" or "unrelated"
+    words: float | None = None  # similarity of their words (None: either has no lyric evidence, or not transcribed)
+    lines: list = field(default_factory=list)  # the lines both sing (SharedLine), most telling first
 
     @property
     def summary(self) -> str:
@@ -86,7 +101,9 @@ class Comparison:
     def to_json(self) -> dict:
         return {"a": self.a, "b": self.b, "embedder": self.embedder, "similarity": round(self.similarity, 6),
                 "verdict": self.verdict, "probability": round(self.probability, 4), "summary": self.summary,
-                "alignment": alignment_json(self.alignment, prefix="")}  # fmt: skip
+                "alignment": alignment_json(self.alignment, prefix=""),
+                "words_similarity": None if self.words is None else round(self.words, 4),
+                "shared_lines": [line.to_json() for line in self.lines]}  # fmt: skip
 
 
 def in_words(al: Alignment) -> str:
@@ -116,48 +133,104 @@ def query(
     *,
     k: int = 10,
     rerank_depth: int = RERANK_DEPTH,
+    words: bool | None = None,
     cache: FeatureCache | None = None,
     max_duration: float = audio.MAX_DURATION_S,
 ) -> QueryResult:
     """The ``k`` catalogued recordings most likely to be versions of ``path`` (the file itself excluded).
 
-    The embedding's top ``rerank_depth`` candidates are aligned with the query and re-ordered by the
-    fused embedding + alignment score (:func:`homage.align.rerank.rerank`), each with its verdict — the
-    calibrated probability weighed by how many candidates were judged
-    (:func:`homage.align.verdict.among_candidates`); ``rerank_depth=0`` ranks by the embedding alone.
+    Two first stages find the candidates: the embedding's top ``rerank_depth``, and (with ``words``) the
+    top ``rerank_depth`` of the catalog's full-text index of transcripts, so that a version the embedding
+    ranks far down is still found by its lyrics. Every candidate is aligned with the query and the list is
+    re-ordered by the fused embedding + alignment + words score (:func:`homage.align.rerank.rerank`), each
+    with its verdict (:func:`homage.align.verdict.judge`, among the candidates judged); ``rerank_depth=0``
+    ranks by the embedding alone. ``words`` None: when this installation can transcribe.
     """
     cache = cache if cache is not None else FeatureCache.default()
+    options = TranscribeOptions() if rerank_depth and (lyrics.available() if words is None else words) else None
     with open_catalog(catalog_path) as catalog:
         embedder = embedder_for(catalog)
-        item = analyze_file(path, embedder, cache, sequence=rerank_depth > 0, max_duration=max_duration)
+        item = analyze_file(path, embedder, cache, sequence=rerank_depth > 0, words=options, max_duration=max_duration)
         own = catalog.get(item.path)
-        S, I = catalog.search(item.vector, max(k, rerank_depth), exclude=[own.id] if own else ())
+        exclude = [own.id] if own else []
+        S, I = catalog.search(item.vector, max(k, rerank_depth), exclude=exclude)
         found = I[0] >= 0
         similarity, ids = S[0][found].astype(float), I[0][found]
+        aligned = np.arange(len(ids)) < rerank_depth
+        word_scores = None
+        if options is not None:
+            query_terms = Counter(item.words.terms)
+            by_words = [i for i in _words_first_stage(catalog, query_terms, rerank_depth, exclude) if i not in set(ids.tolist())]
+            if by_words:
+                _, X = catalog.vectors(by_words)
+                ids = np.concatenate([ids, np.array(by_words, dtype=np.int64)])
+                similarity = np.concatenate([similarity, Embedder.similarity(item.vector, X)[0].astype(float)])
+                aligned = np.concatenate([aligned, np.ones(len(by_words), bool)])
+            word_scores = _words_similarity(catalog, query_terms, ids)
         recordings = catalog.by_ids(ids)
-        stored = catalog.sequences(ids[:rerank_depth], SEQUENCE_KIND, SEQUENCE_COLUMNS) if rerank_depth else {}
-        cohorts = catalog.cohorts(ids[:rerank_depth]) if rerank_depth else {}
-        groups = {r: g for r, (g, _, _) in catalog.groups(ids[: max(k, rerank_depth)]).items()}
-    name = pipeline_name(embedder.name, rerank_depth)
+        stored = catalog.sequences(ids[aligned], SEQUENCE_KIND, SEQUENCE_COLUMNS) if rerank_depth else {}
+        cohorts = catalog.cohorts(ids[aligned]) if rerank_depth else {}
+        groups = {r: g for r, (g, _, _) in catalog.groups(ids).items()}
+        transcripts = {}
+    name = pipeline_name(embedder.name, rerank_depth, options is not None)
     if not rerank_depth:
         matches = [Match(n, recordings[i], s, s, group=groups.get(int(i))) for n, (i, s) in enumerate(zip(ids[:k], similarity[:k]), start=1)]
         return QueryResult(item.path, name, embedder.identity, matches)
-    candidates = [_sequence(recordings[i], stored, embedder, cache, max_duration) if n < rerank_depth else None
+    candidates = [_sequence(recordings[i], stored, embedder, cache, max_duration) if aligned[n] else None
                   for n, i in enumerate(ids)]  # fmt: skip
     ranked = rerank(Prepared(item.sequence, ALIGN_CONFIG), candidates, similarity, config=ALIGN_CONFIG,
-                    cohorts=[Cohort.from_array(*cohorts[i]) if i in cohorts else None for i in ids])  # fmt: skip
-    calibration = load_calibration()
-    aligned = sum(al is not None for al in ranked.alignments)
+                    cohorts=[Cohort.from_array(*cohorts[i]) if i in cohorts else None for i in ids],
+                    words=word_scores)  # fmt: skip
+    judged = sum(al is not None for al in ranked.alignments)
+    if options is not None:
+        with open_catalog(catalog_path) as catalog:
+            transcripts = {int(ids[c]): catalog.transcript(int(ids[c])) for c in ranked.order[:k]}
     matches = []
     for n, c in enumerate(ranked.order[:k], start=1):
         al = ranked.alignments[c]
-        verdict = {}
+        verdict, w = {}, None if word_scores is None or np.isnan(word_scores[c]) else float(word_scores[c])
         if al is not None:
-            p = among_candidates(calibration.probability(al, float(similarity[c])), aligned)
-            verdict = {"probability": p, "verdict": verdict_of(p)}
+            p, v = judge(al, float(similarity[c]), w, candidates=judged)
+            verdict = {"probability": p, "verdict": v}
+        lines = _shared(item.words, transcripts.get(int(ids[c])))
         matches.append(Match(n, recordings[ids[c]], float(similarity[c]), float(ranked.scores[c]), al, **verdict,
-                             group=groups.get(int(ids[c]))))  # fmt: skip
+                             group=groups.get(int(ids[c])), words=w, lines=lines))  # fmt: skip
     return QueryResult(item.path, name, embedder.identity, matches)
+
+
+def _words_first_stage(catalog: Catalog, terms: Counter, depth: int, exclude: list[int]) -> list[int]:
+    """The second first stage: the catalog's ``depth`` recordings whose words best match ``terms``."""
+    if not terms:
+        return []
+    df, documents = catalog.document_frequencies(terms)
+    return catalog.words_search(lyrics.tfidf(terms, df, documents), depth, exclude=exclude)
+
+
+def _words_similarity(catalog: Catalog, terms: Counter, ids: np.ndarray) -> np.ndarray:
+    """The words' similarity of the query's ``terms`` to each recording of ``ids`` (NaN: no lyric evidence),
+    with the catalog's document frequencies."""
+    stored = catalog.terms(ids)
+    others = [stored.get(int(i)) for i in ids]
+    df, documents = catalog.document_frequencies(set(terms) | {t for o in others if o for t in o})
+    return lyrics.similarities(terms, others, df, documents)
+
+
+def _shared(words: Words | None, stored: tuple[str, str] | None) -> list[lyrics.SharedLine]:
+    """The lines a query and a catalogued recording both sing (none without both transcripts)."""
+    if words is None or stored is None:
+        return []
+    return lyrics.shared_lines(lyrics.clean(Transcript.from_json(words.transcript)), lyrics.clean(Transcript.from_json(stored[1])))
+
+
+def words_evidence(a: Words | None, b: Words | None) -> tuple[float | None, list[lyrics.SharedLine]]:
+    """The words' similarity of two recordings on their own (document frequencies: the two and the
+    background; None when either has no lyric evidence) and the lines both sing."""
+    if a is None or b is None or not a.terms or not b.terms:
+        return None, []
+    df, documents = lyrics.document_frequencies([Counter(a.terms), Counter(b.terms)])
+    score = lyrics.similarities(Counter(a.terms), [b.terms], df, documents)[0]
+    la, lb = (lyrics.clean(Transcript.from_json(w.transcript)) for w in (a, b))
+    return float(score), lyrics.shared_lines(la, lb, df, documents)
 
 
 def _sequence(recording: Recording, stored: dict, embedder: Embedder, cache: FeatureCache, max_duration: float):
@@ -176,16 +249,19 @@ def compare(
     b: str | Path,
     *,
     embedder: Embedder | str | None = None,
+    words: bool | None = None,
     cache: FeatureCache | None = None,
     max_duration: float = audio.MAX_DURATION_S,
 ) -> Comparison:
-    """Whether two recordings are versions of one work: the calibrated verdict from their alignment, where
-    and how they match, and the cosine similarity of their embeddings (1 = identical, about 0 = unrelated)."""
+    """Whether two recordings are versions of one work: the calibrated verdict from their alignment, their
+    embeddings' cosine similarity (1 = identical, about 0 = unrelated) and (with ``words``; None: when
+    this installation can transcribe) the similarity of their sung words; where and how they match, and
+    the lines both sing with their times."""
     embedder = embedder if isinstance(embedder, Embedder) else get_embedder(embedder)
     cache = cache if cache is not None else FeatureCache.default()
-    ea, eb = (analyze_file(p, embedder, cache, max_duration=max_duration) for p in (a, b))
+    options = TranscribeOptions() if (lyrics.available() if words is None else words) else None
+    ea, eb = analyze_pair(a, b, embedder, cache, words=options, max_duration=max_duration)
     alignment, similarity = pair_evidence(ea, eb)
-    probability = load_calibration().probability(alignment, similarity)
-    return Comparison(ea.path, eb.path, embedder.identity, similarity, alignment, probability, verdict_of(probability))
-
-
+    word_score, lines = words_evidence(ea.words, eb.words)
+    probability, verdict = judge(alignment, similarity, word_score)
+    return Comparison(ea.path, eb.path, embedder.identity, similarity, alignment, probability, verdict, word_score, lines)
