@@ -26,6 +26,6 @@ command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 # torch first and pinned: the CPU wheel is found locally; nothing may pull another build.
 .venv/bin/python -m pip install -q --disable-pip-version-check "torch==2.13.0"
-# the core, plus what the demo (data) and the tests (train, api, ray, dev) need
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[data,train,api,ray,dev]"
+# the core, plus what the demo (data, lyrics) and the tests (train, api, ray, dev) need
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[data,lyrics,train,api,ray,dev]"
 echo "homage is set up: .venv/bin/homage --help"

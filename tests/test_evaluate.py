@@ -32,7 +32,7 @@ def test_folder_per_work(piece_dir, tmp_path):
     data, result = evaluate_json(piece_dir, tmp_path, "--report", tmp_path / "report")
     (r,) = data["results"]
     assert REQUIRED_KEYS <= set(r)
-    assert r["pipeline"] == "csi+rerank100" and r["n_works"] == 3 and r["n_recordings"] == 6  # what query does
+    assert r["pipeline"] == "csi+rerank100+lyrics" and r["n_works"] == 3 and r["n_recordings"] == 6  # what query does
     for key in REQUIRED_KEYS - {"pipeline", "n_works", "n_recordings", "mr1", "seconds_per_recording",
                                 "mean_distance_versions", "mean_distance_non_versions"}:
         assert 0.0 <= r[key] <= 1.0, key

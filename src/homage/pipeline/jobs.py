@@ -10,16 +10,17 @@ from __future__ import annotations
 import functools
 import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from homage import audio
+from homage import audio, lyrics
 from homage.align import SEQUENCE_COLUMNS, Prepared
 from homage.align.rerank import RERANK_DEPTH
-from homage.align.verdict import MAYBE_AT, VERSION_AT, load_calibration
+from homage.align.verdict import MAYBE_AT, VERSION_AT, judge, load_calibration
 from homage.atomic import atomic_write
 from homage.catalog import Catalog
 from homage.config import stable_hash
@@ -275,16 +276,19 @@ def groups(
         group_of = dict(known)
         strongest: dict[int, tuple[int, float]] = {r: (s, p) for r, (_, s, p) in catalog.groups().items() if r in known}
         vectors = {int(i): x for i, x in zip(ids, X)}
-        probability = functools.lru_cache(maxsize=None)(lambda a, b: _link(a, b, sequences, vectors, calibration))
+        weights = _words_weights(catalog, ids)
+        nearest = [[int(j) for j in I[n] if int(j) >= 0] + (catalog.words_search(weights[rid], neighbours, exclude=[rid]) if weights.get(rid) else [])
+                   for n, rid in enumerate(todo)]  # fmt: skip
+        probability = functools.lru_cache(maxsize=None)(lambda a, b: _link(a, b, sequences, vectors, weights, calibration))
         for n, rid in enumerate(todo):
-            candidates = {group_of[int(j)] for j in I[n] if int(j) in group_of and int(j) != rid}
+            candidates = {group_of[j] for j in nearest[n] if j in group_of and j != rid}
             best_group, best_average = None, cut
             for g in sorted(candidates):
                 links = [probability(*sorted((rid, m))) for m in members[g]]
                 average = float(np.mean(links))
                 if average >= best_average:
                     best_group, best_average = g, average
-            links = [(probability(*sorted((rid, int(j)))), int(j)) for j in I[n] if int(j) != rid and int(j) in group_of]
+            links = [(probability(*sorted((rid, j))), j) for j in set(nearest[n]) if j != rid and j in group_of]
             link_p, link_id = max(links, default=(0.0, None))
             if best_group is None:
                 best_group = rid  # a group of its own, named after its first recording
@@ -305,12 +309,23 @@ def groups(
     return report
 
 
-def _link(a: int, b: int, sequences: dict[int, np.ndarray], vectors: dict[int, np.ndarray], calibration) -> float:
-    """The calibrated probability that recordings ``a`` and ``b`` are versions (0 without sequences)."""
+def _words_weights(catalog: Catalog, ids: np.ndarray) -> dict[int, dict[str, float]]:
+    """Each transcribed recording's words as TF-IDF weights, with the catalog's document frequencies."""
+    stored = catalog.terms(ids)
+    df, documents = catalog.document_frequencies({t for terms in stored.values() for t in terms})
+    return {rid: lyrics.tfidf(Counter(terms), df, documents) for rid, terms in stored.items() if terms}
+
+
+def _link(a: int, b: int, sequences: dict[int, np.ndarray], vectors: dict[int, np.ndarray],
+          weights: dict[int, dict[str, float]], calibration) -> float:  # fmt: skip
+    """The calibrated probability that recordings ``a`` and ``b`` are versions (0 without sequences), from
+    their alignment, their embeddings and their words, judged as one pair (:func:`judge`)."""
     if a not in sequences or b not in sequences:
         return 0.0
     short, long = sorted((sequences[a], sequences[b]), key=len)
-    return calibration.probability(Prepared(short, ALIGN_CONFIG).align(long, melody=True), float(Embedder.similarity(vectors[a], vectors[b])[0, 0]))
+    alignment = Prepared(short, ALIGN_CONFIG).align(long, melody=True)
+    words = lyrics.similarity(weights.get(a, {}), weights.get(b, {}))
+    return judge(alignment, float(Embedder.similarity(vectors[a], vectors[b])[0, 0]), words, calibration=calibration)[0]
 
 
 def group_table(catalog_path: CatalogLike) -> list[dict]:
