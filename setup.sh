@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES=(ffmpeg fluidsynth fluid-soundfont-gm)
+APT_PACKAGES=(ffmpeg fluidsynth fluid-soundfont-gm espeak-ng)
 # `bash setup.sh --corpus`: also what `homage data build` draws on — more General-MIDI SoundFonts and
 # Debian game-music packages (real recordings, used as distractors).
 if [ "${1:-}" = "--corpus" ]; then

@@ -39,9 +39,18 @@ from homage.pipeline.evaluate import aligned_rows, ranked_scores, words_similari
 from homage.pipeline.library import analyze_many
 
 PITCH = ("score_min_z", "melody_min_z", "log_min", "log_max", "similarity")
-FEATURE_SETS = {"pitch": PITCH, "pitch + words": (*PITCH, "words", "has_words")}
-WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
-JUDGED = 2 * RERANK_DEPTH  # candidates a catalog query judges: the embedding's and the words' top 100
+WITH_WORDS = (*PITCH, "words", "has_words")
+# the calibrations compared: what they read, and the L2 penalty of the fit; the one of lowest
+# cross-validated log loss is shipped
+VARIANTS = {
+    "pitch": (PITCH, 0.0),
+    "pitch + words": (WITH_WORDS, 0.0),
+    "pitch + words, l2 0.1": (WITH_WORDS, 0.1),
+    "pitch + words, l2 0.3": (WITH_WORDS, 0.3),
+    "pitch + words, l2 1": (WITH_WORDS, 1.0),
+    "pitch + words in null units, l2 1": ((*PITCH, "words_z", "has_words"), 1.0),
+}
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)  # the words weights tried
 
 
 def mean_ap(final: np.ndarray, works: np.ndarray, queries: np.ndarray, columns: np.ndarray) -> tuple[float, float]:
@@ -65,7 +74,8 @@ def main() -> None:
     parser.add_argument("data")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--write", action="store_true", help="write the fit on all works as the shipped calibration")
-    parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--judged", type=int, default=120,
+                        help="candidates a scan's query judges (a catalog of ~120: the embedding's and the words' top 100)")
     args = parser.parse_args()
     entries = load_dataset(args.data)
     cache = FeatureCache.default()
@@ -109,21 +119,22 @@ def main() -> None:
     same = np.array([works[i] == works[j] for i, j in pairs])
     pair_works = [(works[i], works[j]) for i, j in pairs]
     verdict_rows, fits = {}, {}
-    for label, names in FEATURE_SETS.items():
+    for label, (names, l2) in VARIANTS.items():
         p_cv = np.zeros(len(pairs))
         models = {}
         for n, (a, b) in enumerate(pair_works):
             key = tuple(sorted({a, b}))
             if key not in models:
                 train = [m for m, (x, y) in enumerate(pair_works) if x not in key and y not in key]
-                models[key] = _fit([evidence[m] for m in train], same[train], names, "cross-validation fold")
+                models[key] = _fit([evidence[m] for m in train], same[train], names, "cross-validation fold", l2)
             p_cv[n] = models[key].probability_of(evidence[n])
-        verdict_rows[label] = _verdicts(p_cv, same, pairs, works)
-        fits[label] = _fit(evidence, same, names, _fitted_on(args.data, len(pairs), int(same.sum())))
+        verdict_rows[label] = _verdicts(p_cv, same, pairs, works, args.judged)
+        fits[label] = _fit(evidence, same, names, _fitted_on(args.data, len(pairs), int(same.sum())), l2)
 
-    _print(args, ap_rows, chosen, weight_all, verdict_rows, len(kept), len(held))
+    best = min((label for label in VARIANTS if label != "pitch"), key=lambda label: verdict_rows[label]["log loss"])
+    _print(args, ap_rows, chosen, weight_all, verdict_rows, len(kept), len(held), best)
     if args.write:
-        print(f"written: {fits['pitch + words'].calibration.save(CALIBRATION_FILE)}")
+        print(f"written ({best}): {fits[best].calibration.save(CALIBRATION_FILE)}")
         print(f"words weight on all works: {weight_all} (homage.align.rerank.LYRICS_WEIGHT is {LYRICS_WEIGHT})")
 
 
@@ -136,10 +147,10 @@ class _Fit:
         return float(1 / (1 + np.exp(-(np.dot(self.calibration.weights, x) + self.calibration.intercept))))
 
 
-def _fit(evidence: list[dict], same: np.ndarray, names: tuple[str, ...], fitted_on: str) -> _Fit:
+def _fit(evidence: list[dict], same: np.ndarray, names: tuple[str, ...], fitted_on: str, l2: float = 0.0) -> _Fit:
     nulls = fit_nulls([e for e, s in zip(evidence, same) if not s], names)
     X = np.array([feature_values(e, names, nulls) for e in evidence])
-    return _Fit(fit_calibration(X, same, fitted_on, names, nulls), names)
+    return _Fit(fit_calibration(X, same, fitted_on, names, nulls, l2), names)
 
 
 def _fitted_on(data: str, n: int, versions: int) -> str:
@@ -147,7 +158,7 @@ def _fitted_on(data: str, n: int, versions: int) -> str:
             "whole recordings; features and words weight chosen by leave-one-work-out cross-validation")  # fmt: skip
 
 
-def _verdicts(p: np.ndarray, same: np.ndarray, pairs: list, works: np.ndarray) -> dict:
+def _verdicts(p: np.ndarray, same: np.ndarray, pairs: list, works: np.ndarray, judged: int) -> dict:
     """Shares of verdicts on version and other pairs (even odds, as compare judges), and a simulated scan."""
     out = {
         "versions unrelated": float(np.mean(p[same] < MAYBE_AT)),
@@ -155,6 +166,8 @@ def _verdicts(p: np.ndarray, same: np.ndarray, pairs: list, works: np.ndarray) -
         "others version": float(np.mean(p[~same] >= VERSION_AT)),
         "others maybe+": float(np.mean(p[~same] >= MAYBE_AT)),
     }
+    clipped = np.clip(p, 1e-9, 1 - 1e-9)
+    out["log loss"] = float(-(np.log(clipped[same]).mean() + np.log(1 - clipped[~same]).mean()) / 2)
     first = {}
     for i, w in enumerate(works):
         first.setdefault(w, i)
@@ -167,7 +180,7 @@ def _verdicts(p: np.ndarray, same: np.ndarray, pairs: list, works: np.ndarray) -
             continue
         scanned += 1
         for c in catalogued:
-            prob = among_candidates(by_pair[tuple(sorted((q, c)))], JUDGED)
+            prob = among_candidates(by_pair[tuple(sorted((q, c)))], judged)
             if prob >= MAYBE_AT:
                 by_query[q].append(c)
         flagged += any(works[c] == works[q] for c in by_query[q])
@@ -177,17 +190,19 @@ def _verdicts(p: np.ndarray, same: np.ndarray, pairs: list, works: np.ndarray) -
     return out
 
 
-def _print(args, ap_rows, chosen, weight_all, verdict_rows, recordings, n_works) -> None:
+def _print(args, ap_rows, chosen, weight_all, verdict_rows, recordings, n_works, best) -> None:
     title = f"{args.data} ({n_works} works, {recordings} recordings), leave-one-work-out"
     lines = [f"### Ranking — {title}", "", "| pipeline | MAP | top-1 |", "|---|---|---|"]
     lines += [f"| {name} | {m:.3f} | {t:.3f} |" for name, (m, t) in ap_rows.items()]
     lines += ["", f"words weight chosen per fold: {dict(zip(*np.unique(chosen, return_counts=True)))}; on all works: {weight_all}", ""]
-    lines += [f"### Verdicts — {title}", "", "| calibration | versions 'unrelated' | versions 'version' | others 'version' "
+    lines += [f"### Verdicts — {title}; scan judged among {args.judged} candidates", "",
+              "| calibration | log loss | versions 'unrelated' | versions 'version' | others 'version' "
               "| others 'maybe' or 'version' | scan: covers flagged (maybe) | scan: false flags / 100 files |",
-              "|---|---|---|---|---|---|---|"]  # fmt: skip
+              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for label, v in verdict_rows.items():
-        lines.append(f"| {label} | {v['versions unrelated']:.1%} | {v['versions version']:.1%} | {v['others version']:.2%} "
-                     f"| {v['others maybe+']:.2%} | {v['scan flagged']:.1%} | {v['scan false per 100']:.1f} |")  # fmt: skip
+        lines.append(f"| {label}{' (lowest log loss)' if label == best else ''} | {v['log loss']:.3f} | {v['versions unrelated']:.1%} "
+                     f"| {v['versions version']:.1%} | {v['others version']:.2%} | {v['others maybe+']:.2%} "
+                     f"| {v['scan flagged']:.1%} | {v['scan false per 100']:.1f} |")  # fmt: skip
     print("\n".join(lines))
 
 

@@ -35,7 +35,7 @@ FEATURES: dict[str, Callable] = {
     "log_min": lambda al, sim, words: np.log(_shorter(al)),  # how long the shorter one is
     "log_max": lambda al, sim, words: np.log(max(al.frames_a, al.frames_b, 1)),
     "similarity": lambda al, sim, words: sim,  # cosine of the two embeddings
-    "words": lambda al, sim, words: 0.0 if words is None else words,  # cosine of the words' TF-IDF vectors
+    "words": lambda al, sim, words: words,  # cosine of the words' TF-IDF vectors
     "has_words": lambda al, sim, words: float(words is not None),  # both have lyric evidence
 }
 IN_NULL_UNITS = "_z"  # a feature named "score_min_z" reads "score_min" in units of its Null
@@ -79,16 +79,18 @@ def evidence_of(alignment, similarity: float | None, words: float | None = None)
 
 
 def feature_values(evidence: dict, features: tuple[str, ...], nulls: dict[str, Null]) -> list[float]:
-    """The values of ``features`` for one pair's ``evidence``; a score in null units that the pair lacks
-    (no top line) reads 0, the null's mean: no evidence either way."""
+    """The values of ``features`` for one pair's ``evidence``; a score the pair lacks (no top line, no lyric
+    evidence) reads 0 — in null units the null's mean: no evidence either way."""
     values = []
     for name in features:
-        if name.endswith(IN_NULL_UNITS):
-            base = name[: -len(IN_NULL_UNITS)]
-            value = evidence[base]
-            values.append(0.0 if value is None else float(nulls[base].z(value, evidence["log_min"], evidence["log_max"])))
+        base = name.removesuffix(IN_NULL_UNITS)
+        value = evidence[base]
+        if value is None:
+            values.append(0.0)
+        elif name.endswith(IN_NULL_UNITS):
+            values.append(float(nulls[base].z(value, evidence["log_min"], evidence["log_max"])))
         else:
-            values.append(float(evidence[name]))
+            values.append(float(value))
     return values
 
 
@@ -182,10 +184,11 @@ def load_calibration(path: str | Path = CALIBRATION_FILE) -> Calibration:
 
 
 def fit_calibration(X: np.ndarray, is_version: np.ndarray, fitted_on: str, features: tuple[str, ...] = ("score",),
-                    nulls: dict[str, Null] | None = None) -> Calibration:  # fmt: skip
+                    nulls: dict[str, Null] | None = None, l2: float = 0.0) -> Calibration:  # fmt: skip
     """Logistic regression of ``is_version`` on the feature columns ``X`` (n, len(features)), or on scores
-    (n,), by maximum likelihood with balanced classes; ``nulls``: those the features read (see
-    :func:`fit_nulls`)."""
+    (n,), by maximum likelihood with balanced classes and an ``l2`` penalty on the weights (not the
+    intercept: a nearly separable set otherwise gets weights, and probabilities, without bound);
+    ``nulls``: those the features read (see :func:`fit_nulls`)."""
     from scipy.optimize import minimize
 
     X = np.asarray(X, dtype=float).reshape(len(is_version), -1)
@@ -193,13 +196,15 @@ def fit_calibration(X: np.ndarray, is_version: np.ndarray, fitted_on: str, featu
     weights = np.where(y > 0, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9))
     A = np.column_stack([X, np.ones(len(X))])
 
+    penalty = np.r_[np.full(X.shape[1], l2), 0.0]
+
     def loss(theta):
         z = A @ theta
-        return float(np.sum(weights * (np.logaddexp(0, z) - y * z)))
+        return float(np.sum(weights * (np.logaddexp(0, z) - y * z)) + 0.5 * np.sum(penalty * theta**2))
 
     def gradient(theta):
         z = A @ theta
-        return A.T @ (weights * (1.0 / (1.0 + np.exp(-z)) - y))
+        return A.T @ (weights * (1.0 / (1.0 + np.exp(-z)) - y)) + penalty * theta
 
     start = np.zeros(A.shape[1])
     theta = minimize(loss, start, jac=gradient, method="BFGS").x

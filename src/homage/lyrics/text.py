@@ -27,6 +27,7 @@ MIN_WORDS = 12  # fewer distinct words than this: the recording has no lyric evi
 MIN_SHARED_WORDS = 4  # shortest run of words two recordings must share to show it as a shared line
 NO_SPEECH = (0.6, -1.0)  # Whisper's own test: no_speech_prob above and avg_logprob below → silence
 LOOP_MIN_REPEATS = 3  # a phrase repeated back to back this often is a decoding loop
+LOOP_MAX_WORDS = 16  # longest phrase looked for as a loop
 BACKGROUND_SONGS = 100  # the general-English prior on document frequencies counts as this many songs
 SONG_WORDS = 250  # words in a typical song, for the prior
 # What Whisper writes over music, applause or silence; normalised, whole-segment matches.
@@ -130,12 +131,13 @@ def _without_filler(words: list[TimedWord]) -> list[TimedWord]:
 
 
 def _collapse_loops(words: list[TimedWord]) -> list[TimedWord]:
-    """A phrase of 1–8 words repeated back to back :data:`LOOP_MIN_REPEATS` times or more kept once."""
+    """A phrase of up to :data:`LOOP_MAX_WORDS` words repeated back to back :data:`LOOP_MIN_REPEATS` times or
+    more kept once."""
     seq = [w.word for w in words]
     out: list[TimedWord] = []
     i = 0
     while i < len(seq):
-        for n in range(1, 9):
+        for n in range(1, LOOP_MAX_WORDS + 1):
             phrase = seq[i : i + n]
             repeats = 1
             while seq[i + repeats * n : i + (repeats + 1) * n] == phrase:

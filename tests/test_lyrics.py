@@ -1,0 +1,152 @@
+"""The sung words as evidence: cleaning transcripts, abstaining, the words' similarity, shared lines with
+their times; transcription of speech made offline (espeak-ng) over a synthesised accompaniment."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from homage import lyrics
+from homage.lyrics.transcribe import Segment, Transcript, Word
+
+from conftest import SR, synth_piece, write
+
+needs_whisper = pytest.mark.skipif(not lyrics.available(), reason="the lyrics extra is not installed (pip install 'homage[lyrics]')")
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed (run setup.sh)")
+
+LINE = "all my troubles seemed so far away now it looks as though they are here to stay"
+OTHER_A = "the river runs beside the mill where children gather stones and sing of summer rain"
+OTHER_B = "a lantern burning in the window guides the sailor home across the winter harbour"
+
+
+def transcript(*lines: str, start: float = 0.0, seconds_per_word: float = 0.4, **confidence) -> Transcript:
+    """A transcript of ``lines``, one segment each, words evenly timed."""
+    segments, t = [], start
+    for line in lines:
+        words = []
+        for w in line.split():
+            words.append(Word(w, round(t, 2), round(t + seconds_per_word, 2), 0.9))
+            t += seconds_per_word
+        segments.append(Segment(words[0].start, words[-1].end, line, confidence.get("avg_logprob", -0.3),
+                                confidence.get("no_speech_prob", 0.1), 1.5, tuple(words)))  # fmt: skip
+    return Transcript("test", tuple(segments))
+
+
+def test_tokens_normalise_case_punctuation_and_apostrophes():
+    assert lyrics.text.tokens("Don't STOP, believin’!") == ["dont", "stop", "believin"]
+
+
+def test_a_decoding_loop_is_kept_once_and_filler_is_dropped():
+    looped = " ".join(["but im not sure if im going to do it"] * 6)
+    cleaned = lyrics.clean(transcript("thank you", LINE, looped, "im going to go to the next one", LINE))
+    words = cleaned.text.split()
+    assert cleaned.text.count("but im not sure if im going to do it") == 1  # the loop, once
+    assert "thank" not in words and "next" not in words  # filler segments and phrases cut out
+    assert cleaned.text.count("troubles") == 1  # a repeated line counts once
+    assert not cleaned.abstains
+
+
+def test_instrumental_or_filler_only_transcripts_abstain():
+    assert lyrics.clean(Transcript("test", ())).abstains
+    assert lyrics.clean(transcript("thank you", "oh", "thanks for watching", "you")).abstains
+    silence = transcript(LINE, avg_logprob=-1.5, no_speech_prob=0.9)  # Whisper's own no-speech test
+    assert lyrics.clean(silence).abstains
+    assert lyrics.clean(transcript(LINE)).terms()  # a real line does not
+
+
+def test_words_similarity_is_high_for_shared_lyrics_and_none_without_words():
+    songs = [transcript(LINE, OTHER_A), transcript(OTHER_B, LINE), transcript(OTHER_A), transcript(OTHER_B), Transcript("t", ())]
+    W = lyrics.similarity_matrix([lyrics.clean(t).terms() for t in songs])
+    assert W[0, 1] > 0.4 and W[0, 1] > 2 * W[0, 3]  # the shared line dominates
+    assert np.isnan(W[0, 4]) and np.isnan(W[4, 4])  # no lyric evidence, never a similarity
+
+
+def test_filler_and_stock_phrases_never_make_unrelated_songs_versions():
+    """A catalog of unrelated songs that share only filler and stock lines: the words' evidence stays low,
+    and the shipped calibration never says "version" from the words alone (chance-level pitch evidence)."""
+    from homage.align.verdict import judge
+
+    stock = ["i love you", "oh oh oh oh", "yeah yeah yeah", "thank you", "im going to go to the next one", "baby baby"]
+    rng = np.random.default_rng(0)
+    vocabulary = "apple river stone cloud engine paper window garden silver thunder candle mirror".split()
+    songs = []
+    for n in range(12):
+        own = " ".join(rng.choice(vocabulary, size=10)) + f" song{n} verse{n} chorus{n} bridge{n}"
+        songs.append(transcript(*stock, own, *stock))
+    W = lyrics.similarity_matrix([lyrics.clean(t).terms() for t in songs])
+    off = W[~np.eye(len(songs), dtype=bool)]
+    assert np.nanmax(off) < 0.5
+    chance = _chance_alignment()
+    for w in off:
+        assert judge(chance, 0.0, None if np.isnan(w) else float(w))[1] != "version"
+
+
+def _chance_alignment():
+    """The alignment of two unrelated synthesised pieces."""
+    from homage.align import align_cqt
+    from homage.features.cqt import CQTSpec
+
+    spec = CQTSpec()
+    return align_cqt(spec.compute(synth_piece(11, sr=spec.sr)), spec.compute(synth_piece(12, sr=spec.sr)))
+
+
+def test_shared_lines_name_the_run_and_its_times_in_both():
+    a = lyrics.clean(transcript(OTHER_A, LINE, start=10.0))
+    b = lyrics.clean(transcript(LINE, OTHER_B, start=30.0))
+    (line, *_) = lyrics.shared_lines(a, b)
+    assert line.text == LINE
+    n = len(OTHER_A.split())
+    assert line.a_start == pytest.approx(10.0 + 0.4 * n) and line.b_start == pytest.approx(30.0)
+    assert line.a_end == pytest.approx(line.a_start + 0.4 * len(LINE.split()))
+    assert lyrics.shared_lines(a, lyrics.clean(transcript(OTHER_B))) == []
+
+
+def test_document_frequencies_of_the_background_make_stock_words_light():
+    common, rare = lyrics.text.idf({}, 0, "the"), lyrics.text.idf({}, 0, "troubles")
+    assert rare > common + 1.0
+    df, n = Counter({"troubles": 50}), 50  # a catalog where every song says it
+    assert lyrics.text.idf(df, n, "troubles") < rare
+
+
+# ---- transcription of speech made offline --------------------------------------------------------------
+def spoken_clip(path, text: str, *, seed: int, lead: float = 2.0, seconds: float = 14.0):
+    """``text`` spoken by espeak-ng from ``lead`` seconds on, over a quiet synthesised accompaniment."""
+    from homage import audio
+
+    raw = path.with_suffix(".speech.wav")
+    subprocess.run(["espeak-ng", "-s", "150", "-w", str(raw), text], check=True, capture_output=True)
+    speech = audio.load(raw, sr=SR)
+    y = 0.15 * synth_piece(seed, seconds=seconds)
+    start = int(lead * SR)
+    y[start : start + len(speech)] += 0.8 * speech[: len(y) - start]
+    return write(path, (0.9 * y / np.abs(y).max()).astype(np.float32))
+
+
+@needs_whisper
+@needs_espeak
+def test_compare_finds_the_line_two_spoken_clips_share_with_its_times(tmp_path):
+    from homage import pipeline
+
+    a = spoken_clip(tmp_path / "a.wav", LINE, seed=1, lead=1.0)
+    b = spoken_clip(tmp_path / "b.wav", f"{OTHER_B}. {LINE}", seed=2, lead=0.5, seconds=20.0)
+    result = pipeline.compare(a, b)
+    assert result.words is not None and result.words > 0.3
+    best = max(result.lines, key=lambda line: len(line.text.split()))
+    assert len(set(best.text.split()) & set(LINE.split())) >= 6  # the line, as Whisper heard it in both
+    assert best.a_start < 2.5 and best.b_start > best.a_start + 2.5  # early in A, after the other sentence in B
+    assert result.to_json()["shared_lines"][0]["text"]
+
+
+@needs_whisper
+def test_an_instrumental_pair_has_no_lyric_evidence(tmp_path):
+    from homage import pipeline
+
+    a = write(tmp_path / "a.wav", synth_piece(1, seconds=14.0))
+    b = write(tmp_path / "b.wav", synth_piece(1, transpose=2, seconds=14.0))
+    result = pipeline.compare(a, b)
+    assert result.words is None and result.lines == []
+    assert pipeline.compare(a, b, words=False).probability == pytest.approx(result.probability)  # nothing either way
