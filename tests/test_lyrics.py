@@ -115,11 +115,15 @@ def test_document_frequencies_of_the_background_make_stock_words_light():
 # ---- transcription of speech made offline --------------------------------------------------------------
 def spoken_clip(path, text: str, *, seed: int, lead: float = 2.0, seconds: float = 14.0):
     """``text`` spoken by espeak-ng from ``lead`` seconds on, over a quiet synthesised accompaniment."""
+    import tempfile
+    from pathlib import Path
+
     from homage import audio
 
-    raw = path.with_suffix(".speech.wav")
-    subprocess.run(["espeak-ng", "-s", "150", "-w", str(raw), text], check=True, capture_output=True)
-    speech = audio.load(raw, sr=SR)
+    with tempfile.TemporaryDirectory() as folder:
+        raw = Path(folder) / "speech.wav"
+        subprocess.run(["espeak-ng", "-s", "150", "-w", str(raw), text], check=True, capture_output=True)
+        speech = audio.load(raw, sr=SR)
     y = 0.15 * synth_piece(seed, seconds=seconds)
     start = int(lead * SR)
     y[start : start + len(speech)] += 0.8 * speech[: len(y) - start]
@@ -150,3 +154,33 @@ def test_an_instrumental_pair_has_no_lyric_evidence(tmp_path):
     result = pipeline.compare(a, b)
     assert result.words is None and result.lines == []
     assert pipeline.compare(a, b, words=False).probability == pytest.approx(result.probability)  # nothing either way
+
+
+@needs_whisper
+@needs_espeak
+def test_the_catalog_keeps_words_finds_versions_by_them_and_transcribes_later(tmp_path):
+    from homage import pipeline
+    from homage.catalog import Catalog
+
+    folder = tmp_path / "songs"
+    spoken_clip(folder / "line.wav", LINE, seed=1)
+    spoken_clip(folder / "river.wav", OTHER_A, seed=2)
+    spoken_clip(folder / "lantern.wav", OTHER_B, seed=3)
+    query = spoken_clip(tmp_path / "cover.wav", f"{LINE}. {LINE}", seed=4, lead=0.5, seconds=16.0)
+    catalog = tmp_path / "catalog"
+    first = pipeline.index_dir(folder, catalog, workers=1, words=False)
+    assert first.added == 3 and first.transcribed == 0
+    with Catalog(catalog) as opened:
+        assert len(opened.without_words()) == 3
+    again = pipeline.index_dir(folder, catalog, workers=1)  # words now: the three get them, nothing else changes
+    assert again.transcribed == 3 and again.added == 0 and again.unchanged == 3
+    with Catalog(catalog) as opened:
+        assert opened.without_words() == []
+        line_id = opened.get(str(folder / "line.wav")).id
+        weights = lyrics.tfidf(Counter(lyrics.clean(transcript(LINE)).terms()), *opened.document_frequencies(LINE.split()))
+        assert opened.words_search(weights, 1) == [line_id]  # the full-text first stage
+    result = pipeline.query(query, catalog, k=3)
+    assert result.pipeline.endswith("+lyrics")
+    top = result.matches[0]
+    assert top.recording.path == str(folder / "line.wav") and top.words > 0.3 and top.lines
+    assert pipeline.query(query, catalog, k=3, words=False).matches[0].words is None

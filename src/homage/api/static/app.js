@@ -130,8 +130,29 @@ function showComparison(result) {
     row.addEventListener("keydown", (e) => (e.key === "Enter" || e.key === " ") && play());
   });
   if (!result.alignment.segments.length) body.insertRow().insertCell().textContent = "No passage matches.";
+  showSharedLines(result);
   $("alignment").src = result.alignment_image;
   $("compare-result").hidden = false;
+}
+
+// The lines both recordings sing, each clickable like a passage.
+function showSharedLines(result) {
+  $("words-summary").textContent = result.words_similarity === null
+    ? "No lyric evidence: one of them is instrumental, or was not transcribed."
+    : `Similarity of their words: ${result.words_similarity.toFixed(2)}. Click a line to hear it in both.`;
+  const body = $("shared-lines").querySelector("tbody");
+  body.replaceChildren();
+  result.shared_lines.forEach((line) => {
+    const row = body.insertRow();
+    row.className = "segment";
+    row.tabIndex = 0;
+    for (const text of [`${clock(line.a_start)}–${clock(line.a_end)}`, `${clock(line.b_start)}–${clock(line.b_end)}`, line.text])
+      row.insertCell().textContent = text;
+    const play = () => playSegment(line);
+    row.addEventListener("click", play);
+    row.addEventListener("keydown", (e) => (e.key === "Enter" || e.key === " ") && play());
+  });
+  if (result.words_similarity !== null && !result.shared_lines.length) body.insertRow().insertCell().textContent = "No line in common.";
 }
 
 function seek(player, seconds) {
