@@ -7,8 +7,10 @@ For each work in turn, everything is fitted on the pairs and queries of the othe
 held-out one: the ranking's words weight (the grid's best MAP over the other works' queries) and the
 logistic calibration with its nulls (on every pair not touching the work; a pair of two works is judged by
 a fit that saw neither). The figures printed are those cross-validated ones, never in-sample. With
-``--write`` the fit on all works is written to ``src/homage/align/assets/calibration.json``, and the
-words weight to set in ``homage.align.rerank.LYRICS_WEIGHT`` is printed. Network weights are never
+``--write`` the fit on all works of lowest cross-validated log loss is written to
+``src/homage/align/assets/calibration.json`` (pairs without lyric evidence keep the shipped fit on rendered
+versions: instrumental music is judged as before), and the words weight to set in
+``homage.align.rerank.LYRICS_WEIGHT`` is printed. Network weights are never
 trained here. The scan row simulates a scan of a catalog holding the first version of each work, the others
 scanned, at the candidate count a catalog query judges (embedding and words top 100).
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 from collections import defaultdict
+from dataclasses import replace
 from itertools import combinations
 
 import numpy as np
@@ -25,12 +28,14 @@ from homage.align.rerank import LYRICS_WEIGHT, RERANK_DEPTH
 from homage.align.verdict import (
     CALIBRATION_FILE,
     MAYBE_AT,
+    Calibration,
     VERSION_AT,
     among_candidates,
     evidence_of,
     feature_values,
     fit_calibration,
     fit_nulls,
+    load_calibration,
 )
 from homage.data.manifest import load_dataset
 from homage.features.cache import FeatureCache
@@ -39,7 +44,7 @@ from homage.pipeline.evaluate import aligned_rows, ranked_scores, words_similari
 from homage.pipeline.library import analyze_many
 
 PITCH = ("score_min_z", "melody_min_z", "log_min", "log_max", "similarity")
-WITH_WORDS = (*PITCH, "words", "has_words")
+WITH_WORDS = (*PITCH, "words")
 # the calibrations compared: what they read, and the L2 penalty of the fit; the one of lowest
 # cross-validated log loss is shipped
 VARIANTS = {
@@ -48,7 +53,7 @@ VARIANTS = {
     "pitch + words, l2 0.1": (WITH_WORDS, 0.1),
     "pitch + words, l2 0.3": (WITH_WORDS, 0.3),
     "pitch + words, l2 1": (WITH_WORDS, 1.0),
-    "pitch + words in null units, l2 1": ((*PITCH, "words_z", "has_words"), 1.0),
+    "pitch + words in null units, l2 1": ((*PITCH, "words_z"), 1.0),
 }
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)  # the words weights tried
 
@@ -119,6 +124,8 @@ def main() -> None:
     same = np.array([works[i] == works[j] for i, j in pairs])
     pair_works = [(works[i], works[j]) for i, j in pairs]
     verdict_rows, fits = {}, {}
+    shipped = load_calibration()
+    without_words = shipped.without_words or shipped  # the fit on rendered (instrumental) versions
     for label, (names, l2) in VARIANTS.items():
         p_cv = np.zeros(len(pairs))
         models = {}
@@ -126,31 +133,28 @@ def main() -> None:
             key = tuple(sorted({a, b}))
             if key not in models:
                 train = [m for m, (x, y) in enumerate(pair_works) if x not in key and y not in key]
-                models[key] = _fit([evidence[m] for m in train], same[train], names, "cross-validation fold", l2)
+                models[key] = _fit([evidence[m] for m in train], same[train], names, "cross-validation fold", l2, without_words)
             p_cv[n] = models[key].probability_of(evidence[n])
         verdict_rows[label] = _verdicts(p_cv, same, pairs, works, args.judged)
-        fits[label] = _fit(evidence, same, names, _fitted_on(args.data, len(pairs), int(same.sum())), l2)
+        fits[label] = _fit(evidence, same, names, _fitted_on(args.data, len(pairs), int(same.sum())), l2, without_words)
 
     best = min((label for label in VARIANTS if label != "pitch"), key=lambda label: verdict_rows[label]["log loss"])
     _print(args, ap_rows, chosen, weight_all, verdict_rows, len(kept), len(held), best)
-    if args.write:
-        print(f"written ({best}): {fits[best].calibration.save(CALIBRATION_FILE)}")
+    if args.write:  # pairs without lyric evidence keep the shipped fit on rendered (instrumental) versions
+        print(f"written ({best}; without words: {without_words.fitted_on[:60]}…): {fits[best].save(CALIBRATION_FILE)}")
         print(f"words weight on all works: {weight_all} (homage.align.rerank.LYRICS_WEIGHT is {LYRICS_WEIGHT})")
 
 
-class _Fit:
-    def __init__(self, calibration, names):
-        self.calibration, self.names = calibration, names
-
-    def probability_of(self, evidence: dict) -> float:
-        x = feature_values(evidence, self.names, self.calibration.nulls)
-        return float(1 / (1 + np.exp(-(np.dot(self.calibration.weights, x) + self.calibration.intercept))))
-
-
-def _fit(evidence: list[dict], same: np.ndarray, names: tuple[str, ...], fitted_on: str, l2: float = 0.0) -> _Fit:
-    nulls = fit_nulls([e for e, s in zip(evidence, same) if not s], names)
-    X = np.array([feature_values(e, names, nulls) for e in evidence])
-    return _Fit(fit_calibration(X, same, fitted_on, names, nulls, l2), names)
+def _fit(evidence: list[dict], same: np.ndarray, names: tuple[str, ...], fitted_on: str, l2: float,
+         without_words: Calibration) -> Calibration:  # fmt: skip
+    """A calibration fitted on the pairs with lyric evidence (all of them for a pitch-only fit); pairs
+    without are judged by ``without_words``, as the shipped calibration judges them."""
+    words = "words" in names or "words_z" in names
+    rows = [n for n, e in enumerate(evidence) if e["words"] is not None or not words]
+    nulls = fit_nulls([evidence[n] for n in rows if not same[n]], names)
+    X = np.array([feature_values(evidence[n], names, nulls) for n in rows])
+    fitted = fit_calibration(X, same[rows], fitted_on, names, nulls, l2)
+    return replace(fitted, without_words=without_words) if words else fitted
 
 
 def _fitted_on(data: str, n: int, versions: int) -> str:

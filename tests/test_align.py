@@ -133,7 +133,21 @@ def test_shipped_calibration_says_where_it_comes_from():
     from homage.align.verdict import load_calibration
 
     cal = load_calibration()
-    assert "corpus" in cal.fitted_on and cal.n_pairs > 100 and cal.slope > 0
+    assert "real covers" in cal.fitted_on and "words" in cal.features and cal.n_pairs > 1000 and cal.slope > 0
+    assert "corpus" in cal.without_words.fitted_on and "words" not in cal.without_words.features  # instrumental
+
+
+def test_a_pair_without_words_is_judged_on_what_it_has_not_penalised():
+    """Abstention, not penalty: a pair with no lyric evidence is judged by the fit without words; with
+    words, more shared words make a version more likely."""
+    from homage.align.verdict import load_calibration
+
+    calibration = load_calibration()
+    rng = np.random.default_rng(1)
+    a = rng.random((200, 24)).astype(np.float32)
+    al = Prepared(a).align(np.roll(a, 3, axis=0), melody=True)
+    assert calibration.probability(al, 0.5) == calibration.without_words.probability(al, 0.5)
+    assert calibration.probability(al, 0.5, 0.02) < calibration.probability(al, 0.5, 0.3) < calibration.probability(al, 0.5, 0.6)
 
 
 def test_fuse_uses_both_scores():

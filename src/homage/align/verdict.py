@@ -36,7 +36,6 @@ FEATURES: dict[str, Callable] = {
     "log_max": lambda al, sim, words: np.log(max(al.frames_a, al.frames_b, 1)),
     "similarity": lambda al, sim, words: sim,  # cosine of the two embeddings
     "words": lambda al, sim, words: words,  # cosine of the words' TF-IDF vectors
-    "has_words": lambda al, sim, words: float(words is not None),  # both have lyric evidence
 }
 IN_NULL_UNITS = "_z"  # a feature named "score_min_z" reads "score_min" in units of its Null
 
@@ -114,6 +113,10 @@ class Calibration:
     n_pairs: int
     features: tuple[str, ...] = ("score",)
     nulls: dict[str, Null] = field(default_factory=dict)  # of the scores the features read in null units
+    # the fit that judges a pair without lyric evidence (an instrumental recording on either side, or one
+    # not transcribed): abstention, not penalty — such a pair is judged on what it has, as if words did
+    # not exist, never as two songs whose words differ
+    without_words: Calibration | None = None
 
     @property
     def slope(self) -> float:
@@ -124,13 +127,17 @@ class Calibration:
         """That the pair is a version pair, from its Alignment, the cosine ``similarity`` of its embeddings
         and the similarity of its ``words`` (None: either has no lyric evidence) — or, for a score-only fit,
         from its score."""
+        if isinstance(evidence, (int, float, np.floating)):
+            return _logistic(self.weights[0] * float(evidence) + self.intercept)
         if "similarity" in self.features and similarity is None:
             raise ParameterError("this calibration reads the embeddings' similarity: pass it with the alignment")
-        if isinstance(evidence, (int, float, np.floating)):
-            values = [evidence]
-        else:
-            values = feature_values(evidence_of(evidence, similarity, words), self.features, self.nulls)
-        return _logistic(float(np.dot(self.weights, values)) + self.intercept)
+        return self.probability_of(evidence_of(evidence, similarity, words))
+
+    def probability_of(self, evidence: dict) -> float:
+        """:meth:`probability` of a pair's evidence as :func:`evidence_of` gives it."""
+        if evidence["words"] is None and self.without_words is not None:
+            return self.without_words.probability_of(evidence)
+        return _logistic(float(np.dot(self.weights, feature_values(evidence, self.features, self.nulls))) + self.intercept)
 
     def verdict(self, evidence, similarity: float | None = None, words: float | None = None) -> str:
         return verdict_of(self.probability(evidence, similarity, words))
@@ -176,11 +183,16 @@ def verdict_of(probability: float) -> str:
 @functools.lru_cache(maxsize=8)
 def load_calibration(path: str | Path = CALIBRATION_FILE) -> Calibration:
     """The calibration stored at ``path`` (read once per process; a Calibration is immutable)."""
-    data = json.loads(Path(path).read_text())
+    return _calibration_of(json.loads(Path(path).read_text()))
+
+
+def _calibration_of(data: dict) -> Calibration:
     if "slope" in data:  # a score-only fit written before features were named
         data = {"weights": [data.pop("slope")], **data, "features": ["score"]}
     nulls = {name: Null(tuple(null["mean"]), tuple(null["log_spread"])) for name, null in data.pop("nulls", {}).items()}
-    return Calibration(**{**data, "weights": tuple(data["weights"]), "features": tuple(data["features"]), "nulls": nulls})
+    without = data.pop("without_words", None)
+    return Calibration(**{**data, "weights": tuple(data["weights"]), "features": tuple(data["features"]), "nulls": nulls,
+                          "without_words": None if without is None else _calibration_of(without)})  # fmt: skip
 
 
 def fit_calibration(X: np.ndarray, is_version: np.ndarray, fitted_on: str, features: tuple[str, ...] = ("score",),
