@@ -28,6 +28,7 @@ MIN_SHARED_WORDS = 4  # shortest run of words two recordings must share to show 
 NO_SPEECH = (0.6, -1.0)  # Whisper's own test: no_speech_prob above and avg_logprob below → silence
 LOOP_MIN_REPEATS = 3  # a phrase repeated back to back this often is a decoding loop
 LOOP_MAX_WORDS = 16  # longest phrase looked for as a loop
+LINE_GAP_S = 1.0  # a pause this long between two words ends a line
 BACKGROUND_SONGS = 100  # the general-English prior on document frequencies counts as this many songs
 SONG_WORDS = 250  # words in a typical song, for the prior
 # What Whisper writes over music, applause or silence; normalised, whole-segment matches.
@@ -88,20 +89,37 @@ class Lyrics:
 
 
 def clean(transcript: Transcript) -> Lyrics:
-    """The :class:`Lyrics` of a transcript: no-speech and filler segments dropped, decoding loops and
-    repeated lines collapsed."""
+    """The :class:`Lyrics` of a transcript: no-speech segments, filler lines and phrases dropped, decoding
+    loops and repeated lines collapsed."""
     words: list[TimedWord] = []
     seen_lines: set[tuple[str, ...]] = set()
     for segment in transcript.segments:
         if _is_silence(segment):
             continue
-        line = _collapse_loops(_without_filler(_timed_words(segment)))
-        key = tuple(w.word for w in line)
-        if not key or " ".join(key) in FILLER or key in seen_lines:
-            continue
-        seen_lines.add(key)
-        words.extend(line)
+        for line in _lines(segment):
+            line = _collapse_loops(_without_filler(line))
+            key = tuple(w.word for w in line)
+            if not key or " ".join(key) in FILLER or key in seen_lines:
+                continue
+            seen_lines.add(key)
+            words.extend(line)
     return Lyrics(tuple(words))
+
+
+def _lines(segment: Segment) -> list[list[TimedWord]]:
+    """A segment's words as sung lines: a line ends at a word that ends a clause (. , ! ? ;) or before a
+    pause of :data:`LINE_GAP_S`."""
+    if not segment.words:
+        return [_timed_words(segment)]
+    lines, line = [], []
+    for n, w in enumerate(segment.words):
+        line += [TimedWord(t, w.start, w.end) for t in tokens(w.text)]
+        following = segment.words[n + 1] if n + 1 < len(segment.words) else None
+        if following is None or w.text.rstrip()[-1:] in ".,!?;" or following.start - w.end > LINE_GAP_S:
+            if line:
+                lines.append(line)
+            line = []
+    return lines
 
 
 def _is_silence(segment: Segment) -> bool:
