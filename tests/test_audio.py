@@ -125,3 +125,27 @@ def test_max_duration_is_configurable(tmp_path):
     path = write(tmp_path / "piece.wav", synth_piece(1, seconds=8))
     assert "too long" in _reason(path, max_duration=5.0)
     assert len(audio.load(path, max_duration=10.0)) == 8 * SR
+
+
+def test_decoding_in_several_threads_leaves_stderr_where_it_was(tmp_path):
+    """Threads that open files at once (the API decodes on a thread pool) never leave fd 2 silenced."""
+    import subprocess
+    import sys
+
+    song = write(tmp_path / "song.wav", synth_piece(1, seconds=3.0))
+    script = f"""
+import os, threading
+from homage import audio
+def work():
+    for _ in range(30):
+        audio.load({str(song)!r}, sr=16000)
+        audio.probe({str(song)!r})
+threads = [threading.Thread(target=work) for _ in range(4)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+os.write(2, b"stderr still reaches its file\\n")
+"""
+    log = tmp_path / "stderr.log"
+    with open(log, "wb") as err:
+        subprocess.run([sys.executable, "-c", script], stderr=err, check=True, timeout=120)
+    assert "stderr still reaches its file" in log.read_text()

@@ -10,6 +10,7 @@ in memory as such. Files are opened as file objects, so any name the file system
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -335,19 +336,33 @@ def _container(head: bytes) -> str | None:
 
 @contextmanager
 def _quiet_native_stderr():
-    """Silence what native decoders (libmpg123) print on fd 2; our own errors carry the reason."""
+    """Silence what native decoders (libmpg123) print on fd 2 while a file is opened; our own errors carry
+    the reason. fd 2 is process-wide: the first thread in points it at /dev/null and the last one out puts
+    it back (counted under a lock), so threads that overlap never leave it silenced."""
+    global _quiet_count, _saved_stderr
+    with _quiet_lock:
+        if _quiet_count == 0:
+            try:
+                _saved_stderr = os.dup(2)
+                with open(os.devnull, "wb") as devnull:
+                    os.dup2(devnull.fileno(), 2)
+            except OSError:
+                _saved_stderr = None
+        _quiet_count += 1
     try:
-        saved = os.dup(2)
-    except OSError:
         yield
-        return
-    with open(os.devnull, "wb") as devnull:
-        os.dup2(devnull.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+    finally:
+        with _quiet_lock:
+            _quiet_count -= 1
+            if _quiet_count == 0 and _saved_stderr is not None:
+                os.dup2(_saved_stderr, 2)
+                os.close(_saved_stderr)
+                _saved_stderr = None
+
+
+_quiet_lock = threading.Lock()
+_quiet_count = 0
+_saved_stderr: int | None = None
 
 
 def _import_av():

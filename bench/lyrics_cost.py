@@ -1,0 +1,70 @@
+"""Seconds a person waits with the words on: indexing songs with their words, a one-shot `homage query` of
+a new file, a one-shot `homage compare` of two new files — each a new process, with an empty feature cache.
+
+    .venv/bin/python bench/lyrics_cost.py FOLDER [--songs 6] [--catalog CAT] [--markdown]
+
+FOLDER holds songs (e.g. ../shared/data/covers80-dev); the files nearest 4 minutes are used. Indexing is
+timed on ``--songs`` of them with two workers and given per 4 minutes of audio; the query runs against
+``--catalog`` (default: the catalog just built) with a file of FOLDER it does not hold; the compare takes
+two files. Each command is run with and without the words (``--no-lyrics``). Budgets: index ≤ 8 s per
+4-minute song, query ≤ 10 s, compare ≤ 12 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import soundfile as sf
+
+from homage import audio
+
+HOMAGE = Path(sys.executable).with_name("homage")
+
+
+def timed(*args: str, cache: str) -> float:
+    """Wall seconds of one homage command in a new process, with the feature cache at ``cache``."""
+    started = time.perf_counter()
+    subprocess.run([str(HOMAGE), *args], check=True, capture_output=True, env={**os.environ, "HOMAGE_CACHE": cache})
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder")
+    parser.add_argument("--songs", type=int, default=6)
+    parser.add_argument("--catalog")
+    parser.add_argument("--markdown", action="store_true", help="(the table is Markdown in any case)")
+    args = parser.parse_args()
+    files = sorted(audio.find_audio(args.folder), key=lambda p: abs(sf.info(str(p)).duration - 240.0))
+    songs, (query_file, compare_a, compare_b) = files[: args.songs], files[args.songs : args.songs + 3]
+    minutes = sum(sf.info(str(p)).duration for p in songs) / 60
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        folder = Path(work) / "songs"
+        folder.mkdir()
+        for p in songs:
+            (folder / p.name).symlink_to(p.resolve())
+        for words in ("--lyrics", "--no-lyrics"):
+            catalog = args.catalog or str(Path(work) / f"catalog{words}")
+            index_s = timed("index", str(folder), "-c", str(Path(work) / f"catalog{words}"), "-j", "2", words,
+                            cache=tempfile.mkdtemp(dir=work))  # fmt: skip
+            query_s = timed("query", str(query_file), "-c", catalog, words, cache=tempfile.mkdtemp(dir=work))
+            compare_s = timed("compare", str(compare_a), str(compare_b), words, cache=tempfile.mkdtemp(dir=work))
+            rows.append((words, index_s / minutes * 4, query_s, compare_s))
+    durations = ", ".join(f"{sf.info(str(p)).duration / 60:.1f}" for p in (query_file, compare_a, compare_b))
+    print(f"### Seconds waited ({len(songs)} songs indexed, {minutes:.0f} min of audio; query and compare files of {durations} min)\n")
+    print("| words | index, per 4-min song (2 workers) | one-shot query | one-shot compare |")
+    print("|---|---:|---:|---:|")
+    for words, index_s, query_s, compare_s in rows:
+        print(f"| {words} | {index_s:.1f} s | {query_s:.1f} s | {compare_s:.1f} s |")
+    print("| budget (with words) | 8 s | 10 s | 12 s |")
+
+
+if __name__ == "__main__":
+    main()
