@@ -106,14 +106,15 @@ def model_path(name: str) -> str:
 @functools.lru_cache(maxsize=2)
 def load_model(name: str = DEFAULT_MODEL, threads: int = 0):
     """The faster-whisper model ``name`` on the CPU, int8 (loaded once per process), on ``threads`` threads
-    (0: as many as ``OMP_NUM_THREADS`` allows — one in an executor's worker —, else up to 4)."""
+    (0: as many as ``OMP_NUM_THREADS`` allows — one in an executor's worker —, else up to 4); two threads may
+    transcribe at once (a comparison of two new files)."""
     try:
         from faster_whisper import WhisperModel
     except ImportError as exc:
         raise ConfigError(f"transcribing the words needs the optional package faster-whisper: {EXTRA_HINT}") from exc
     threads = threads or int(os.environ.get("OMP_NUM_THREADS") or 0) or min(os.cpu_count() or 1, 4)
     try:
-        return WhisperModel(model_path(name), device="cpu", compute_type="int8", cpu_threads=threads)
+        return WhisperModel(model_path(name), device="cpu", compute_type="int8", cpu_threads=threads, num_workers=2)
     except (OSError, RuntimeError, ValueError) as exc:
         raise ConfigError(f"cannot load the lyrics model {name!r}: {exc}") from exc
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,11 +55,12 @@ def analyze_file(
         X = feature(embedder.feature)
         return np.append(embedder.embed(X), X.shape[-1] / embedder.feature.frame_rate).astype(np.float32)
 
-    entry = cache.get_or_compute("embedding", embedder.identity, content_hash, embed)
-    seq = _cached_sequence(cache, content_hash, lambda: feature(CQTSpec())) if sequence else None
-    found = None
-    if words is not None:
-        found = words_of(transcript_of(path, cache, words, content_hash=content_hash, max_duration=max_duration))
+    with ThreadPoolExecutor(1) as beside:  # the words are transcribed while the pitch features are computed
+        transcript = beside.submit(transcript_of, path, cache, words, content_hash=content_hash,
+                                   max_duration=max_duration) if words is not None else None  # fmt: skip
+        entry = cache.get_or_compute("embedding", embedder.identity, content_hash, embed)
+        seq = _cached_sequence(cache, content_hash, lambda: feature(CQTSpec())) if sequence else None
+        found = words_of(transcript.result()) if transcript is not None else None
     tags = audio.read_tags(path)
     return NewRecording(str(path), content_hash, entry[:-1], float(entry[-1]), tags.get("title"), tags.get("artist"),
                         tags.get("album"), seq, found, tuple(dict.fromkeys(problems)))  # fmt: skip
@@ -68,8 +70,6 @@ def analyze_pair(a: str | Path, b: str | Path, embedder: Embedder, cache: Featur
                  words: TranscribeOptions | None = None, max_duration: float = audio.MAX_DURATION_S) -> tuple[NewRecording, NewRecording]:  # fmt: skip
     """:func:`analyze_file` of two files at once, on two threads (decoding, the CQT and transcription
     release the GIL): a comparison of two new files waits for the slower one, not for both."""
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(2) as threads:
         ea, eb = threads.map(lambda p: analyze_file(p, embedder, cache, words=words, max_duration=max_duration), (a, b))
     return ea, eb
