@@ -40,7 +40,11 @@ RayAddressOpt = Annotated[
 ]
 LyricsOpt = Annotated[
     Optional[bool],
-    typer.Option("--lyrics/--no-lyrics", help="Transcribe and match the sung words [default: when the lyrics extra is installed]."),
+    typer.Option("--lyrics/--no-lyrics", help="Transcribe and match the sung words (default: when the lyrics extra is installed)."),
+]
+LyricsModelOpt = Annotated[
+    Optional[str],
+    typer.Option("--lyrics-model", help="faster-whisper model for the words, by name or folder (default: the packaged tiny.en)."),
 ]
 EmbedderOpt = Annotated[Optional[str], typer.Option("--embedder", help="Embedder name or checkpoint [default: csi].")]
 

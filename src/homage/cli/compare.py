@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from homage.cli.common import CacheOpt, EmbedderOpt, JsonOpt, LyricsOpt, MaxDurOpt, NoCacheOpt, command
+from homage.cli.common import CacheOpt, EmbedderOpt, JsonOpt, LyricsModelOpt, LyricsOpt, MaxDurOpt, NoCacheOpt, command
 
 
 @command
@@ -16,6 +16,7 @@ def compare(
     b: Annotated[Path, typer.Argument(help="Second recording.", readable=False)],
     embedder: EmbedderOpt = None,
     lyrics: LyricsOpt = None,
+    lyrics_model: LyricsModelOpt = None,
     report: Annotated[
         Optional[Path], typer.Option("--report", help="Write alignment.png and report.md into this folder.")
     ] = None,
@@ -28,7 +29,7 @@ def compare(
     from homage import pipeline
     from homage.cli.common import console, errors, feature_cache, minutes, print_json
 
-    result = pipeline.compare(a, b, embedder=embedder, words=lyrics, cache=feature_cache(cache, no_cache), max_duration=minutes(max_duration))
+    result = pipeline.compare(a, b, embedder=embedder, words=lyrics, lyrics_model=lyrics_model, cache=feature_cache(cache, no_cache), max_duration=minutes(max_duration))
     if json_out:
         print_json(result.to_json())
     else:

@@ -12,7 +12,7 @@ from homage.cli.common import (
     CatalogOpt,
     EmbedderOpt,
     JsonOpt,
-    LyricsOpt,
+    LyricsModelOpt, LyricsOpt,
     MaxDurOpt,
     NoCacheOpt,
     RayAddressOpt,
@@ -34,6 +34,7 @@ def index(
                                                    "from there), flat (exact), hnsw or ivfpq.")] = "auto",
     embedder: EmbedderOpt = None,
     lyrics: LyricsOpt = None,
+    lyrics_model: LyricsModelOpt = None,
     max_duration: MaxDurOpt = 30.0,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
@@ -48,7 +49,7 @@ def index(
     with FileProgress("embedding", disable=json_out) as progress:
         report = pipeline.index_dir(
             folder, catalog, embedder=embedder,
-            cache=feature_cache(cache, no_cache), workers=executor(workers, ray, ray_address), prune=prune, cohorts=cohorts, words=lyrics, index_kind=ann,
+            cache=feature_cache(cache, no_cache), workers=executor(workers, ray, ray_address), prune=prune, cohorts=cohorts, words=lyrics, lyrics_model=lyrics_model, index_kind=ann,
             max_duration=minutes(max_duration), on_start=lambda n: progress.stage("embedding", n), on_file=progress.item,
             on_warning=progress.warn, on_stage=progress.stage,
         )  # fmt: skip

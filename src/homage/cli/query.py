@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from homage.cli.common import CacheOpt, CatalogOpt, JsonOpt, LyricsOpt, MaxDurOpt, NoCacheOpt, command
+from homage.cli.common import CacheOpt, CatalogOpt, JsonOpt, LyricsModelOpt, LyricsOpt, MaxDurOpt, NoCacheOpt, command
 
 
 @command
@@ -21,6 +21,7 @@ def query(
                                              "(0: embedding only) [default: 100]."),  # fmt: skip
     ] = None,
     lyrics: LyricsOpt = None,
+    lyrics_model: LyricsModelOpt = None,
     max_duration: MaxDurOpt = 30.0,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
@@ -31,7 +32,7 @@ def query(
     from homage.cli.common import console, feature_cache, minutes, print_json
 
     depth = {} if rerank is None else {"rerank_depth": rerank}  # the library's default depth unless told
-    result = pipeline.query(file, catalog, k=k, words=lyrics, cache=feature_cache(cache, no_cache), max_duration=minutes(max_duration),
+    result = pipeline.query(file, catalog, k=k, words=lyrics, lyrics_model=lyrics_model, cache=feature_cache(cache, no_cache), max_duration=minutes(max_duration),
                             **depth)  # fmt: skip
     if json_out:
         print_json({"catalog": str(catalog), **result.to_json()})

@@ -75,6 +75,14 @@ def analyze_pair(a: str | Path, b: str | Path, embedder: Embedder, cache: Featur
     return ea, eb
 
 
+def transcription(words: bool | None, model: str | None = None) -> TranscribeOptions | None:
+    """How to transcribe the words, or None for no words: ``words`` None means when this installation can
+    transcribe; ``model`` a faster-whisper model by name or folder (default: the packaged ``tiny.en``)."""
+    if not (lyrics.available() if words is None else words):
+        return None
+    return TranscribeOptions(model=model) if model else TranscribeOptions()
+
+
 def words_of(transcript: Transcript) -> Words:
     """What a catalog keeps of a transcript: itself, and the terms and text of the words that count."""
     found = lyrics.clean(transcript)

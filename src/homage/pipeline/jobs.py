@@ -19,7 +19,6 @@ import numpy as np
 
 from homage import audio, lyrics
 from homage.align import SEQUENCE_COLUMNS, Prepared
-from homage.align.rerank import RERANK_DEPTH
 from homage.align.verdict import MAYBE_AT, VERSION_AT, judge, load_calibration
 from homage.atomic import atomic_write
 from homage.catalog import Catalog

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from homage import audio, lyrics
+from homage import audio
 from homage.align import SEQUENCE_COLUMNS, Prepared
 from homage.align.rerank import MIN_COHORT, RERANK_DEPTH, align_candidates, cohort_of
 from homage.catalog import Catalog, NewRecording
@@ -17,7 +17,7 @@ from homage.features.cache import FeatureCache
 from homage.lyrics import TranscribeOptions
 from homage.models import Embedder, get_embedder
 from homage.parallel import DEFAULT_WORKERS, Executor, as_executor
-from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND, Analyze, warm_up
+from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND, Analyze, transcription, warm_up
 
 COMMIT_EVERY = 32  # files per catalog transaction while indexing
 
@@ -98,6 +98,7 @@ def index_dir(
     prune: bool = False,
     cohorts: bool = True,
     words: bool | None = None,
+    lyrics_model: str | None = None,
     index_kind: str = "auto",
     max_duration: float = audio.MAX_DURATION_S,
     on_start: Callable[[int], None] | None = None,
@@ -112,8 +113,8 @@ def index_dir(
     every few files (and what is done when the run is interrupted), so an interrupted run keeps what it
     finished. ``prune`` removes catalogued files under ``root`` that no longer exist; ``cohorts`` False
     leaves the recordings' cohorts to a later run (a bulk load). ``words`` (None: when this installation
-    can transcribe) transcribes each recording's sung words, and those of recordings under ``root``
-    indexed earlier without them. ``embedder`` (for a new
+    can transcribe) transcribes each recording's sung words (with ``lyrics_model``, default the packaged
+    ``tiny.en``), and those of recordings under ``root`` indexed earlier without them. ``embedder`` (for a new
     catalog; a name or an Embedder) defaults to the catalog's own, or the shipped one.
     ``on_start(n_files_to_report)``, ``on_file(path, error_or_None)`` and ``on_warning(line)`` (a file
     indexed with a problem worked around, e.g. truncated) report progress; ``on_stage(name, total)`` starts
@@ -124,7 +125,7 @@ def index_dir(
     executor = as_executor(workers)  # a bad value is refused before any work
     cache = cache if cache is not None else FeatureCache.default()
     report = IndexReport()
-    options = TranscribeOptions() if (lyrics.available() if words is None else words) else None
+    options = transcription(words, lyrics_model)
     files = audio.find_audio(root, on_skip=report.failed.append)
     report.found = len(files) + len(report.failed)
     with open_catalog(catalog_path, create=True, index_kind=index_kind) as catalog, catalog.writer(wait=lock_wait):

@@ -15,9 +15,9 @@ from homage.align.rerank import RERANK_DEPTH, Cohort, rerank
 from homage.align.verdict import judge
 from homage.catalog import Catalog, Recording, Words
 from homage.features.cache import FeatureCache
-from homage.lyrics import TranscribeOptions, Transcript
+from homage.lyrics import Transcript
 from homage.models import DEFAULT_EMBEDDER, Embedder, get_embedder
-from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND, analyze_file, analyze_pair, pair_evidence
+from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND, analyze_file, analyze_pair, pair_evidence, transcription
 from homage.pipeline.library import CatalogLike, embedder_for, open_catalog
 
 RERANKED = "+rerank"
@@ -134,6 +134,7 @@ def query(
     k: int = 10,
     rerank_depth: int = RERANK_DEPTH,
     words: bool | None = None,
+    lyrics_model: str | None = None,
     cache: FeatureCache | None = None,
     max_duration: float = audio.MAX_DURATION_S,
 ) -> QueryResult:
@@ -144,10 +145,11 @@ def query(
     ranks far down is still found by its lyrics. Every candidate is aligned with the query and the list is
     re-ordered by the fused embedding + alignment + words score (:func:`homage.align.rerank.rerank`), each
     with its verdict (:func:`homage.align.verdict.judge`, among the candidates judged); ``rerank_depth=0``
-    ranks by the embedding alone. ``words`` None: when this installation can transcribe.
+    ranks by the embedding alone. ``words`` None: when this installation can transcribe; ``lyrics_model``:
+    a faster-whisper model by name or folder (default: the packaged ``tiny.en``).
     """
     cache = cache if cache is not None else FeatureCache.default()
-    options = TranscribeOptions() if rerank_depth and (lyrics.available() if words is None else words) else None
+    options = transcription(words, lyrics_model) if rerank_depth else None
     with open_catalog(catalog_path) as catalog:
         embedder = embedder_for(catalog)
         item = analyze_file(path, embedder, cache, sequence=rerank_depth > 0, words=options, max_duration=max_duration)
@@ -250,6 +252,7 @@ def compare(
     *,
     embedder: Embedder | str | None = None,
     words: bool | None = None,
+    lyrics_model: str | None = None,
     cache: FeatureCache | None = None,
     max_duration: float = audio.MAX_DURATION_S,
 ) -> Comparison:
@@ -259,7 +262,7 @@ def compare(
     the lines both sing with their times."""
     embedder = embedder if isinstance(embedder, Embedder) else get_embedder(embedder)
     cache = cache if cache is not None else FeatureCache.default()
-    options = TranscribeOptions() if (lyrics.available() if words is None else words) else None
+    options = transcription(words, lyrics_model)
     ea, eb = analyze_pair(a, b, embedder, cache, words=options, max_duration=max_duration)
     alignment, similarity = pair_evidence(ea, eb)
     word_score, lines = words_evidence(ea.words, eb.words)
