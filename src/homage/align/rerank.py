@@ -32,7 +32,7 @@ MIN_COHORT = 10
 # Weight of the words' similarity (z-scored among the candidates that have words) added to the fused pitch
 # score: fitted on real covers (covers80-dev), where no rendered recording can say anything, by
 # leave-one-work-out cross-validation (scripts/fit_real_covers.py; the figures in the README).
-LYRICS_WEIGHT = 0.75
+LYRICS_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
