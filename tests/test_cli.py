@@ -202,7 +202,7 @@ def test_library_query_is_what_the_command_prints(library, tmp_path):
     song = library / "work1" / "faster.ogg"
     printed = json.loads(run("query", song, "--catalog", catalog, "--json").stdout)
     called = pipeline.query(song, catalog).to_json()  # no arguments: the command's defaults
-    assert printed["pipeline"] == called["pipeline"] == "csi+rerank100"
+    assert printed["pipeline"] == called["pipeline"] == "csi+rerank100+lyrics"
     assert [r["path"] for r in printed["results"]] == [r["path"] for r in called["results"]]
     assert [r["verdict"] for r in printed["results"]] == [r["verdict"] for r in called["results"]]
 
