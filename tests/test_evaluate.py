@@ -39,7 +39,7 @@ def test_folder_per_work(piece_dir, tmp_path):
     assert r["map"] > 0.5 and r["mean_distance_versions"] < r["mean_distance_non_versions"]
     assert "MAP" in result.stdout
     report = (tmp_path / "report" / "report.md").read_text()
-    assert "Nearest-neighbour accuracy" in report and "| csi+rerank100 |" in report
+    assert "Nearest-neighbour accuracy" in report and "| csi+rerank100+lyrics |" in report
     assert (tmp_path / "report" / "distances-csi+rerank100.png").stat().st_size > 1000
     assert (tmp_path / "report" / "pr-csi+rerank100.png").stat().st_size > 1000
 
