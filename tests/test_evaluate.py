@@ -40,8 +40,8 @@ def test_folder_per_work(piece_dir, tmp_path):
     assert "MAP" in result.stdout
     report = (tmp_path / "report" / "report.md").read_text()
     assert "Nearest-neighbour accuracy" in report and "| csi+rerank100+lyrics |" in report
-    assert (tmp_path / "report" / "distances-csi+rerank100.png").stat().st_size > 1000
-    assert (tmp_path / "report" / "pr-csi+rerank100.png").stat().st_size > 1000
+    assert (tmp_path / "report" / "distances-csi+rerank100+lyrics.png").stat().st_size > 1000
+    assert (tmp_path / "report" / "pr-csi+rerank100+lyrics.png").stat().st_size > 1000
 
 
 def test_csv_layout_with_a_bad_file(piece_dir, tmp_path):
