@@ -108,3 +108,19 @@ def test_query_shows_the_groups(piece_dir, tmp_path):
     result = pipeline.query(piece_dir / "work1" / "original.wav", catalog).to_json()
     work1 = [r["group"] for r in result["results"] if "/work1/" in r["path"]]
     assert len(set(work1)) == 1 and work1[0] is not None
+
+
+def test_a_scan_after_the_catalog_changed_answers_anew(catalog, piece_dir, tmp_path):
+    """The resumed state is reused only while the answer cannot have changed: a version added to the
+    catalog after a first scan is flagged by the second."""
+    releases = tmp_path / "releases"
+    write(releases / "borrowed.flac", synth_piece(5, transpose=2))
+    state = tmp_path / "scan.jsonl"
+    first = pipeline.scan(releases, catalog, workers=1, state=state)
+    assert first.scanned == 1 and not [f for f in first.flags if f.verdict == "version"]
+    pipeline.index_dir(write(tmp_path / "new" / "original5.wav", synth_piece(5)), catalog, workers=1)
+    second = pipeline.scan(releases, catalog, workers=1, state=state)
+    assert second.scanned == 1 and second.resumed == 0
+    assert any(f.recording["path"].endswith("original5.wav") and f.verdict == "version" for f in second.flags)
+    third = pipeline.scan(releases, catalog, workers=1, state=state)  # nothing changed: resumed
+    assert third.resumed == 1 and third.scanned == 0 and third.flags == second.flags

@@ -367,7 +367,7 @@ class Catalog:
             for rid, w in words.items():
                 if self._db.execute("SELECT 1 FROM recordings WHERE id = ?", (rid,)).fetchone():
                     stored_words.store(self._db, rid, w)
-            self._write_meta(updated_at=_now())
+            self._bump_generation(_now())  # what queries answer changed
 
     def _has_words(self) -> bool:
         """Whether the database has the words' tables (a read-only catalog of an earlier format has not)."""

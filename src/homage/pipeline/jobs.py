@@ -12,13 +12,14 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from homage import audio, lyrics
 from homage.align import SEQUENCE_COLUMNS, Prepared
+from homage.align.rerank import FUSION_WEIGHTS, LYRICS_WEIGHT, RERANK_DEPTH
 from homage.align.verdict import MAYBE_AT, VERSION_AT, judge, load_calibration
 from homage.atomic import atomic_write
 from homage.catalog import Catalog
@@ -27,7 +28,7 @@ from homage.errors import Failure, ParameterError
 from homage.features.cache import FeatureCache, default_cache_dir
 from homage.models import Embedder
 from homage.parallel import DEFAULT_WORKERS, Executor, as_executor
-from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND
+from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND, transcription
 from homage.pipeline.library import CatalogLike, embedder_for, open_catalog
 from homage.pipeline.search import alignment_json, query
 
@@ -75,12 +76,12 @@ class _ScanOne:
     """Query one file against the catalog, in a worker: each process opens the catalog (and loads its
     index) once."""
 
-    def __init__(self, catalog: str, threshold: float, k: int, cache: FeatureCache):
-        self.catalog, self.threshold, self.k, self.cache = catalog, threshold, k, cache
+    def __init__(self, catalog: str, threshold: float, k: int, cache: FeatureCache, words: bool | None = None):
+        self.catalog, self.threshold, self.k, self.cache, self.words = catalog, threshold, k, cache, words
 
     def __call__(self, item: tuple[str, str]) -> dict:
         path, content_hash = item
-        result = query(path, _shared_catalog(self.catalog), k=self.k, cache=self.cache)
+        result = query(path, _shared_catalog(self.catalog), k=self.k, words=self.words, cache=self.cache)
         flags = [Flag(result.query, m.recording.to_json(), m.verdict, m.probability, m.similarity,
                       alignment_json(m.alignment)).to_json()
                  for m in result.matches if m.probability is not None and m.probability >= self.threshold]  # fmt: skip
@@ -101,13 +102,16 @@ def scan(
     cache: FeatureCache | None = None,
     workers: int | Executor = DEFAULT_WORKERS,
     state: str | Path | None = None,
+    words: bool | None = None,
     on_start: Callable[[int], None] | None = None,
     on_file: Callable[[str, str | None], None] | None = None,
 ) -> ScanReport:
     """Query every audio file under ``root`` against the catalog (the default pipeline: the embedding's top
     100 re-ranked by alignment) and flag the catalogued recordings each is a version of, at or above
     ``threshold`` ("maybe" or "version"). Bad files are reported and skipped; what is done is kept in
-    ``state`` (default: in the feature cache folder), so an interrupted scan resumes where it stopped.
+    ``state`` (default: in the feature cache folder), so an interrupted scan resumes where it stopped —
+    only while its answers cannot have changed (same catalog content, embedder, calibration, weights and
+    words); otherwise it starts over. ``words``: as :func:`query` takes it.
     """
     if threshold not in THRESHOLDS:
         raise ParameterError(f"threshold must be one of {', '.join(THRESHOLDS)}, not {threshold!r}")
@@ -116,11 +120,12 @@ def scan(
     cache = cache if cache is not None else FeatureCache.default()
     root, catalog_path = audio.absolute(root), audio.absolute(catalog_path)
     with Catalog(catalog_path) as catalog:
-        embedder_for(catalog)  # a catalog this homage cannot query is an error before any work
+        embedder = embedder_for(catalog)  # a catalog this homage cannot query is an error before any work
+        answer = _answer_key(catalog, embedder, words)
     state = Path(state) if state else default_cache_dir() / "scans" / f"{stable_hash([str(root), str(catalog_path), threshold, k])}.jsonl"
     report = ScanReport(str(root), str(catalog_path), threshold, state=str(state))
     files = audio.find_audio(root, on_skip=report.failed.append)
-    done = _read_state(state)
+    done = _read_state(state, answer)
     todo = []
     for path in files:
         try:
@@ -139,8 +144,11 @@ def scan(
     for failure in report.failed if on_file else ():
         on_file(failure.path, failure.reason)
     state.parent.mkdir(parents=True, exist_ok=True)
-    task = _ScanOne(str(catalog_path), THRESHOLDS[threshold], k, cache)
-    with open(state, "a", encoding="utf-8") as log:
+    task = _ScanOne(str(catalog_path), THRESHOLDS[threshold], k, cache, words)
+    resuming = _state_key(state) == answer
+    with open(state, "a" if resuming else "w", encoding="utf-8") as log:
+        if not resuming:
+            log.write(json.dumps({"answer_key": answer}) + "\n")
         for (path, _), result in executor.map(task, todo):
             if isinstance(result, Failure):
                 report.failed.append(result)
@@ -156,11 +164,29 @@ def scan(
     return report
 
 
-def _read_state(path: Path) -> dict[str, dict]:
-    """What an earlier run of a scan recorded, by file (a torn last line from a kill is ignored)."""
+def _answer_key(catalog: Catalog, embedder: Embedder, words: bool | None) -> str:
+    """What decides a scan's answers beside the files: the catalog's content (its generation), the embedder,
+    the calibration, the ranking's weights and depth, and the words asked for."""
+    options = transcription(words)
+    return stable_hash([catalog.generation, embedder.identity, asdict(load_calibration()), FUSION_WEIGHTS, LYRICS_WEIGHT,
+                        RERANK_DEPTH, options.identity if options else None])  # fmt: skip
+
+
+def _state_key(path: Path) -> str | None:
+    """The answer key an earlier run of a scan recorded on its first line (None: none, or no file)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.loads(fh.readline()).get("answer_key")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return None
+
+
+def _read_state(path: Path, answer: str) -> dict[str, dict]:
+    """What an earlier run of the same scan recorded, by file — nothing when its answers could differ now
+    (the catalog, the model, the calibration or the words changed); a torn last line from a kill is ignored."""
     found = {}
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
+    if path.exists() and _state_key(path) == answer:
+        for line in path.read_text(encoding="utf-8").splitlines()[1:]:
             try:
                 row = json.loads(line)
                 found[row["path"]] = row
