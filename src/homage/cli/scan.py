@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from homage.cli.common import CacheOpt, CatalogOpt, JsonOpt, NoCacheOpt, RayAddressOpt, RayOpt, WorkersOpt, command
+from homage.cli.common import CacheOpt, CatalogOpt, JsonOpt, LyricsOpt, NoCacheOpt, RayAddressOpt, RayOpt, WorkersOpt, command
 
 
 @command
@@ -18,6 +18,7 @@ def scan(
     report: Annotated[Optional[Path], typer.Option("--report", help="Write report.html and flagged.csv here.")] = None,
     state: Annotated[Optional[Path], typer.Option(help="Where the scan keeps what it did, to resume [default: in the cache].")] = None,
     workers: WorkersOpt = 2,
+    lyrics: LyricsOpt = None,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
     ray: RayOpt = False,
@@ -31,7 +32,7 @@ def scan(
 
     features = feature_cache(cache, no_cache)
     with FileProgress("scanning", disable=json_out) as progress:
-        result = pipeline.scan(folder, catalog, threshold=threshold, workers=executor(workers, ray, ray_address),
+        result = pipeline.scan(folder, catalog, threshold=threshold, words=lyrics, workers=executor(workers, ray, ray_address),
                                cache=features, state=state,
                                on_start=lambda n: progress.stage("scanning", n), on_file=progress.item)  # fmt: skip
     written = pipeline.write_scan_report(result, report, cache=features) if report else None
