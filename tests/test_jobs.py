@@ -127,3 +127,18 @@ def test_a_scan_after_the_catalog_changed_answers_anew(catalog, piece_dir, tmp_p
     assert any(f.recording["path"].endswith("original5.wav") and f.verdict == "version" for f in second.flags)
     third = pipeline.scan(releases, catalog, workers=1, state=state)  # nothing changed: resumed
     assert third.resumed == 1 and third.scanned == 0 and third.flags == second.flags
+
+
+def test_compare_query_and_groups_judge_a_pair_alike(tmp_path):
+    """One judgement of a pair: compare, query (one candidate judged) and groups give one probability."""
+    music = tmp_path / "music"
+    a = write(music / "a.wav", synth_piece(3, seconds=20.0))
+    b = write(music / "b.wav", synth_piece(3, transpose=2, tempo=1.1, seconds=24.0))
+    catalog = tmp_path / "catalog"
+    pipeline.index_dir(music, catalog, workers=1)
+    pipeline.groups(catalog)
+    compared = pipeline.compare(a, b).probability
+    (match,) = pipeline.query(a, catalog, k=1).matches
+    linked = {row["path"].split("/")[-1]: row["probability"] for row in pipeline.group_table(catalog)}
+    assert match.recording.path == str(b)
+    assert match.probability == pytest.approx(compared, abs=1e-4) and linked["a.wav"] == pytest.approx(compared, abs=1e-4)
