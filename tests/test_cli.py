@@ -105,6 +105,7 @@ def test_compare_report(library, tmp_path):
     assert result.exit_code == 0, result.output
     report = (tmp_path / "rep" / "report.md").read_text()
     assert "**Verdict: version**" in report and "| 1 |" in report and "-2 semitones" in report
+    assert "No lyric evidence" in report  # synthesised tones have no words
     assert (tmp_path / "rep" / "alignment.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -44,6 +44,12 @@ def plot_alignment(comparison, target: str | Path | BinaryIO, config: AlignConfi
     return target
 
 
+def _calibrated_on(comparison) -> str:
+    if comparison.words is None:
+        return "pitch evidence only: calibrated on rendered versions of the homage corpus"
+    return "pitch and words: calibrated on real covers, leave-one-work-out cross-validated"
+
+
 def markdown(comparison, image: str | None = None) -> str:
     al = comparison.alignment
     lines = [
@@ -53,7 +59,7 @@ def markdown(comparison, image: str | None = None) -> str:
         f"- **B**: `{comparison.b}`",
         "",
         f"**Verdict: {comparison.verdict}** — probability that A and B are versions of one work: "
-        f"{comparison.probability:.2f} (calibrated on rendered versions of the homage corpus, not on real covers).",
+        f"{comparison.probability:.2f} ({_calibrated_on(comparison)}).",
         "",
         "| measure | value |",
         "| --- | --- |",
@@ -71,6 +77,14 @@ def markdown(comparison, image: str | None = None) -> str:
               for n, g in enumerate(al.segments, start=1)]  # fmt: skip
     if not al.segments:
         lines.append("| – | no matching passage | | | | |")
+    lines += ["", "## Shared lines", ""]
+    if comparison.words is None:
+        lines.append("No lyric evidence: one of them is instrumental, or was not transcribed.")
+    else:
+        lines += [f"Similarity of their words: {comparison.words:.2f}.", "", "| A | B | words |", "| ---: | ---: | --- |"]
+        lines += [f"| {clock(x.a_start)}–{clock(x.a_end)} | {clock(x.b_start)}–{clock(x.b_end)} | {x.text} |" for x in comparison.lines]
+        if not comparison.lines:
+            lines.append("| – | – | no line in common |")
     if image:
         lines += ["", "## Cross-recurrence", "", f"![cross-recurrence of A and B with the alignment]({image})",
                   "", "Dark cells: moments of A and B with similar pitch content (after transposition). Diagonal runs "
