@@ -170,6 +170,8 @@ class Catalog:
         if version not in ({FORMAT_VERSION, "2", "1"} if self.read_only else {FORMAT_VERSION}):  # read as they are
             raise CatalogError(f"{db}: catalog format {version} is not supported")
         self._has_sequences = version != "1"
+        # the words' tables (created by _migrate; a read-only catalog of an earlier format has none)
+        self._has_words = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'lyrics'").fetchone() is not None
         self._has_index_state = version == FORMAT_VERSION
         self._main: faiss.Index | None = None  # the main index, as the file self._main_file holds it
         self._main_file: str | None = None
@@ -335,7 +337,7 @@ class Catalog:
     def words_search(self, weights: dict[str, float], k: int, *, exclude: Iterable[int] = ()) -> list[int]:
         """The second first stage: ids of up to ``k`` recordings whose words best match a query's terms
         (``weights``: term → TF-IDF weight), best first."""
-        if not self._has_words():
+        if not self._has_words:
             return []
         return stored_words.search(self._db, weights, k, exclude)
 
@@ -343,22 +345,22 @@ class Catalog:
     def terms(self, ids: Iterable[int]) -> dict[int, dict[str, int]]:
         """The stored terms (word 1-2-grams and counts) of those of ``ids`` that were transcribed; an empty
         dict: no lyric evidence."""
-        return stored_words.terms_of(self._db, sorted({int(i) for i in ids})) if self._has_words() else {}
+        return stored_words.terms_of(self._db, sorted({int(i) for i in ids})) if self._has_words else {}
 
     @_locked
     def document_frequencies(self, terms: Iterable[str]) -> tuple[dict[str, int], int]:
         """How many catalogued recordings use each of ``terms``, and how many have words."""
-        return stored_words.frequencies(self._db, terms) if self._has_words() else ({}, 0)
+        return stored_words.frequencies(self._db, terms) if self._has_words else ({}, 0)
 
     @_locked
     def transcript(self, rid: int) -> tuple[str, str] | None:
         """``(model, transcript JSON)`` of a recording, or None when it was not transcribed."""
-        return stored_words.transcript_of(self._db, int(rid)) if self._has_words() else None
+        return stored_words.transcript_of(self._db, int(rid)) if self._has_words else None
 
     @_locked
     def without_words(self) -> list[int]:
         """Recordings never transcribed, by id."""
-        return stored_words.without_words(self._db) if self._has_words() else []
+        return stored_words.without_words(self._db) if self._has_words else []
 
     @_locked
     def set_words(self, words: dict[int, Words]) -> None:
@@ -368,10 +370,6 @@ class Catalog:
                 if self._db.execute("SELECT 1 FROM recordings WHERE id = ?", (rid,)).fetchone():
                     stored_words.store(self._db, rid, w)
             self._bump_generation(_now())  # what queries answer changed
-
-    def _has_words(self) -> bool:
-        """Whether the database has the words' tables (a read-only catalog of an earlier format has not)."""
-        return self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'lyrics'").fetchone() is not None
 
     @_locked
     def groups(self, ids: Iterable[int] | None = None) -> dict[int, tuple[int, int | None, float]]:

@@ -110,7 +110,7 @@ def _lines(segment: Segment) -> list[list[TimedWord]]:
     """A segment's words as sung lines: a line ends at a word that ends a clause (. , ! ? ;) or before a
     pause of :data:`LINE_GAP_S`."""
     if not segment.words:
-        return [_timed_words(segment)]
+        return [_spread_words(segment)]
     lines, line = [], []
     for n, w in enumerate(segment.words):
         line += [TimedWord(t, w.start, w.end) for t in tokens(w.text)]
@@ -126,11 +126,8 @@ def _is_silence(segment: Segment) -> bool:
     return segment.no_speech_prob > NO_SPEECH[0] and segment.avg_logprob < NO_SPEECH[1]
 
 
-def _timed_words(segment: Segment) -> list[TimedWord]:
-    """The segment's words, normalised (a word can normalise to several or to none), with their times;
-    the segment's span spread evenly when it has no word times."""
-    if segment.words:
-        return [TimedWord(t, w.start, w.end) for w in segment.words for t in tokens(w.text)]
+def _spread_words(segment: Segment) -> list[TimedWord]:
+    """The normalised words of a segment without word times, the segment's span spread evenly over them."""
     found = tokens(segment.text)
     step = (segment.end - segment.start) / max(len(found), 1)
     return [TimedWord(t, segment.start + n * step, segment.start + (n + 1) * step) for n, t in enumerate(found)]

@@ -125,7 +125,8 @@ def scan(
     state = Path(state) if state else default_cache_dir() / "scans" / f"{stable_hash([str(root), str(catalog_path), threshold, k])}.jsonl"
     report = ScanReport(str(root), str(catalog_path), threshold, state=str(state))
     files = audio.find_audio(root, on_skip=report.failed.append)
-    done = _read_state(state, answer)
+    resuming = _state_key(state) == answer
+    done = _read_state(state) if resuming else {}
     todo = []
     for path in files:
         try:
@@ -145,7 +146,6 @@ def scan(
         on_file(failure.path, failure.reason)
     state.parent.mkdir(parents=True, exist_ok=True)
     task = _ScanOne(str(catalog_path), THRESHOLDS[threshold], k, cache, words)
-    resuming = _state_key(state) == answer
     with open(state, "a" if resuming else "w", encoding="utf-8") as log:
         if not resuming:
             log.write(json.dumps({"answer_key": answer}) + "\n")
@@ -181,11 +181,11 @@ def _state_key(path: Path) -> str | None:
         return None
 
 
-def _read_state(path: Path, answer: str) -> dict[str, dict]:
-    """What an earlier run of the same scan recorded, by file — nothing when its answers could differ now
-    (the catalog, the model, the calibration or the words changed); a torn last line from a kill is ignored."""
+def _read_state(path: Path) -> dict[str, dict]:
+    """What an earlier run of the scan recorded, by file, after its answer key (a torn last line from a kill
+    is ignored); read only when that key is this run's."""
     found = {}
-    if path.exists() and _state_key(path) == answer:
+    if path.exists():
         for line in path.read_text(encoding="utf-8").splitlines()[1:]:
             try:
                 row = json.loads(line)

@@ -221,7 +221,8 @@ def _commit(catalog: Catalog, batch: list[NewRecording], embedder: Embedder, rep
     known = {r.path: r for r in (catalog.get(e.path) for e in batch) if r is not None}
     words_only = {known[e.path].id: e.words for e in batch
                   if e.path in known and known[e.path].content_hash == e.content_hash and e.words is not None}  # fmt: skip
-    catalog.set_words(words_only) if words_only else None
+    if words_only:
+        catalog.set_words(words_only)
     added, replaced = catalog.add([e for e in batch if known.get(e.path) is None or known[e.path].id not in words_only],
                                   embedder=embedder.identity, sequence_kind=SEQUENCE_KIND)  # fmt: skip
     report.added += added

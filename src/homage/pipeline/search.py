@@ -162,7 +162,8 @@ def query(
         word_scores = None
         if options is not None:
             query_terms = Counter(item.words.terms)
-            by_words = [i for i in _words_first_stage(catalog, query_terms, rerank_depth, exclude) if i not in set(ids.tolist())]
+            by_embedding = set(ids.tolist())
+            by_words = [i for i in _words_first_stage(catalog, query_terms, rerank_depth, exclude) if i not in by_embedding]
             if by_words:
                 _, X = catalog.vectors(by_words)
                 ids = np.concatenate([ids, np.array(by_words, dtype=np.int64)])
@@ -173,20 +174,18 @@ def query(
         stored = catalog.sequences(ids[aligned], SEQUENCE_KIND, SEQUENCE_COLUMNS) if rerank_depth else {}
         cohorts = catalog.cohorts(ids[aligned]) if rerank_depth else {}
         groups = {r: g for r, (g, _, _) in catalog.groups(ids).items()}
-        transcripts = {}
-    name = pipeline_name(embedder.name, rerank_depth, options is not None)
-    if not rerank_depth:
-        matches = [Match(n, recordings[i], s, s, group=groups.get(int(i))) for n, (i, s) in enumerate(zip(ids[:k], similarity[:k]), start=1)]
-        return QueryResult(item.path, name, embedder.identity, matches)
-    candidates = [_sequence(recordings[i], stored, embedder, cache, max_duration) if aligned[n] else None
-                  for n, i in enumerate(ids)]  # fmt: skip
-    ranked = rerank(Prepared(item.sequence, ALIGN_CONFIG), candidates, similarity, config=ALIGN_CONFIG,
-                    cohorts=[Cohort.from_array(*cohorts[i]) if i in cohorts else None for i in ids],
-                    words=word_scores)  # fmt: skip
+        name = pipeline_name(embedder.name, rerank_depth, options is not None)
+        if not rerank_depth:
+            matches = [Match(n, recordings[i], s, s, group=groups.get(int(i))) for n, (i, s) in enumerate(zip(ids[:k], similarity[:k]), start=1)]
+            return QueryResult(item.path, name, embedder.identity, matches)
+        candidates = [_sequence(recordings[i], stored, embedder, cache, max_duration) if aligned[n] else None
+                      for n, i in enumerate(ids)]  # fmt: skip
+        ranked = rerank(Prepared(item.sequence, ALIGN_CONFIG), candidates, similarity, config=ALIGN_CONFIG,
+                        cohorts=[Cohort.from_array(*cohorts[i]) if i in cohorts else None for i in ids],
+                        words=word_scores)  # fmt: skip
+        transcripts = {int(ids[c]): catalog.transcript(int(ids[c])) for c in ranked.order[:k]} if options is not None else {}
+    sung = lyrics.clean(Transcript.from_json(item.words.transcript)) if item.words is not None else None
     judged = sum(al is not None for al in ranked.alignments)
-    if options is not None:
-        with open_catalog(catalog_path) as catalog:
-            transcripts = {int(ids[c]): catalog.transcript(int(ids[c])) for c in ranked.order[:k]}
     matches = []
     for n, c in enumerate(ranked.order[:k], start=1):
         al = ranked.alignments[c]
@@ -194,7 +193,7 @@ def query(
         if al is not None:
             p, v = judge(al, float(similarity[c]), w, candidates=judged)
             verdict = {"probability": p, "verdict": v}
-        lines = _shared(item.words, transcripts.get(int(ids[c])))
+        lines = _shared(sung, transcripts.get(int(ids[c])))
         matches.append(Match(n, recordings[ids[c]], float(similarity[c]), float(ranked.scores[c]), al, **verdict,
                              group=groups.get(int(ids[c])), words=w, lines=lines))  # fmt: skip
     return QueryResult(item.path, name, embedder.identity, matches)
@@ -217,14 +216,14 @@ def _words_similarity(catalog: Catalog, terms: Counter, ids: np.ndarray) -> np.n
     return lyrics.similarities(terms, others, df, documents)
 
 
-def _shared(words: Words | None, stored: tuple[str, str] | None) -> list[lyrics.SharedLine]:
-    """The lines a query and a catalogued recording both sing (none without both transcripts)."""
-    if words is None or stored is None:
+def _shared(sung: lyrics.Lyrics | None, stored: tuple[str, str] | None) -> list[lyrics.SharedLine]:
+    """The lines a query (its cleaned words) and a catalogued recording both sing (none without both)."""
+    if sung is None or stored is None:
         return []
-    return lyrics.shared_lines(lyrics.clean(Transcript.from_json(words.transcript)), lyrics.clean(Transcript.from_json(stored[1])))
+    return lyrics.shared_lines(sung, lyrics.clean(Transcript.from_json(stored[1])))
 
 
-def words_evidence(a: Words | None, b: Words | None) -> tuple[float | None, list[lyrics.SharedLine]]:
+def _words_of_pair(a: Words | None, b: Words | None) -> tuple[float | None, list[lyrics.SharedLine]]:
     """The words' similarity of two recordings on their own (document frequencies: the two and the
     background; None when either has no lyric evidence) and the lines both sing."""
     if a is None or b is None or not a.terms or not b.terms:
@@ -265,6 +264,6 @@ def compare(
     options = transcription(words, lyrics_model)
     ea, eb = analyze_pair(a, b, embedder, cache, words=options, max_duration=max_duration)
     alignment, similarity = pair_evidence(ea, eb)
-    word_score, lines = words_evidence(ea.words, eb.words)
+    word_score, lines = _words_of_pair(ea.words, eb.words)
     probability, verdict = judge(alignment, similarity, word_score)
     return Comparison(ea.path, eb.path, embedder.identity, similarity, alignment, probability, verdict, word_score, lines)
