@@ -1,21 +1,28 @@
-"""`homage serve` under load: concurrent clients mixing query, compare and health against one server on
-loopback, for a bounded time and number of requests.
+"""`homage serve` under load: concurrent clients mixing query, compare (then its alignment picture, which
+another worker process may serve) and health against one server on loopback, for a bounded time and number
+of requests.
 
-    .venv/bin/python bench/api_load.py [--clients 50] [--seconds 60] [--workers 1] [--max-requests 20000]
+    .venv/bin/python bench/api_load.py [--clients 50] [--seconds 60] [--workers 1] [--kill-worker-at 20]
 
-The catalog holds 30 recordings of 30 s (six music21 pieces in five FluidSynth versions each); queries and
+The catalog holds 40 recordings of 30 s (eight music21 pieces in five FluidSynth versions each); queries and
 comparisons upload recordings of those pieces (features cached after their first request, as a catalog
-team's repeated checks would be), and one query in twenty uploads a text file on purpose (a 4xx expected).
-Prints requests served, p50/p95 latency per endpoint, unexpected errors (must be 0) and the server's
-resident memory at the start and the end.
+team's repeated checks would be), and one query in twenty uploads, on purpose, a text file or a file over
+the 2 MB upload limit (a 4xx expected). With ``--kill-worker-at S`` one worker process is killed (SIGKILL)
+S seconds in: requests it held fail (counted apart), the others must go on. Prints requests served, p50/p95
+latency per endpoint, unexpected errors (must be 0 without a kill), the server's resident memory (all its
+processes) at the start and the end, whether the catalog's recordings are unchanged and whether any upload's
+temporary folder is left behind.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import random
+import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -32,11 +39,29 @@ from rich.table import Table
 HOMAGE = [sys.executable, "-c", "from homage.cli.app import main; main()"]
 
 
+def children(pid: int) -> list[int]:
+    found = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in found.read_text().split()] if found.exists() else []
+
+
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Resident memory of a process and all its descendants."""
+    total, pending = 0.0, [pid]
+    while pending:
+        one = pending.pop()
+        try:
+            lines = Path(f"/proc/{one}/status").read_text().splitlines()
+            pending += children(one)
+        except FileNotFoundError:
+            continue
+        total += sum(int(line.split()[1]) / 1024 for line in lines if line.startswith("VmRSS:"))
+    return total
+
+
+def recordings_digest(catalog: Path) -> str:
+    with sqlite3.connect(f"{(catalog / 'catalog.sqlite').as_uri()}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT id, path, vector FROM recordings ORDER BY id").fetchall()
+    return hashlib.sha1(repr(rows).encode()).hexdigest()
 
 
 def make_music(folder: Path, n_pieces: int = 8, versions: int = 5) -> list[Path]:
@@ -62,6 +87,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--max-requests", type=int, default=20000)
+    parser.add_argument("--kill-worker-at", type=float, default=None, help="SIGKILL one worker this many seconds in")
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="homage-load-"))
@@ -70,11 +96,16 @@ def main() -> None:
     subprocess.run([*HOMAGE, "index", str(work / "music"), "--catalog", str(work / "catalog")], env=env, check=True,
                    capture_output=True)  # fmt: skip
     (work / "not-audio.mp3").write_text("this is not audio " * 100)
+    (work / "oversized.wav").write_bytes(os.urandom(3 << 20))
+    tmp = work / "tmp"
+    tmp.mkdir(exist_ok=True)
+    env["TMPDIR"] = str(tmp)  # where the server's uploads wait: checked for leftovers at the end
+    digest_before = recordings_digest(work / "catalog")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     server = subprocess.Popen([*HOMAGE, "serve", "--catalog", str(work / "catalog"), "--host", "127.0.0.1",
-                               "--port", str(port), "--workers", str(args.workers)], env=env,
+                               "--port", str(port), "--workers", str(args.workers), "--max-upload-mb", "2"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -86,7 +117,9 @@ def main() -> None:
             except httpx.TransportError:
                 time.sleep(0.2)
         memory_start = rss_mb(server.pid)
-        latencies, errors, deliberate = defaultdict(list), defaultdict(int), defaultdict(int)
+        latencies, errors, deliberate, killed = defaultdict(list), defaultdict(int), defaultdict(int), defaultdict(int)
+        kill_at = None if args.kill_worker_at is None else time.monotonic() + args.kill_worker_at
+        killing = [None]  # the worker killed, and until when its requests count as killed
         lock, served = threading.Lock(), [0]
         stop = time.monotonic() + args.seconds
 
@@ -105,45 +138,64 @@ def main() -> None:
                         if kind == "health":
                             response = http.get("/api/health")
                         elif kind == "query":
-                            path = work / "not-audio.mp3" if bad else rng.choice(music)
+                            path = rng.choice([work / "not-audio.mp3", work / "oversized.wav"]) if bad else rng.choice(music)
                             response = http.post("/api/query", files={"file": (path.name, path.read_bytes())})
                         else:
                             a, b = rng.sample(music, 2)
                             response = http.post("/api/compare", files={"a": (a.name, a.read_bytes()), "b": (b.name, b.read_bytes())})
+                            if response.status_code == 200:  # the picture, from whichever process answers
+                                record(kind, bad, response.status_code, time.monotonic() - started, started)
+                                kind, started = "picture", time.monotonic()
+                                response = http.get(response.json()["alignment_image"])
                         status = response.status_code
                     except httpx.HTTPError:
                         status = 0
-                    elapsed = time.monotonic() - started
-                    with lock:
-                        if bad and 400 <= status < 500:
-                            deliberate[kind] += 1
-                        elif status == 200:
-                            latencies[kind].append(elapsed)
-                        else:
-                            errors[kind] += 1
+                    record(kind, bad, status, time.monotonic() - started, started)
+
+        def record(kind: str, bad: bool, status: int, elapsed: float, started: float) -> None:
+            with lock:
+                if bad and 400 <= status < 500:
+                    deliberate[kind] += 1
+                elif status == 200:
+                    latencies[kind].append(elapsed)
+                elif killing[0] is not None and started < killing[0]:  # in flight when a worker was killed
+                    killed[kind] += 1
+                else:
+                    errors[kind] += 1
 
         threads = [threading.Thread(target=client, args=(n,)) for n in range(args.clients)]
         for thread in threads:
             thread.start()
+        if kill_at is not None:
+            time.sleep(max(0.0, kill_at - time.monotonic()))
+            workers = children(server.pid)
+            victim = workers[-1] if workers else server.pid
+            os.kill(victim, signal.SIGKILL)
+            killing[0] = time.monotonic()
+            print(f"killed worker process {victim} at {args.kill_worker_at:g} s", flush=True)
         for thread in threads:
             thread.join(args.seconds + 180)
         memory_end = rss_mb(server.pid)
     finally:
         server.terminate()
         server.wait(30)
+    left = sorted(p.name for p in tmp.glob("homage-upload-*"))
     table = Table(title=f"{args.clients} clients for {args.seconds:g} s against one server ({args.workers} worker process"
                         f"{'es' if args.workers > 1 else ''}), catalog of {len(music)} recordings", title_justify="left")  # fmt: skip
-    for col in ("endpoint", "served", "p50 (s)", "p95 (s)", "errors", "deliberate bad uploads (4xx)"):
+    for col in ("endpoint", "served", "p50 (s)", "p95 (s)", "errors", "deliberate bad uploads (4xx)", "lost to the kill"):
         table.add_column(col, justify="left" if col == "endpoint" else "right")
-    for kind in ("health", "query", "compare"):
+    for kind in ("health", "query", "compare", "picture"):
         values = sorted(latencies[kind])
         p = (lambda q: values[min(len(values) - 1, int(q * len(values)))]) if values else (lambda q: float("nan"))
-        table.add_row(kind, str(len(values)), f"{p(0.5):.3f}", f"{p(0.95):.3f}", str(errors[kind]), str(deliberate[kind]))
+        table.add_row(kind, str(len(values)), f"{p(0.5):.3f}", f"{p(0.95):.3f}", str(errors[kind]), str(deliberate[kind]),
+                      str(killed[kind]))  # fmt: skip
     total = sum(map(len, latencies.values()))
     table.add_row("all", str(total), f"{statistics.median([v for vs in latencies.values() for v in vs]):.3f}" if total else "",
-                  "", str(sum(errors.values())), str(sum(deliberate.values())), style="bold")  # fmt: skip
-    Console(width=140).print(table)
-    print(f"server memory (resident): {memory_start:.0f} MB at the start, {memory_end:.0f} MB at the end")
+                  "", str(sum(errors.values())), str(sum(deliberate.values())), str(sum(killed.values())), style="bold")  # fmt: skip
+    Console(width=160).print(table)
+    print(f"server memory (resident, all its processes): {memory_start:.0f} MB at the start, {memory_end:.0f} MB at the end")
+    print(f"catalog's recordings unchanged: {recordings_digest(work / 'catalog') == digest_before}; "
+          f"upload folders left behind: {len(left)} {left[:3] if left else ''}")
 
 
 if __name__ == "__main__":

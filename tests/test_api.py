@@ -218,3 +218,45 @@ def test_scan_job_over_uploads(server, piece_dir):
     assert any(f["path"] == "borrowed.wav" and "/work2/" in f["recording"]["path"] for f in result["flagged"])
     assert [f["path"] for f in result["failed"]] == ["junk.mp3"]
     assert list(server.tmp.iterdir()) == []  # the uploads lived as long as the job
+
+
+def test_two_server_processes_share_comparisons_and_jobs(indexed, piece_dir, tmp_path):
+    """`serve --workers 2`: a follow-up request may reach the other process; it must find what the first did."""
+    import shutil
+
+    catalog = tmp_path / "catalog"
+    shutil.copytree(indexed, catalog)
+    settings = ServeSettings(catalog, token="s3cret", max_upload_mb=5, tmp=tmp_path)
+    with TestClient(create_app(settings)) as first, TestClient(create_app(settings)) as second:
+        compared = first.post("/api/compare", files={"a": upload(piece_dir / "work1" / "original.wav"),
+                                                     "b": upload(piece_dir / "work1" / "faster.ogg")}).json()  # fmt: skip
+        png = second.get(compared["alignment_image"])
+        assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
+        job = first.post("/api/jobs/groups", headers=TOKEN).json()
+        status = wait_for(second, job)
+        assert status["state"] == "done" and status["done"] == status["total"] == 6 and status["result"]["groups"] == 3
+        assert second.get("/api/comparisons/0123/alignment.png").status_code == 404
+        assert second.get("/api/jobs/0123").status_code == 404
+
+
+def test_a_job_whose_process_died_reads_failed_and_its_uploads_go(indexed, tmp_path):
+    import shutil
+    import sqlite3
+    import time
+
+    from homage.api.recent import FILE_NAME
+
+    catalog = tmp_path / "catalog"
+    shutil.copytree(indexed, catalog)
+    dead = 999_999_999  # above any process id Linux gives
+    orphan = tmp_path / f"homage-upload-{dead}-abc"
+    orphan.mkdir()
+    (orphan / "half-received.mp3").write_bytes(b"\xff" * 100)
+    settings = ServeSettings(catalog, max_upload_mb=5, tmp=tmp_path)
+    with TestClient(create_app(settings)) as client:
+        assert not orphan.exists()  # left by a killed process: removed when a server starts
+        with sqlite3.connect(catalog / FILE_NAME) as db:
+            db.execute("INSERT INTO jobs (key, kind, pid, updated, state) VALUES ('k1', 'scan', ?, ?, 'running')",
+                       (dead, time.time()))  # fmt: skip
+        status = client.get("/api/jobs/k1").json()
+        assert status["state"] == "failed" and f"pid {dead}" in status["error"]

@@ -16,9 +16,7 @@ import ipaddress
 import os
 import shutil
 import tempfile
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from homage import audio, pipeline
+from homage.api.recent import Recent, alive, recent_file
 from homage.catalog import Catalog
 from homage.errors import AudioError, CatalogError, HomageError
 from homage.features.cache import FeatureCache
@@ -37,7 +36,7 @@ from homage.pipeline.analysis import warm_up
 
 STATIC = Path(__file__).with_name("static")
 CHUNK = 1 << 20
-KEPT_COMPARISONS = 64  # recent comparisons whose alignment picture can be fetched
+TEMPORARY_PREFIX = "homage-upload-"  # then the process id: what a killed process left is removed at the next start
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,8 @@ class ServeSettings:
 
 
 class _State:
-    """What a server process loads once: the open catalog, its embedder, the cache, recent comparisons."""
+    """What a server process loads once: the open catalog, its embedder, the cache; and where it shares recent
+    comparisons and jobs with the other processes serving this catalog."""
 
     def __init__(self, settings: ServeSettings):
         self.settings = settings
@@ -78,18 +78,9 @@ class _State:
         self.embedder = pipeline.embedder_for(self.catalog)
         self.cache = FeatureCache(settings.cache) if settings.cache else FeatureCache.default()
         self.uploads = audio.absolute(settings.uploads or settings.catalog / "uploads")
-        self.comparisons: OrderedDict[str, pipeline.Comparison] = OrderedDict()
-        self.jobs = _Jobs()
-        self.lock = threading.Lock()
+        self.recent = Recent(recent_file(settings.catalog, writable=not self.catalog.read_only))
+        _remove_orphaned_uploads(settings.tmp)
         warm_up(self.embedder)  # the first request should not wait for compiled code to load
-
-    def keep(self, comparison: pipeline.Comparison) -> str:
-        key = uuid.uuid4().hex
-        with self.lock:
-            self.comparisons[key] = comparison
-            while len(self.comparisons) > KEPT_COMPARISONS:
-                self.comparisons.popitem(last=False)
-        return key
 
 
 def create_app(settings: ServeSettings) -> FastAPI:
@@ -144,13 +135,13 @@ def create_app(settings: ServeSettings) -> FastAPI:
                 path_b, label_b = Path(recording.path), recording.label
             result = await run_in_threadpool(_named, lambda: pipeline.compare(path_a, path_b, embedder=s.embedder,
                                              cache=s.cache), {str(path_a): _name(a), str(path_b): label_b})  # fmt: skip
-        key = s.keep(result)
+        key = await run_in_threadpool(s.recent.keep_comparison, result)
         return {**result.to_json(), "id": key, "alignment_image": f"/api/comparisons/{key}/alignment.png",
                 "b_id": b_id}  # fmt: skip
 
     @app.get("/api/comparisons/{key}/alignment.png")
     async def alignment_image(request: Request, key: str) -> Response:
-        comparison = state(request).comparisons.get(key)
+        comparison = await run_in_threadpool(state(request).recent.comparison, key)
         if comparison is None:
             raise HTTPException(404, "no such comparison (only the most recent are kept)")
         from homage.align.report import plot_alignment
@@ -221,14 +212,14 @@ def create_app(settings: ServeSettings) -> FastAPI:
     @app.post("/api/jobs/groups", dependencies=[Depends(writer)], status_code=202)
     async def start_grouping(request: Request, threshold: str = Form("version"), regroup: bool = Form(False)) -> dict:
         s = state(request)
-        return s.jobs.start("groups", lambda job: pipeline.groups(s.catalog, threshold=threshold, regroup=regroup,
+        return _started(s, "groups", lambda job: pipeline.groups(s.catalog, threshold=threshold, regroup=regroup,
                                                                   on_start=job.start, on_item=job.item))  # fmt: skip
 
     @app.post("/api/jobs/scan", status_code=202)
     async def start_scan(request: Request, files: list[UploadFile] = File(...), threshold: str = Form("maybe")) -> dict:
         """Scan uploads against the catalog as ``homage scan`` scans a folder; the uploads live as long as the job."""
         s = state(request)
-        folder = Path(tempfile.mkdtemp(prefix="homage-scan-", dir=settings.tmp))
+        folder = _temporary_folder(settings)
         try:
             names = {}
             for upload in files:
@@ -251,71 +242,22 @@ def create_app(settings: ServeSettings) -> FastAPI:
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
 
-        return s.jobs.start("scan", work)
+        return _started(s, "scan", work)
 
     @app.get("/api/jobs/{key}")
     async def job_status(request: Request, key: str) -> dict:
-        job = state(request).jobs.get(key)
+        job = await run_in_threadpool(state(request).recent.job, key)
         if job is None:
             raise HTTPException(404, "no such job (only recent jobs are kept)")
-        return job.to_json()
+        return job
 
     app.mount("/", StaticFiles(directory=STATIC, html=True), name="page")
     return app
 
 
-class _Job:
-    """A long job run in a thread: its progress (done of total) and its result, or its error in words."""
-
-    def __init__(self, kind: str):
-        self.kind, self.state, self.done, self.total, self.result, self.error = kind, "running", 0, None, None, None
-        self.failed = 0
-
-    def start(self, total: int) -> None:
-        self.total = total
-
-    def item(self, path: str, error: str | None) -> None:
-        self.done += 1
-        self.failed += error is not None
-
-    def to_json(self) -> dict:
-        data = {"kind": self.kind, "state": self.state, "done": self.done, "total": self.total, "failed": self.failed}
-        if self.result is not None:
-            data["result"] = self.result
-        if self.error is not None:
-            data["error"] = self.error
-        return data
-
-
-class _Jobs:
-    KEPT = 32
-
-    def __init__(self):
-        self._jobs: OrderedDict[str, _Job] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def start(self, kind: str, work) -> dict:
-        key, job = uuid.uuid4().hex, _Job(kind)
-
-        def run():
-            try:
-                result = work(job)
-                job.result = result.to_json() if hasattr(result, "to_json") else result
-                job.state = "done"
-            except HomageError as exc:
-                job.error, job.state = str(exc), "failed"
-            except Exception as exc:  # noqa: BLE001 - a job that breaks says so; the server goes on
-                job.error, job.state = f"the job failed ({type(exc).__name__}: {exc})", "failed"
-
-        with self._lock:
-            self._jobs[key] = job
-            while len(self._jobs) > self.KEPT:
-                self._jobs.popitem(last=False)
-        threading.Thread(target=run, daemon=True, name=f"homage-{kind}").start()
-        return {"job": key, "status": f"/api/jobs/{key}"}
-
-    def get(self, key: str) -> _Job | None:
-        return self._jobs.get(key)
+def _started(state: _State, kind: str, work) -> dict:
+    key = state.recent.start_job(kind, work)
+    return {"job": key, "status": f"/api/jobs/{key}"}
 
 
 def app_from_env() -> FastAPI:
@@ -324,10 +266,22 @@ def app_from_env() -> FastAPI:
 
 
 # ---- uploads ------------------------------------------------------------------------------------------
+def _temporary_folder(settings: ServeSettings) -> Path:
+    return Path(tempfile.mkdtemp(prefix=f"{TEMPORARY_PREFIX}{os.getpid()}-", dir=settings.tmp))
+
+
+def _remove_orphaned_uploads(tmp: Path | None) -> None:
+    """Remove the upload folders of server processes that were killed while a request ran."""
+    for folder in Path(tmp or tempfile.gettempdir()).glob(f"{TEMPORARY_PREFIX}*-*"):
+        pid = folder.name.removeprefix(TEMPORARY_PREFIX).split("-")[0]
+        if pid.isdigit() and not alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 @contextmanager
 def _uploads(settings: ServeSettings) -> Iterator[Path]:
     """A private temporary folder for one request's uploads, always removed."""
-    folder = Path(tempfile.mkdtemp(prefix="homage-upload-", dir=settings.tmp))
+    folder = _temporary_folder(settings)
     try:
         yield folder
     finally:
