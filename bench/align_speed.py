@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+from timing import median_time  # bench/timing.py
 
 from homage import audio
 from homage.align import AlignConfig, align_sequences
@@ -24,7 +25,6 @@ from homage.align.sequences import fixed_rate_chroma
 from homage.data.render import VersionParams, make_version, render
 from homage.demo import PIECES, score_to_midi
 from homage.features.cqt import CQTSpec
-from timing import median_time  # bench/timing.py
 
 LENGTHS_S = (30, 120, 240, 480)
 
@@ -54,12 +54,24 @@ def main() -> None:
         table.add_column(col, justify="right")
     for seconds in LENGTHS_S:
         A, B = loop(Ca, seconds, spec.frame_rate), loop(Cb, seconds / 1.1, spec.frame_rate)
-        chroma_ms = 1000 * median_time(lambda: (fixed_rate_chroma(A, spec, config.frame_rate), fixed_rate_chroma(B, spec, config.frame_rate)), args.repeats)[0]
+        chroma_ms = (
+            1000
+            * median_time(
+                lambda: (fixed_rate_chroma(A, spec, config.frame_rate), fixed_rate_chroma(B, spec, config.frame_rate)),
+                args.repeats,
+            )[0]
+        )
         a, b = fixed_rate_chroma(A, spec, config.frame_rate), fixed_rate_chroma(B, spec, config.frame_rate)
         align_ms = 1000 * median_time(lambda: align_sequences(a, b, config), args.repeats)[0]
         result = align_sequences(a, b, config)
-        table.add_row(f"{seconds / 60:g} min", f"{chroma_ms:.1f}", f"{align_ms:.1f}", f"{chroma_ms + align_ms:.1f}",
-                      f"{result.transposition:+d}", f"{result.tempo_ratio:.2f}")  # fmt: skip
+        table.add_row(
+            f"{seconds / 60:g} min",
+            f"{chroma_ms:.1f}",
+            f"{align_ms:.1f}",
+            f"{chroma_ms + align_ms:.1f}",
+            f"{result.transposition:+d}",
+            f"{result.tempo_ratio:.2f}",
+        )
     Console().print(table)
 
 

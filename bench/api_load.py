@@ -4,7 +4,7 @@ of requests.
 
     .venv/bin/python bench/api_load.py [--clients 50] [--seconds 60] [--workers 1] [--kill-worker-at 20]
 
-The catalog holds 40 recordings of 30 s (eight music21 pieces in five FluidSynth versions each); queries and
+The catalog holds 30 recordings of 30 s (six music21 pieces in five FluidSynth versions each); queries and
 comparisons upload recordings of those pieces (features cached after their first request, as a catalog
 team's repeated checks would be), and one query in twenty uploads, on purpose, a text file or a file over
 the 2 MB upload limit (a 4xx expected). With ``--kill-worker-at S`` one worker process is killed (SIGKILL)
@@ -93,8 +93,12 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="homage-load-"))
     env = {**os.environ, "HOMAGE_CACHE": str(work / "cache")}
     music = make_music(work / "music")
-    subprocess.run([*HOMAGE, "index", str(work / "music"), "--catalog", str(work / "catalog")], env=env, check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [*HOMAGE, "index", str(work / "music"), "--catalog", str(work / "catalog")],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     (work / "not-audio.mp3").write_text("this is not audio " * 100)
     (work / "oversized.wav").write_bytes(os.urandom(3 << 20))
     tmp = work / "tmp"
@@ -104,9 +108,25 @@ def main() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = subprocess.Popen([*HOMAGE, "serve", "--catalog", str(work / "catalog"), "--host", "127.0.0.1",
-                               "--port", str(port), "--workers", str(args.workers), "--max-upload-mb", "2"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    server = subprocess.Popen(
+        [
+            *HOMAGE,
+            "serve",
+            "--catalog",
+            str(work / "catalog"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+            "--max-upload-mb",
+            "2",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -138,11 +158,17 @@ def main() -> None:
                         if kind == "health":
                             response = http.get("/api/health")
                         elif kind == "query":
-                            path = rng.choice([work / "not-audio.mp3", work / "oversized.wav"]) if bad else rng.choice(music)
+                            path = (
+                                rng.choice([work / "not-audio.mp3", work / "oversized.wav"])
+                                if bad
+                                else rng.choice(music)
+                            )
                             response = http.post("/api/query", files={"file": (path.name, path.read_bytes())})
                         else:
                             a, b = rng.sample(music, 2)
-                            response = http.post("/api/compare", files={"a": (a.name, a.read_bytes()), "b": (b.name, b.read_bytes())})
+                            response = http.post(
+                                "/api/compare", files={"a": (a.name, a.read_bytes()), "b": (b.name, b.read_bytes())}
+                            )
                             if response.status_code == 200:  # the picture, from whichever process answers
                                 record(kind, bad, response.status_code, time.monotonic() - started, started)
                                 kind, started = "picture", time.monotonic()
@@ -180,22 +206,53 @@ def main() -> None:
         server.terminate()
         server.wait(30)
     left = sorted(p.name for p in tmp.glob("homage-upload-*"))
-    table = Table(title=f"{args.clients} clients for {args.seconds:g} s against one server ({args.workers} worker process"
-                        f"{'es' if args.workers > 1 else ''}), catalog of {len(music)} recordings", title_justify="left")  # fmt: skip
-    for col in ("endpoint", "served", "p50 (s)", "p95 (s)", "errors", "deliberate bad uploads (4xx)", "lost to the kill"):
+    table = Table(
+        title=f"{args.clients} clients for {args.seconds:g} s against one server ({args.workers} worker process"
+        f"{'es' if args.workers > 1 else ''}), catalog of {len(music)} recordings",
+        title_justify="left",
+    )
+    for col in (
+        "endpoint",
+        "served",
+        "p50 (s)",
+        "p95 (s)",
+        "errors",
+        "deliberate bad uploads (4xx)",
+        "lost to the kill",
+    ):
         table.add_column(col, justify="left" if col == "endpoint" else "right")
     for kind in ("health", "query", "compare", "picture"):
         values = sorted(latencies[kind])
         p = (lambda q: values[min(len(values) - 1, int(q * len(values)))]) if values else (lambda q: float("nan"))
-        table.add_row(kind, str(len(values)), f"{p(0.5):.3f}", f"{p(0.95):.3f}", str(errors[kind]), str(deliberate[kind]),
-                      str(killed[kind]))  # fmt: skip
+        table.add_row(
+            kind,
+            str(len(values)),
+            f"{p(0.5):.3f}",
+            f"{p(0.95):.3f}",
+            str(errors[kind]),
+            str(deliberate[kind]),
+            str(killed[kind]),
+        )
     total = sum(map(len, latencies.values()))
-    table.add_row("all", str(total), f"{statistics.median([v for vs in latencies.values() for v in vs]):.3f}" if total else "",
-                  "", str(sum(errors.values())), str(sum(deliberate.values())), str(sum(killed.values())), style="bold")  # fmt: skip
+    table.add_row(
+        "all",
+        str(total),
+        f"{statistics.median([v for vs in latencies.values() for v in vs]):.3f}" if total else "",
+        "",
+        str(sum(errors.values())),
+        str(sum(deliberate.values())),
+        str(sum(killed.values())),
+        style="bold",
+    )
     Console(width=160).print(table)
-    print(f"server memory (resident, all its processes): {memory_start:.0f} MB at the start, {memory_end:.0f} MB at the end")
-    print(f"catalog's recordings unchanged: {recordings_digest(work / 'catalog') == digest_before}; "
-          f"upload folders left behind: {len(left)} {left[:3] if left else ''}")
+    print(
+        f"server memory (resident, all its processes): {memory_start:.0f} MB at the start, "
+        f"{memory_end:.0f} MB at the end"
+    )
+    print(
+        f"catalog's recordings unchanged: {recordings_digest(work / 'catalog') == digest_before}; "
+        f"upload folders left behind: {len(left)} {left[:3] if left else ''}"
+    )
 
 
 if __name__ == "__main__":

@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+from verdicts import seeded_pairs  # the verdict bench's real pairs
 
 from homage.align.verdict import MAYBE_AT, VERSION_AT, Null, evidence_of, fit_calibration
 from homage.data.manifest import load_dataset
 from homage.models import DEFAULT_EMBEDDER, get_embedder
 from homage.pipeline.analysis import pair_evidence, recorded
-from verdicts import seeded_pairs  # the verdict bench's real pairs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from calibrate_alignment import calibration_pairs  # noqa: E402  the calibration's own pairs
@@ -74,15 +74,20 @@ def null_relative(R: np.ndarray, null_rows: np.ndarray, column: int, spread: boo
 
 
 FITS = {
-    "score, both log lengths, similarity (the fit shipped before)": lambda R, N: np.column_stack([R[:, 0], R[:, 2], R[:, 3], R[:, 4]]),
+    "score, both log lengths, similarity (the fit shipped before)": lambda R, N: np.column_stack(
+        [R[:, 0], R[:, 2], R[:, 3], R[:, 4]]
+    ),
     "score above the null, similarity": lambda R, N: np.column_stack([null_relative(R, N, 0, False), R[:, 4]]),
     "the same in units of the null's spread": lambda R, N: np.column_stack([null_relative(R, N, 0, True), R[:, 4]]),
     "score and melody score above their nulls, similarity": lambda R, N: np.column_stack(
-        [null_relative(R, N, 0, False), R[:, 4], null_relative(R, N, 1, False)]),
+        [null_relative(R, N, 0, False), R[:, 4], null_relative(R, N, 1, False)]
+    ),
     "the same in units of the nulls' spread": lambda R, N: np.column_stack(
-        [null_relative(R, N, 0, True), R[:, 4], null_relative(R, N, 1, True)]),
+        [null_relative(R, N, 0, True), R[:, 4], null_relative(R, N, 1, True)]
+    ),
     "the same and both log lengths (the shipped fit's features)": lambda R, N: np.column_stack(
-        [null_relative(R, N, 0, True), null_relative(R, N, 1, True), R[:, 2], R[:, 3], R[:, 4]]),
+        [null_relative(R, N, 0, True), null_relative(R, N, 1, True), R[:, 2], R[:, 3], R[:, 4]]
+    ),
 }
 
 
@@ -98,9 +103,17 @@ def main() -> None:
     X, y = rendered_pairs(args.data, args.pairs, args.seed)
     real = real_pairs(args.report, args.others, args.clip, args.seed)
     null_rows = X[~y]
-    table = Table(title=f"calibration fits on {len(y)} rendered pairs of {', '.join(args.data)}; "
-                        f"verdicts on {args.report} (version / maybe / unrelated)", title_justify="left")  # fmt: skip
-    for col in ("the fit reads", "accuracy (rendered)", *(f"{k}: versions" for k in real), *(f"{k}: others" for k in real)):
+    table = Table(
+        title=f"calibration fits on {len(y)} rendered pairs of {', '.join(args.data)}; "
+        f"verdicts on {args.report} (version / maybe / unrelated)",
+        title_justify="left",
+    )
+    for col in (
+        "the fit reads",
+        "accuracy (rendered)",
+        *(f"{k}: versions" for k in real),
+        *(f"{k}: others" for k in real),
+    ):
         table.add_column(col, justify="left" if col == "the fit reads" else "right")
     for label, features in FITS.items():
         F = features(X, null_rows)
@@ -115,8 +128,12 @@ def main() -> None:
             for name, sel in (("versions", same), ("others", ~same)):
                 v, m = int((p[sel] >= VERSION_AT).sum()), int(((p[sel] >= MAYBE_AT) & (p[sel] < VERSION_AT)).sum())
                 cells[f"{kind}: {name}"] = f"{v} / {m} / {int(sel.sum()) - v - m}"
-        table.add_row(label, f"{np.mean((probability(F) >= 0.5) == y):.3f}", *(cells[c] for c in cells if "versions" in c),
-                      *(cells[c] for c in cells if "others" in c))  # fmt: skip
+        table.add_row(
+            label,
+            f"{np.mean((probability(F) >= 0.5) == y):.3f}",
+            *(cells[c] for c in cells if "versions" in c),
+            *(cells[c] for c in cells if "others" in c),
+        )
     Console(width=220).print(table)
 
 

@@ -60,8 +60,9 @@ def embeddings(source: Path, workers: int) -> tuple[np.ndarray, np.ndarray, list
     embedder = get_embedder(EMBEDDER)
     vectors, works, paths = [], [], []
     todo = [(str(e.path), None) for e in entries]
-    for entry, (path, result) in zip(entries, pipeline.analyze_many(todo, embedder, FeatureCache.default(), workers,
-                                                                    sequence=False)):  # fmt: skip
+    for entry, (path, result) in zip(
+        entries, pipeline.analyze_many(todo, embedder, FeatureCache.default(), workers, sequence=False)
+    ):
         if hasattr(result, "vector"):
             vectors.append(result.vector)
             works.append(entry.work)
@@ -92,7 +93,9 @@ def exact_top(xb: np.ndarray, xq: np.ndarray, k: int) -> np.ndarray:
     return best
 
 
-def build(folder: Path, synthetic: np.ndarray, real: np.ndarray, real_paths: list[str]) -> tuple[Catalog, float, float, np.ndarray]:
+def build(
+    folder: Path, synthetic: np.ndarray, real: np.ndarray, real_paths: list[str]
+) -> tuple[Catalog, float, float, np.ndarray]:
     """A catalog of the synthetic vectors with the real ones spread among them; row ids of every vector."""
     embedder = get_embedder(EMBEDDER).identity
     started = time.perf_counter()
@@ -135,16 +138,32 @@ def main() -> None:
     fit_X, _, _ = embeddings(args.fit, args.workers)
     real_X, real_works, real_paths = embeddings(args.real, args.workers)
     draw = fitted_sampler(fit_X, seed=0)
-    print(f"mixture fitted to {len(fit_X)} embeddings of {args.fit}; {len(real_X)} real versions of "
-          f"{len(set(real_works))} works from {args.real} inserted", flush=True)  # fmt: skip
+    print(
+        f"mixture fitted to {len(fit_X)} embeddings of {args.fit}; {len(real_X)} real versions of "
+        f"{len(set(real_works))} works from {args.real} inserted",
+        flush=True,
+    )
     rng = np.random.default_rng(1)
     align_s = alignment_seconds()
     print(f"one alignment of two 4-minute songs: {align_s * 1000:.1f} ms", flush=True)
-    table = Table(title="homage catalogs at scale (csi vectors: a fitted mixture plus real held-out versions)",
-                  title_justify="left")  # fmt: skip
-    for col in ("recordings", "index", "build: rows / index", "index B/rec (file ≈ memory)", "SQLite B/rec",
-                "query p50 / p95 (1 at a time)", "query (batch 100)", "recall@10", "recall@100",
-                "versions in top 100 (exact / catalog)", "add 1,000", "groups (est., 1 process)"):
+    table = Table(
+        title="homage catalogs at scale (csi vectors: a fitted mixture plus real held-out versions)",
+        title_justify="left",
+    )
+    for col in (
+        "recordings",
+        "index",
+        "build: rows / index",
+        "index B/rec (file ≈ memory)",
+        "SQLite B/rec",
+        "query p50 / p95 (1 at a time)",
+        "query (batch 100)",
+        "recall@10",
+        "recall@100",
+        "versions in top 100 (exact / catalog)",
+        "add 1,000",
+        "groups (est., 1 process)",
+    ):
         table.add_column(col, justify="right")
     work = args.work or Path(tempfile.mkdtemp(prefix="homage-scale-"))
     for size in sizes:
@@ -178,17 +197,28 @@ def main() -> None:
         new = draw(1000)
         began = time.perf_counter()
         with Catalog(folder) as catalog:
-            catalog.add([NewRecording(f"/added/{i}.mp3", f"a{i}", v) for i, v in enumerate(new)],
-                        embedder=get_embedder(EMBEDDER).identity)  # fmt: skip
+            catalog.add(
+                [NewRecording(f"/added/{i}.mp3", f"a{i}", v) for i, v in enumerate(new)],
+                embedder=get_embedder(EMBEDDER).identity,
+            )
         add_s = time.perf_counter() - began
         index_bytes = stats["index_file_bytes"] / size
         sqlite_bytes = (folder / "catalog.sqlite").stat().st_size / size
         p = lambda values, q: sorted(values)[int(q * (len(values) - 1))] * 1000  # noqa: E731
-        table.add_row(f"{size:,}", stats["index_built"], f"{rows_s:.0f} s / {index_s:.0f} s", f"{index_bytes:.0f}",
-                      f"{sqlite_bytes:.0f}", f"{p(single, 0.5):.2f} / {p(single, 0.95):.2f} ms",
-                      f"{statistics.median(batched) * 1000:.2f} ms", f"{recall10:.3f}", f"{recall100:.3f}",
-                      f"{np.mean(exact_hits):.3f} / {np.mean(catalog_hits):.3f}", f"{add_s:.1f} s",
-                      f"{groups_s / 3600:.1f} h")  # fmt: skip
+        table.add_row(
+            f"{size:,}",
+            stats["index_built"],
+            f"{rows_s:.0f} s / {index_s:.0f} s",
+            f"{index_bytes:.0f}",
+            f"{sqlite_bytes:.0f}",
+            f"{p(single, 0.5):.2f} / {p(single, 0.95):.2f} ms",
+            f"{statistics.median(batched) * 1000:.2f} ms",
+            f"{recall10:.3f}",
+            f"{recall100:.3f}",
+            f"{np.mean(exact_hits):.3f} / {np.mean(catalog_hits):.3f}",
+            f"{add_s:.1f} s",
+            f"{groups_s / 3600:.1f} h",
+        )
         print(f"{size:,} done", flush=True)
         shutil.rmtree(folder, ignore_errors=True)
     Console(width=230).print(table)

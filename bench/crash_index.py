@@ -4,9 +4,10 @@ then the catalog checked each time.
     .venv/bin/python bench/crash_index.py [--kills 55] [--files 40] [--seed 0] [--work DIR]
 
 Before each index run a third of the files get new content, so every run has analyses to do and
-replacements to commit. After each kill: SQLite's integrity check, the catalog opens and answers a search (its FAISS index rebuilt
-when stale), no path twice, and nothing committed before the run lost (except what that run was asked to
-remove). At the end an uninterrupted `homage index` must leave every good file in the catalog once.
+replacements to commit. After each kill: SQLite's integrity check, the catalog opens and answers a search
+(its FAISS index rebuilt when stale), no path twice, and nothing committed before the run lost (except what
+that run was asked to remove). At the end an uninterrupted `homage index` must leave every good file in the
+catalog once.
 Bounded: a fixed number of runs, each killed or finished within its timeout.
 """
 
@@ -80,8 +81,9 @@ def opens_and_answers(catalog: Path) -> bool:
 def run_and_kill(args: list[str], after: float, env: dict) -> bool:
     """Start a command in its own process group and SIGKILL the group after ``after`` seconds; True when
     it was killed before finishing."""
-    process = subprocess.Popen([*HOMAGE, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)  # fmt: skip
+    process = subprocess.Popen(
+        [*HOMAGE, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         process.wait(timeout=after)
         return False
@@ -104,8 +106,12 @@ def main() -> None:
     rng = random.Random(args.seed)
     good = make_library(library, args.files, args.seed)
     started = time.perf_counter()
-    subprocess.run([*HOMAGE, "index", str(library), "--catalog", str(work / "timing"), "--no-cache"], env=env,
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [*HOMAGE, "index", str(library), "--catalog", str(work / "timing"), "--no-cache"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     full_run = time.perf_counter() - started
     print(f"{len(good)} files; an uninterrupted index takes {full_run:.1f} s; killing {args.kills} runs …", flush=True)
     rows = []
@@ -126,17 +132,37 @@ def main() -> None:
             action = "index"
             for path in rng.sample(good, max(1, len(good) // 3)):  # new content: work to do, replacements to commit
                 write_piece(path, rng.randrange(10**9))
-            command = ["index", str(library), "--catalog", str(catalog), "-j", "2", "--no-cache" if rng.random() < 0.5 else "--json"]
+            command = [
+                "index",
+                str(library),
+                "--catalog",
+                str(catalog),
+                "-j",
+                "2",
+                "--no-cache" if rng.random() < 0.5 else "--json",
+            ]
         killed = run_and_kill(command, rng.uniform(0.2, full_run * 0.8), env)
         for away in library.rglob("*.wav.away"):
             away.rename(away.with_suffix(""))
         state = catalog_state(catalog)
         after = state["paths"]
-        rows.append({"run": k + 1, "action": action, "killed": killed, "integrity": state["ok"],
-                     "duplicates": len(after) - len(set(after)), "lost": len(before - asked_gone - set(after)),
-                     "answers": state["ok"] and opens_and_answers(catalog)})  # fmt: skip
-    final = subprocess.run([*HOMAGE, "index", str(library), "--catalog", str(catalog), "--prune", "--json"], env=env,
-                           capture_output=True, text=True)  # fmt: skip
+        rows.append(
+            {
+                "run": k + 1,
+                "action": action,
+                "killed": killed,
+                "integrity": state["ok"],
+                "duplicates": len(after) - len(set(after)),
+                "lost": len(before - asked_gone - set(after)),
+                "answers": state["ok"] and opens_and_answers(catalog),
+            }
+        )
+    final = subprocess.run(
+        [*HOMAGE, "index", str(library), "--catalog", str(catalog), "--prune", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     state = catalog_state(catalog)
     complete = final.returncode == 0 and sorted(state["paths"]) == sorted(map(str, good))
     report = json.loads(final.stdout) if final.returncode == 0 else {}
@@ -146,16 +172,31 @@ def main() -> None:
     killed = [r for r in rows if r["killed"]]
     consistent = [r for r in rows if r["integrity"] and not r["duplicates"] and not r["lost"] and r["answers"]]
     table = Table(title=f"homage under SIGKILL ({work})", title_justify="left")
-    for col in ("runs", "killed mid-way", "index / prune / remove", "consistent after", "integrity failures",
-                "duplicates", "committed files lost", "catalog did not answer", "final re-run complete"):
+    for col in (
+        "runs",
+        "killed mid-way",
+        "index / prune / remove",
+        "consistent after",
+        "integrity failures",
+        "duplicates",
+        "committed files lost",
+        "catalog did not answer",
+        "final re-run complete",
+    ):
         table.add_column(col, justify="right")
     counts = {a: sum(r["action"] == a for r in killed) for a in ("index", "prune", "remove")}
-    table.add_row(str(len(rows)), str(len(killed)), f"{counts['index']} / {counts['prune']} / {counts['remove']}",
-                  f"{len(consistent)}/{len(rows)}", str(sum(not r["integrity"] for r in rows)),
-                  str(sum(r["duplicates"] for r in rows)), str(sum(r["lost"] for r in rows)),
-                  str(sum(not r["answers"] for r in rows)),
-                  f"{'yes' if complete else 'NO'} ({len(state['paths'])} of {len(good)} files once; "
-                  f"{len(report.get('failed', []))} bad files reported)")  # fmt: skip
+    table.add_row(
+        str(len(rows)),
+        str(len(killed)),
+        f"{counts['index']} / {counts['prune']} / {counts['remove']}",
+        f"{len(consistent)}/{len(rows)}",
+        str(sum(not r["integrity"] for r in rows)),
+        str(sum(r["duplicates"] for r in rows)),
+        str(sum(r["lost"] for r in rows)),
+        str(sum(not r["answers"] for r in rows)),
+        f"{'yes' if complete else 'NO'} ({len(state['paths'])} of {len(good)} files once; "
+        f"{len(report.get('failed', []))} bad files reported)",
+    )
     Console(width=160).print(table)
 
 

@@ -17,18 +17,18 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+from timing import median_time  # bench/timing.py
 
 from homage import audio
 from homage.models import get_embedder
-from timing import median_time  # bench/timing.py
 
 SONG_S = 240.0
 
 
 def make_song(folder: Path) -> Path:
     """A 4-minute WAV: the demo's first piece rendered and looped."""
-    from homage.demo import PIECES, score_to_midi
     from homage.data.render import render
+    from homage.demo import PIECES, score_to_midi
 
     wav = render(score_to_midi(PIECES[0][0]), folder / "piece.wav")
     y, sr = audio.load(wav, sr=44100), 44100
@@ -62,11 +62,22 @@ def main() -> None:
             t_decode, y = median_time(lambda: audio.load(path, sr=sr), args.repeats)
             t_features, X = median_time(lambda: embedder.feature.compute(y), args.repeats)
             t_embed, _ = median_time(lambda: embedder.embed(X), args.repeats)
-            t_total, _ = median_time(lambda: embedder.embed(embedder.feature.compute(audio.load(path, sr=sr))), args.repeats)
-            for step, seconds in [("decode", t_decode), ("features", t_features), ("embed", t_embed),
-                                  ("whole path", t_total)]:
-                table.add_row(label, step, f"{seconds:.3f}", f"{seconds / (SONG_S / 60):.3f}",
-                              style="bold" if step == "whole path" else None)
+            t_total, _ = median_time(
+                lambda: embedder.embed(embedder.feature.compute(audio.load(path, sr=sr))), args.repeats
+            )
+            for step, seconds in [
+                ("decode", t_decode),
+                ("features", t_features),
+                ("embed", t_embed),
+                ("whole path", t_total),
+            ]:
+                table.add_row(
+                    label,
+                    step,
+                    f"{seconds:.3f}",
+                    f"{seconds / (SONG_S / 60):.3f}",
+                    style="bold" if step == "whole path" else None,
+                )
     Console().print(table)
 
 

@@ -38,7 +38,9 @@ WEIGHT_GRID += [(ws, round(1 - ws, 2), 0.0) for ws in (0.1, 0.5)]
 def cached_rows_path(folder: Path, data: str, entries: list, embedder_name: str, depth: int) -> Path:
     """Where a bench keeps one data set's aligned rows: named by the set, keyed by its recordings, the
     embedder, the depth and how the alignment sequences are computed (a change of any recomputes them)."""
-    key = hashlib.blake2b(f"{SEQUENCE_KIND}:{embedder_name}:{depth}:{[str(e.path) for e in entries]}".encode(), digest_size=6).hexdigest()
+    key = hashlib.blake2b(
+        f"{SEQUENCE_KIND}:{embedder_name}:{depth}:{[str(e.path) for e in entries]}".encode(), digest_size=6
+    ).hexdigest()
     return folder / f"{Path(data).as_posix().replace('/', '_').strip('._')}-{key}.npz"
 
 
@@ -96,7 +98,9 @@ def aligned_candidates(data: str, embedder_name: str, depth: int, workers: int) 
     return data
 
 
-def final_scores(data: dict, weights: tuple, power: float = 0.5, expand: int = 0, melody_top: int | None = None) -> np.ndarray:
+def final_scores(
+    data: dict, weights: tuple, power: float = 0.5, expand: int = 0, melody_top: int | None = None
+) -> np.ndarray:
     """Final score matrix: fused scores of each query's aligned candidates above the rest in embedding
     order. ``power``: Qmax is divided by (candidate frames) ** power (0.5 is `homage query`'s score).
     ``expand`` > 0: the fused row also adds the mean fused row of the query's ``expand`` best hits.
@@ -128,9 +132,21 @@ def snormed_scores(data: dict, weights: tuple) -> np.ndarray:
     """Final score matrix as `homage query` ranks in a catalog of these recordings: the fused scores
     S-normalised by each candidate's cohort (its own row, :func:`homage.align.rerank.cohort_of`)."""
     S, top, qmax, frames, melody = data["S"], data["top"], data["qmax"], data["frames"], data["melody"]
-    rows = [[Alignment(score=q / np.sqrt(frames[j]), qmax=q, melody_score=m, transposition=0, tempo_ratio=1.0,
-                       frames_a=int(frames[i]), frames_b=int(frames[j])) for j, q, m in zip(top[i], qmax[i], melody[i])]
-            for i in range(len(S))]  # fmt: skip
+    rows = [
+        [
+            Alignment(
+                score=q / np.sqrt(frames[j]),
+                qmax=q,
+                melody_score=m,
+                transposition=0,
+                tempo_ratio=1.0,
+                frames_a=int(frames[i]),
+                frames_b=int(frames[j]),
+            )
+            for j, q, m in zip(top[i], qmax[i], melody[i])
+        ]
+        for i in range(len(S))
+    ]
     cohorts = [cohort_of(row, S[i, top[i]]) for i, row in enumerate(rows)]
     final = S - 1e6
     for i, row in enumerate(rows):
@@ -163,8 +179,13 @@ def main() -> None:
     variants += [(f"Qmax / frames^{p}", FUSION_WEIGHTS, p, 0, None) for p in (0.0, 0.25, 0.75, 1.0)]
     variants += [(f"query expansion, top {k}", FUSION_WEIGHTS, 0.5, k, None) for k in (1, 2, 3)]
     variants += [(f"melody score for the top {k} only", FUSION_WEIGHTS, 0.5, 0, k) for k in (10, 20, 30, 50)]
-    print_variants(f"re-ranking variants ({args.embedder}, top {args.depth}); MAP (top-1)", "variant", sets, args.report,
-                   [(label, variant_scores(*v)) for label, *v in variants])
+    print_variants(
+        f"re-ranking variants ({args.embedder}, top {args.depth}); MAP (top-1)",
+        "variant",
+        sets,
+        args.report,
+        [(label, variant_scores(*v)) for label, *v in variants],
+    )
 
 
 if __name__ == "__main__":

@@ -92,8 +92,16 @@ def make_inputs(root: Path, per_kind: int, seed: int) -> list[Case]:
     wav_bytes = wav.read_bytes()
     for i in range(per_kind):
         add("empty", f"empty{i}{rng.choice(['.mp3', '.wav', '.flac', '.ogg', '.m4a'])}", b"")
-        add("text", f"text{i}{rng.choice(['.mp3', '.wav', '.flac'])}", (f"not audio {i} " * rng.randint(5, 500)).encode())
-        add("random bytes", f"noise{i}{rng.choice(['.mp3', '.wav', '.ogg', '.m4a', '.opus'])}", os.urandom(rng.randint(10, 200_000)))
+        add(
+            "text",
+            f"text{i}{rng.choice(['.mp3', '.wav', '.flac'])}",
+            (f"not audio {i} " * rng.randint(5, 500)).encode(),
+        )
+        add(
+            "random bytes",
+            f"noise{i}{rng.choice(['.mp3', '.wav', '.ogg', '.m4a', '.opus'])}",
+            os.urandom(rng.randint(10, 200_000)),
+        )
         cut = rng.uniform(0.1, 0.9)
         add("truncated wav", f"cut{i}.wav", wav_bytes[: int(len(wav_bytes) * cut)])
         add("truncated mp3", f"cut{i}.mp3", mp3_bytes[i % 5][: int(len(mp3_bytes[i % 5]) * cut)])
@@ -106,7 +114,9 @@ def make_inputs(root: Path, per_kind: int, seed: int) -> list[Case]:
         add("too short", f"short{i}.wav")
         sf.write(cases[-1].path, tone_piece(seed + i, rng.uniform(0.05, 0.9)), SR)
         add("silent", f"silent{i}.flac")
-        sf.write(cases[-1].path, np.zeros(SR * 5) if i % 2 else 1e-5 * np.random.default_rng(i).standard_normal(SR * 5), SR)
+        sf.write(
+            cases[-1].path, np.zeros(SR * 5) if i % 2 else 1e-5 * np.random.default_rng(i).standard_normal(SR * 5), SR
+        )
         add("nan and inf samples", f"nan{i}.wav")
         y = tone_piece(seed + i, 5.0).astype(np.float64)
         y[:: rng.randint(2, 50)] = rng.choice([np.nan, np.inf, -np.inf])
@@ -121,13 +131,27 @@ def make_inputs(root: Path, per_kind: int, seed: int) -> list[Case]:
         add("subtypes", f"sub{i}.wav")
         subtype = rng.choice(["PCM_U8", "PCM_24", "ULAW", "ALAW", "IMA_ADPCM", "MS_ADPCM", "FLOAT"])
         sf.write(cases[-1].path, tone_piece(seed + i, 5.0), SR, subtype=subtype)
-        add("id3 only", f"tagonly{i}.mp3", b"ID3\x03\x00\x00\x00\x00\x00\x10" + b"\x00" * 16 + os.urandom(rng.randint(0, 64)))
-    containers = [("mp4 with video", ".mp4", ["-f", "lavfi", "-i", "testsrc=size=64x64:rate=5", "-shortest", "-c:v", "mpeg4"]),
-                  ("video without sound", ".mp4", ["-f", "lavfi", "-i", "testsrc=size=64x64:rate=5:duration=3", "-an", "-c:v", "mpeg4"]),
-                  ("containers", ".mka", []), ("containers", ".webm", ["-c:a", "libopus"]), ("containers", ".aiff", []),
-                  ("containers", ".m4a", ["-c:a", "aac"]), ("containers", ".wma", ["-c:a", "wmav2"]),
-                  ("containers", ".opus", ["-c:a", "libopus"]), ("containers", ".aac", ["-c:a", "aac", "-f", "adts"]),
-                  ("containers", ".ogg", ["-c:a", "libvorbis"])]  # fmt: skip
+        add(
+            "id3 only",
+            f"tagonly{i}.mp3",
+            b"ID3\x03\x00\x00\x00\x00\x00\x10" + b"\x00" * 16 + os.urandom(rng.randint(0, 64)),
+        )
+    containers = [
+        ("mp4 with video", ".mp4", ["-f", "lavfi", "-i", "testsrc=size=64x64:rate=5", "-shortest", "-c:v", "mpeg4"]),
+        (
+            "video without sound",
+            ".mp4",
+            ["-f", "lavfi", "-i", "testsrc=size=64x64:rate=5:duration=3", "-an", "-c:v", "mpeg4"],
+        ),
+        ("containers", ".mka", []),
+        ("containers", ".webm", ["-c:a", "libopus"]),
+        ("containers", ".aiff", []),
+        ("containers", ".m4a", ["-c:a", "aac"]),
+        ("containers", ".wma", ["-c:a", "wmav2"]),
+        ("containers", ".opus", ["-c:a", "libopus"]),
+        ("containers", ".aac", ["-c:a", "aac", "-f", "adts"]),
+        ("containers", ".ogg", ["-c:a", "libvorbis"]),
+    ]
     for n, (kind, ext, extra) in enumerate(containers * max(1, per_kind // 5)):
         path = add(kind, f"c{n}{ext}")
         inputs = ["-i", str(wav)] if kind != "video without sound" else []
@@ -135,8 +159,16 @@ def make_inputs(root: Path, per_kind: int, seed: int) -> list[Case]:
             ffmpeg(*inputs, *extra, str(path))
         except subprocess.CalledProcessError:
             cases.pop()
-    names = ["with space.mp3", "ünïcödé ♪.mp3", "new\nline.mp3", "-leading-dash.mp3", "quote'\"s.mp3", "x" * 240 + ".mp3",
-             "tab\tname.mp3", "semi;colon&amp.mp3"]  # fmt: skip
+    names = [
+        "with space.mp3",
+        "ünïcödé ♪.mp3",
+        "new\nline.mp3",
+        "-leading-dash.mp3",
+        "quote'\"s.mp3",
+        "x" * 240 + ".mp3",
+        "tab\tname.mp3",
+        "semi;colon&amp.mp3",
+    ]
     for i, name in enumerate(names):
         add("odd names", name, mp3_bytes[i % 5])
     weird = bad / "odd names" / os.fsdecode(b"latin1-\xe9t\xe9.mp3")
@@ -203,8 +235,13 @@ def exercise(root: Path, cases: list[Case], timeout: float) -> list[dict]:
     catalog = root / "catalog"
     rows = []
     try:
-        out = subprocess.run([*homage, "index", str(root), "--catalog", str(catalog), "--json", "-j", "2"],
-                             capture_output=True, text=True, timeout=timeout, env=env)  # fmt: skip
+        out = subprocess.run(
+            [*homage, "index", str(root), "--catalog", str(catalog), "--json", "-j", "2"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+        )
         report = json.loads(out.stdout) if out.returncode == 0 else {"failed": [], "added": 0}
         traceback = "Traceback" in out.stderr or out.returncode != 0
         hang = False
@@ -215,16 +252,27 @@ def exercise(root: Path, cases: list[Case], timeout: float) -> list[dict]:
     indexed = set(_catalog_paths(catalog))
     for case in cases:
         reason = refused.get(str(case.path))
-        rows.append({"kind": case.kind, "command": "index", "path": str(case.path), "traceback": traceback, "hang": hang,
-                     "refused": reason is not None, "clear": reason is None or judge(reason),
-                     "accepted": str(case.path) in indexed or _same_file_indexed(case.path, indexed),
-                     "warned": f"{case.path}: " in warned,
-                     "lost": case.good and not (str(case.path) in indexed)})  # fmt: skip
+        rows.append(
+            {
+                "kind": case.kind,
+                "command": "index",
+                "path": str(case.path),
+                "traceback": traceback,
+                "hang": hang,
+                "refused": reason is not None,
+                "clear": reason is None or judge(reason),
+                "accepted": str(case.path) in indexed or _same_file_indexed(case.path, indexed),
+                "warned": f"{case.path}: " in warned,
+                "lost": case.good and str(case.path) not in indexed,
+            }
+        )
     good = next(c.path for c in cases if c.good)
     os.environ["HOMAGE_CACHE"] = env["HOMAGE_CACHE"]
     for case in cases:
-        for command in (["query", str(case.path), "--catalog", str(catalog), "--json"],
-                        ["compare", str(case.path), str(good), "--json"]):  # fmt: skip
+        for command in (
+            ["query", str(case.path), "--catalog", str(catalog), "--json"],
+            ["compare", str(case.path), str(good), "--json"],
+        ):
             rows.append(_through_the_cli(command, case, timeout))
     return rows
 
@@ -252,8 +300,15 @@ def _through_the_cli(command: list[str], case: Case, timeout: float) -> dict:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     refused = result.exit_code != 0 and not traceback and not hang
     prefix = f"error: {case.path}: "
-    clear = not refused or (len(lines) == 1 and lines[0].startswith(prefix) and judge(lines[0][len(prefix):]))
-    return {**row, "traceback": traceback, "hang": hang, "refused": refused, "clear": clear, "accepted": result.exit_code == 0}
+    clear = not refused or (len(lines) == 1 and lines[0].startswith(prefix) and judge(lines[0][len(prefix) :]))
+    return {
+        **row,
+        "traceback": traceback,
+        "hang": hang,
+        "refused": refused,
+        "clear": clear,
+        "accepted": result.exit_code == 0,
+    }
 
 
 def _catalog_paths(catalog: Path) -> list[str]:
@@ -271,7 +326,9 @@ def _same_file_indexed(path: Path, indexed: set[str]) -> bool:
         key = os.stat(path)
     except OSError:
         return False
-    return any(os.path.exists(p) and os.stat(p).st_ino == key.st_ino and os.stat(p).st_dev == key.st_dev for p in indexed)
+    return any(
+        os.path.exists(p) and os.stat(p).st_ino == key.st_ino and os.stat(p).st_dev == key.st_dev for p in indexed
+    )
 
 
 def summarise(rows: list[dict]) -> list[tuple]:
@@ -282,10 +339,19 @@ def summarise(rows: list[dict]) -> list[tuple]:
     for kind in sorted(by_kind):
         group = by_kind[kind]
         index_rows = [r for r in group if r["command"] == "index"]
-        table.append((kind, len(index_rows), sum(r["refused"] and r["clear"] for r in group),
-                      sum(r["refused"] and not r["clear"] for r in group), sum(r["accepted"] for r in group),
-                      sum(r["warned"] for r in group),
-                      sum(r["traceback"] for r in group), sum(r["hang"] for r in group), sum(r["lost"] for r in group)))  # fmt: skip
+        table.append(
+            (
+                kind,
+                len(index_rows),
+                sum(r["refused"] and r["clear"] for r in group),
+                sum(r["refused"] and not r["clear"] for r in group),
+                sum(r["accepted"] for r in group),
+                sum(r["warned"] for r in group),
+                sum(r["traceback"] for r in group),
+                sum(r["hang"] for r in group),
+                sum(r["lost"] for r in group),
+            )
+        )
     return table
 
 
@@ -302,23 +368,48 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         os.chmod(work, 0o777)
         drop = "-dac_override,-dac_read_search"  # root without them obeys permission bits like anyone
-        command = ["setpriv", f"--inh-caps={drop}", f"--bounding-set={drop}", sys.executable, __file__,
-                   "--per-kind", str(args.per_kind), "--seed", str(args.seed), "--timeout", str(args.timeout),
-                   "--work", str(work), "--unprivileged"]  # fmt: skip
+        command = [
+            "setpriv",
+            f"--inh-caps={drop}",
+            f"--bounding-set={drop}",
+            sys.executable,
+            __file__,
+            "--per-kind",
+            str(args.per_kind),
+            "--seed",
+            str(args.seed),
+            "--timeout",
+            str(args.timeout),
+            "--work",
+            str(work),
+            "--unprivileged",
+        ]
         os.execvp(command[0], command)
     root = (args.work or Path(tempfile.mkdtemp(prefix="homage-fuzz-"))) / "run"
     shutil.rmtree(root, ignore_errors=True)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     cases = make_inputs(root, args.per_kind, args.seed)
-    print(f"{len(cases)} files of {len({c.kind for c in cases})} kinds under {root}; indexing, then query and compare each …",
-          flush=True)  # fmt: skip
+    print(
+        f"{len(cases)} files of {len({c.kind for c in cases})} kinds under {root}; "
+        "indexing, then query and compare each …",
+        flush=True,
+    )
     rows = exercise(root, cases, args.timeout)
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title="homage on bad and odd input (index, query, compare)", title_justify="left")
-    for col in ("kind", "files", "refused, clear reason", "refused, unclear", "accepted", "indexed with a warning",
-                "tracebacks", "hangs", "good lost"):  # fmt: skip
+    for col in (
+        "kind",
+        "files",
+        "refused, clear reason",
+        "refused, unclear",
+        "accepted",
+        "indexed with a warning",
+        "tracebacks",
+        "hangs",
+        "good lost",
+    ):
         table.add_column(col, justify="left" if col == "kind" else "right")
     totals = [0] * 8
     for kind, *counts in summarise(rows):

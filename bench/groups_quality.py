@@ -41,9 +41,15 @@ def scores(truth: dict[str, str], found: dict[str, int]) -> dict:
         works.setdefault(truth[path], set()).add(path)
         groups.setdefault(found[path], set()).add(path)
     exact = sum(any(members == group for group in groups.values()) for members in works.values())
-    return {"precision": precision, "recall": recall, "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
-            "ari": adjusted_rand_score([truth[p] for p in paths], [found[p] for p in paths]),
-            "exact": exact, "works": len(works), "groups": len(groups)}  # fmt: skip
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "ari": adjusted_rand_score([truth[p] for p in paths], [found[p] for p in paths]),
+        "exact": exact,
+        "works": len(works),
+        "groups": len(groups),
+    }
 
 
 def main() -> None:
@@ -53,8 +59,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     table = Table(title=f"homage groups against the true works (threshold {args.threshold})", title_justify="left")
-    for col in ("data set", "recordings", "works", "groups", "pair precision", "pair recall", "pair F1", "ARI",
-                "works recovered exactly", "pairs aligned", "seconds"):
+    for col in (
+        "data set",
+        "recordings",
+        "works",
+        "groups",
+        "pair precision",
+        "pair recall",
+        "pair F1",
+        "ARI",
+        "works recovered exactly",
+        "pairs aligned",
+        "seconds",
+    ):
         table.add_column(col, justify="left" if col == "data set" else "right")
     for source in args.data:
         entries = [e for e in load_dataset(source) if e.path.suffix.lower() not in (".mid", ".midi")]
@@ -71,9 +88,19 @@ def main() -> None:
             found = {row["path"]: row["group"] for row in pipeline.group_table(catalog)}
         truth = {p: w for p, w in truth.items() if p in found}
         s = scores(truth, found)
-        table.add_row(str(source), str(len(truth)), str(s["works"]), str(s["groups"]), f"{s['precision']:.3f}",
-                      f"{s['recall']:.3f}", f"{s['f1']:.3f}", f"{s['ari']:.3f}", f"{s['exact']} of {s['works']}",
-                      str(report.aligned_pairs), f"{report.seconds:.1f}")  # fmt: skip
+        table.add_row(
+            str(source),
+            str(len(truth)),
+            str(s["works"]),
+            str(s["groups"]),
+            f"{s['precision']:.3f}",
+            f"{s['recall']:.3f}",
+            f"{s['f1']:.3f}",
+            f"{s['ari']:.3f}",
+            f"{s['exact']} of {s['works']}",
+            str(report.aligned_pairs),
+            f"{report.seconds:.1f}",
+        )
     Console(width=160).print(table)
 
 

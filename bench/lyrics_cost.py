@@ -52,13 +52,24 @@ def main() -> None:
             (folder / p.name).symlink_to(p.resolve())
         for words in ("--lyrics", "--no-lyrics"):
             catalog = args.catalog or str(Path(work) / f"catalog{words}")
-            index_s = timed("index", str(folder), "-c", str(Path(work) / f"catalog{words}"), "-j", "2", words,
-                            cache=tempfile.mkdtemp(dir=work))  # fmt: skip
+            index_s = timed(
+                "index",
+                str(folder),
+                "-c",
+                str(Path(work) / f"catalog{words}"),
+                "-j",
+                "2",
+                words,
+                cache=tempfile.mkdtemp(dir=work),
+            )
             query_s = timed("query", str(query_file), "-c", catalog, words, cache=tempfile.mkdtemp(dir=work))
             compare_s = timed("compare", str(compare_a), str(compare_b), words, cache=tempfile.mkdtemp(dir=work))
             rows.append((words, index_s / minutes * 4, query_s, compare_s))
     durations = ", ".join(f"{sf.info(str(p)).duration / 60:.1f}" for p in (query_file, compare_a, compare_b))
-    print(f"### Seconds waited ({len(songs)} songs indexed, {minutes:.0f} min of audio; query and compare files of {durations} min)\n")
+    print(
+        f"### Seconds waited ({len(songs)} songs indexed, {minutes:.0f} min of audio; "
+        f"query and compare files of {durations} min)\n"
+    )
     print("| words | index, per 4-min song (2 workers) | one-shot query | one-shot compare |")
     print("|---|---:|---:|---:|")
     for words, index_s, query_s, compare_s in rows:

@@ -54,9 +54,12 @@ def main() -> None:
     if any(isinstance(r, Failure) for r in analysed):
         raise SystemExit("every recording must decode for this comparison")
     S = embedder.similarity(np.array([r.vector for r in analysed]), np.array([r.vector for r in analysed]))
-    lines = [f"### Transcription options on {args.data} ({len(paths)} recordings)", "",
-             "| option | s per recording (transcription) | words alone MAP / top-1 | pipeline with words MAP / top-1 |",
-             "|---|---:|---:|---:|"]  # fmt: skip
+    lines = [
+        f"### Transcription options on {args.data} ({len(paths)} recordings)",
+        "",
+        "| option | s per recording (transcription) | words alone MAP / top-1 | pipeline with words MAP / top-1 |",
+        "|---|---:|---:|---:|",
+    ]
     for name in args.options.split(","):
         options = OPTIONS[name]
         started = time.perf_counter()
@@ -69,8 +72,10 @@ def main() -> None:
         rows, cohorts = aligned_rows(S, [r.sequence for r in analysed], RERANK_DEPTH, W)
         fused = retrieval_scores(-ranked_scores(S, rows, cohorts, W), works)
         cost = f"{seconds:.1f}" if seconds > 0.5 else "(cached)"
-        lines.append(f"| {name} ({options.identity}) | {cost} | {words_alone.map:.3f} / {words_alone.top1:.3f} "
-                     f"| {fused.map:.3f} / {fused.top1:.3f} |")  # fmt: skip
+        lines.append(
+            f"| {name} ({options.identity}) | {cost} | {words_alone.map:.3f} / {words_alone.top1:.3f} "
+            f"| {fused.map:.3f} / {fused.top1:.3f} |"
+        )
         print(lines[-1], flush=True)
     print("\n".join(lines))
 

@@ -15,14 +15,19 @@ import numpy as np
 import torch
 from rich.console import Console
 from rich.table import Table
-
-from homage.models.network import embed_chunks, torch_forward
-from homage.models.inputs import InputSpec
-from homage.models.networks import NETWORKS
 from timing import median_time  # bench/timing.py
 
-INPUTS = {"cnn128": InputSpec("logmel", 16), "resnet18": InputSpec("logmel", 16), "cqtnet": InputSpec("cqt", 10),
-          "pcnet": InputSpec("crp", 5), "ftmnet": InputSpec("beat_crp", 1)}  # fmt: skip
+from homage.models.inputs import InputSpec
+from homage.models.network import embed_chunks, torch_forward
+from homage.models.networks import NETWORKS
+
+INPUTS = {
+    "cnn128": InputSpec("logmel", 16),
+    "resnet18": InputSpec("logmel", 16),
+    "cqtnet": InputSpec("cqt", 10),
+    "pcnet": InputSpec("crp", 5),
+    "ftmnet": InputSpec("beat_crp", 1),
+}
 
 
 def main() -> None:
@@ -50,8 +55,13 @@ def main() -> None:
         song = rng.random((spec.n_bins, int(240 * spec.frame_rate)), dtype=np.float32)
         train_s = median_time(step, args.repeats)[0]
         embed_s = median_time(lambda: embed_chunks(torch_forward(net), song, chunk), args.repeats)[0]
-        table.add_row(name, f"{spec.feature} {spec.n_bins} × {spec.frame_rate:.1f} fps", f"{sum(p.numel() for p in net.parameters()) / 1e6:.2f} M",
-                      f"{train_s:.2f} s", f"{embed_s * 1000:.0f} ms")  # fmt: skip
+        table.add_row(
+            name,
+            f"{spec.feature} {spec.n_bins} × {spec.frame_rate:.1f} fps",
+            f"{sum(p.numel() for p in net.parameters()) / 1e6:.2f} M",
+            f"{train_s:.2f} s",
+            f"{embed_s * 1000:.0f} ms",
+        )
     Console().print(table)
 
 

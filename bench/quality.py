@@ -55,7 +55,9 @@ def asap_subset(n_works: int, n_versions: int, out_csv: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-p", "--pipeline", action="append", help="pipelines to score [default: every embedder alone and the default]")
+    parser.add_argument(
+        "-p", "--pipeline", action="append", help="pipelines to score [default: every embedder alone and the default]"
+    )
     parser.add_argument("--align", action="store_true", help="also alignment alone, every pair (slow on large sets)")
     parser.add_argument("--asap-works", type=int, default=40)
     parser.add_argument("--versions", type=int, default=3)
@@ -65,8 +67,21 @@ def main() -> None:
     cache = FeatureCache(args.cache)
     pipelines = (args.pipeline or available_embedders() + [DEFAULT_PIPELINE]) + (["align"] if args.align else [])
     table = Table(title="homage quality (homage evaluate)", title_justify="left")
-    columns = ("data set", "pipeline", "works", "recordings", "MAP", "MR1", "top-1", "P@10", "recall@100", "ROC-AUC",
-               "pair acc.", "NN acc.", "s/rec")  # fmt: skip
+    columns = (
+        "data set",
+        "pipeline",
+        "works",
+        "recordings",
+        "MAP",
+        "MR1",
+        "top-1",
+        "P@10",
+        "recall@100",
+        "ROC-AUC",
+        "pair acc.",
+        "NN acc.",
+        "s/rec",
+    )
     for col in columns:
         table.add_column(col, justify="left" if col in ("data set", "pipeline") else "right")
     kinds = Table(title="MAP by kind of version pair (each kind queries for the other)", title_justify="left")
@@ -75,16 +90,30 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sets = {"covers80-dev (real covers)": SHARED / "covers80-dev", **CORPUS_SPLITS}
         if (SHARED / "asap").exists():
-            sets["ASAP rendered (piano performances)"] = asap_subset(args.asap_works, args.versions, Path(tmp, "asap.csv"))
+            sets["ASAP rendered (piano performances)"] = asap_subset(
+                args.asap_works, args.versions, Path(tmp, "asap.csv")
+            )
         for name, source in sets.items():
             if not Path(source).exists():
                 print(f"skipping {name}: {source} not found")
                 continue
             results = evaluate(source, pipelines, cache=cache, workers=args.workers)
             for r in results:
-                table.add_row(name, r.pipeline, str(r.n_works), str(r.n_recordings), f"{r.map:.3f}", f"{r.mr1:.1f}",
-                              f"{r.top1:.3f}", f"{r.p_at_10:.3f}", f"{r.recall_at_100:.3f}", f"{r.roc_auc:.3f}", f"{r.pair_accuracy:.3f}",
-                              f"{r.nn_accuracy:.1%}", f"{r.seconds_per_recording:.3f}")  # fmt: skip
+                table.add_row(
+                    name,
+                    r.pipeline,
+                    str(r.n_works),
+                    str(r.n_recordings),
+                    f"{r.map:.3f}",
+                    f"{r.mr1:.1f}",
+                    f"{r.top1:.3f}",
+                    f"{r.p_at_10:.3f}",
+                    f"{r.recall_at_100:.3f}",
+                    f"{r.roc_auc:.3f}",
+                    f"{r.pair_accuracy:.3f}",
+                    f"{r.nn_accuracy:.1%}",
+                    f"{r.seconds_per_recording:.3f}",
+                )
             for row in kind_rows(results, kind_pairs(results)):
                 kinds.add_row(name, *row)
     console = Console(width=160)

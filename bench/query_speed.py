@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+from timing import median_time  # bench/timing.py
 
 from homage import audio, pipeline
 from homage.align import Prepared
@@ -34,7 +35,6 @@ from homage.data.render import VersionParams, excerpt, make_version, render
 from homage.demo import PIECES, PROGRAMS, score_to_midi
 from homage.features.cache import FeatureCache
 from homage.pipeline.analysis import SEQUENCE_KIND, analyze_file
-from timing import median_time  # bench/timing.py
 
 SONG_S = 240.0
 HOMAGE = Path(sys.executable).with_name("homage")
@@ -48,7 +48,9 @@ def make_songs(folder: Path, n: int, seed: int) -> list[Path]:
     for i in range(n):
         path = folder / f"song{seed}-{i:03d}.mp3"
         if not path.exists():
-            params = VersionParams(int(rng.choice(PROGRAMS)), round(float(rng.uniform(0.8, 1.25)), 2), int(rng.integers(-5, 7)))
+            params = VersionParams(
+                int(rng.choice(PROGRAMS)), round(float(rng.uniform(0.8, 1.25)), 2), int(rng.integers(-5, 7))
+            )
             wav = render(make_version(scores[i % len(scores)], params), folder / "render.wav", sr=16000)
             y = audio.load(wav, sr=16000)
             start = int(rng.integers(len(y)))
@@ -102,15 +104,25 @@ def main() -> None:
         rerank_s, _ = median_time(lambda: rerank(Prepared(q.sequence), candidates, S[0]), 5)
         inproc_s, _ = median_time(lambda: pipeline.query(new[1], catalog, cache=cache), 5)
 
-    table = Table(title=f"Waiting times, catalog of {args.catalog_size} four-minute songs (median of {args.repeats})",
-                  title_justify="left")  # fmt: skip
+    table = Table(
+        title=f"Waiting times, catalog of {args.catalog_size} four-minute songs (median of {args.repeats})",
+        title_justify="left",
+    )
     for col in ("what", "seconds", "target"):
         table.add_column(col, justify="left" if col == "what" else "right")
-    table.add_row("one-shot `homage query NEW.mp3` (cold process, new file, re-ranks the top 100)", f"{statistics.median(query_s):.2f}", "≤ 3")
+    table.add_row(
+        "one-shot `homage query NEW.mp3` (cold process, new file, re-ranks the top 100)",
+        f"{statistics.median(query_s):.2f}",
+        "≤ 3",
+    )
     table.add_row("one-shot `homage compare NEW1.mp3 NEW2.mp3`", f"{statistics.median(compare_s):.2f}", "≤ 3")
     table.add_row("re-ranking 100 candidates, in-process (sequences from the catalog)", f"{rerank_s:.3f}", "≤ 0.3")
     table.add_row("whole query in-process, warm (features cached)", f"{inproc_s:.3f}", "")
-    table.add_row("indexing one new song, warm (decode, features, embedding and its cohort)", f"{statistics.median(index_s):.2f}", "≤ 1.5")
+    table.add_row(
+        "indexing one new song, warm (decode, features, embedding and its cohort)",
+        f"{statistics.median(index_s):.2f}",
+        "≤ 1.5",
+    )
     table.add_row("`homage --help` (start-up alone)", f"{statistics.median(help_s):.2f}", "")
     Console(width=120).print(table)
 

@@ -55,19 +55,28 @@ def main() -> None:
                 link.symlink_to(entry.path.absolute())
                 distractors += 1
         pipeline.index_dir(catalog_dir, catalog, workers=args.workers)
-        table = Table(title=f"homage scan: {args.data} second versions against its first versions"
-                            f" + {distractors} distractors", title_justify="left")  # fmt: skip
+        table = Table(
+            title=f"homage scan: {args.data} second versions against its first versions + {distractors} distractors",
+            title_justify="left",
+        )
         for col in ("threshold", "files scanned", "true version flagged", "false flags per 100 files", "s per file"):
             table.add_column(col, justify="right")
         for threshold in ("maybe", "version"):
             started = time.perf_counter()
-            report = pipeline.scan(releases, catalog, threshold=threshold, workers=args.workers, state=Path(tmp, f"{threshold}.jsonl"))
+            report = pipeline.scan(
+                releases, catalog, threshold=threshold, workers=args.workers, state=Path(tmp, f"{threshold}.jsonl")
+            )
             seconds = time.perf_counter() - started
             scanned = report.scanned + report.resumed
             found = {f.path for f in report.flags if work_of.get(f.recording["path"]) == work_of[f.path]}
             false = sum(work_of.get(f.recording["path"]) != work_of[f.path] for f in report.flags)
-            table.add_row(threshold, str(scanned), f"{len(found) / scanned:.1%}", f"{100 * false / scanned:.1f}",
-                          f"{seconds / scanned:.2f}")  # fmt: skip
+            table.add_row(
+                threshold,
+                str(scanned),
+                f"{len(found) / scanned:.1%}",
+                f"{100 * false / scanned:.1f}",
+                f"{seconds / scanned:.2f}",
+            )
     Console(width=140).print(table)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import threadpoolctl
+from fusion import cached_rows_path, choosing_sets_parser, print_variants  # bench/fusion.py
 
 from homage.align import CHROMA, Prepared
 from homage.align.rerank import RERANK_DEPTH, fuse
@@ -27,8 +28,6 @@ from homage.data.manifest import load_dataset
 from homage.evaluation.metrics import retrieval_scores
 from homage.models import DEFAULT_EMBEDDER, get_embedder
 from homage.pipeline.analysis import ALIGN_CONFIG, recorded
-
-from fusion import cached_rows_path, choosing_sets_parser, print_variants  # bench/fusion.py
 
 OUT = Path(__file__).resolve().parent / "out" / "transpositions"
 SHIFTS = np.arange(12)
@@ -40,8 +39,12 @@ def profiles(x: np.ndarray) -> dict[str, np.ndarray]:
     how often each pitch class is a frame's strongest."""
     x = np.asarray(x[:, CHROMA], dtype=np.float32)
     counts = (x == x.max(axis=1, keepdims=True)).sum(axis=0).astype(np.float32)
-    found = {"magnitude": x.sum(axis=0), "energy (shipped)": global_profile(x), "fourth power": (x**4).sum(axis=0),
-             "strongest pitch class": counts}  # fmt: skip
+    found = {
+        "magnitude": x.sum(axis=0),
+        "energy (shipped)": global_profile(x),
+        "fourth power": (x**4).sum(axis=0),
+        "strongest pitch class": counts,
+    }
     return {name: g / max(float(g.max()), 1e-9) for name, g in found.items()}
 
 
@@ -71,8 +74,12 @@ def aligned_at_every_shift(data: str, depth: int) -> dict:
     with threadpoolctl.threadpool_limits(1), ThreadPoolExecutor(2) as threads:  # the Qmax kernels release the GIL
         list(threads.map(align_all, range(n)))
     found = [profiles(x) for x in sequences]
-    matches = {f"match {name}": np.stack([np.stack([found[j][name][ROLLS] @ found[i][name] for j in top[i]]) for i in range(n)])
-               for name in found[0]}  # fmt: skip
+    matches = {
+        f"match {name}": np.stack(
+            [np.stack([found[j][name][ROLLS] @ found[i][name] for j in top[i]]) for i in range(n)]
+        )
+        for name in found[0]
+    }
     frames = np.array([len(x) - ALIGN_CONFIG.embed_dim + 1 for x in sequences])
     result = {"S": S, "top": top, "qmax": qmax, "melody": melody, "frames": frames, "works": np.array(works), **matches}
     OUT.mkdir(parents=True, exist_ok=True)
@@ -87,7 +94,11 @@ def map_of(data: dict, profile: str | None, n_shifts: int) -> tuple[float, float
     final = S - 1e6
     rows = np.arange(top.shape[1])
     for i in range(len(S)):
-        tried = SHIFTS[None].repeat(len(rows), 0) if profile is None else np.argsort(-data[f"match {profile}"][i], axis=1, kind="stable")[:, :n_shifts]
+        tried = (
+            SHIFTS[None].repeat(len(rows), 0)
+            if profile is None
+            else np.argsort(-data[f"match {profile}"][i], axis=1, kind="stable")[:, :n_shifts]
+        )
         best = tried[rows, np.argmax(np.take_along_axis(qmax[i], tried, axis=1), axis=1)]
         final[i, top[i]] = fuse(S[i, top[i]], qmax[i][rows, best] / frames[top[i]] ** 0.5, melody[i][rows, best])
     ranked = retrieval_scores(1.0 - final, data["works"])
@@ -99,8 +110,13 @@ def main() -> None:
     sets = {name: aligned_at_every_shift(name, args.depth) for name in args.data + args.report}
     names = [key.removeprefix("match ") for key in next(iter(sets.values())) if key.startswith("match ")]
     variants = [(f"{name}, best {n}", name, n) for name in names for n in (1, 2, 3, 4)] + [("all 12 shifts", None, 12)]
-    print_variants(f"shifts tried by the alignment (top {args.depth} re-ranked); MAP (top-1)", "profile, shifts aligned",
-                   sets, args.report, [(label, functools.partial(map_of, profile=p, n_shifts=n)) for label, p, n in variants])  # fmt: skip
+    print_variants(
+        f"shifts tried by the alignment (top {args.depth} re-ranked); MAP (top-1)",
+        "profile, shifts aligned",
+        sets,
+        args.report,
+        [(label, functools.partial(map_of, profile=p, n_shifts=n)) for label, p, n in variants],
+    )
 
 
 if __name__ == "__main__":

@@ -43,7 +43,9 @@ def main() -> None:
     parser.add_argument("--clip", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--calibration", default=str(CALIBRATION_FILE), help="a calibration file (default: the shipped one)")
+    parser.add_argument(
+        "--calibration", default=str(CALIBRATION_FILE), help="a calibration file (default: the shipped one)"
+    )
     args = parser.parse_args()
     entries = load_dataset(args.data)
     embedder = get_embedder(DEFAULT_EMBEDDER)
@@ -55,13 +57,20 @@ def main() -> None:
     def clip(r: Recorded) -> Recorded:
         return r.clip(rng.uniform(0, max(r.seconds - args.clip, 0)), args.clip, embedder)
 
-    table = Table(title=f"Verdicts on {args.data} ({len(items)} recordings; {calibration.fitted_on[:80]}…)", title_justify="left")
+    table = Table(
+        title=f"Verdicts on {args.data} ({len(items)} recordings; {calibration.fitted_on[:80]}…)", title_justify="left"
+    )
     for col in ("pairs", "n", "version", "maybe", "unrelated", "share called version"):
         table.add_column(col, justify="left" if col == "pairs" else "right")
     excerpt = f"{args.clip:g}-s excerpt"
-    for label, pairs, cut in (("version pairs, whole", versions, None), ("other pairs, whole", others, None),
-                              (f"version pairs, {excerpt} vs whole", versions, 0), (f"other pairs, {excerpt} vs whole", others, 0),
-                              (f"version pairs, whole vs {excerpt}", versions, 1), (f"other pairs, whole vs {excerpt}", others, 1)):  # fmt: skip
+    for label, pairs, cut in (
+        ("version pairs, whole", versions, None),
+        ("other pairs, whole", others, None),
+        (f"version pairs, {excerpt} vs whole", versions, 0),
+        (f"other pairs, {excerpt} vs whole", others, 0),
+        (f"version pairs, whole vs {excerpt}", versions, 1),
+        (f"other pairs, whole vs {excerpt}", others, 1),
+    ):
         counts = Counter()
         for a, b in pairs:
             for x, y in ((a, b), (b, a)) if cut is not None else ((a, b),):
@@ -70,8 +79,14 @@ def main() -> None:
                     pair[cut] = clip(pair[cut])
                 counts[calibration.verdict(*pair_evidence(*pair))] += 1
         n = sum(counts.values())
-        table.add_row(label, str(n), str(counts["version"]), str(counts["maybe"]), str(counts["unrelated"]),
-                      f"{counts['version'] / n:.1%}")  # fmt: skip
+        table.add_row(
+            label,
+            str(n),
+            str(counts["version"]),
+            str(counts["maybe"]),
+            str(counts["unrelated"]),
+            f"{counts['version'] / n:.1%}",
+        )
     Console(width=160).print(table)
 
 

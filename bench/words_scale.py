@@ -57,15 +57,23 @@ def main() -> None:
 
     entries = load_dataset(args.data)
     cache = FeatureCache.default()
-    analysed = [r for _, r in analyze_many([(str(e.path), None) for e in entries], get_embedder(DEFAULT_EMBEDDER), cache, args.workers)]
+    analysed = [
+        r
+        for _, r in analyze_many(
+            [(str(e.path), None) for e in entries], get_embedder(DEFAULT_EMBEDDER), cache, args.workers
+        )
+    ]
     real_vectors = np.array([r.vector for r in analysed], dtype=np.float32)
     real_terms = [lyrics.clean(transcript_of(str(e.path), cache)) for e in entries]
     works = np.array([e.work for e in entries])
     vocabulary = np.array(top_n_list("en", 20_000))
     cdf = np.cumsum(1.0 / np.arange(1, len(vocabulary) + 1))
     cdf /= cdf[-1]
-    rows = ["| recordings | build (s) | words search per query (ms) | versions in the embedding's top {d} | in the words' top {d} | in both together |".format(d=args.depth),
-            "|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    rows = [
+        f"| recordings | build (s) | words search per query (ms) | versions in the embedding's top {args.depth} "
+        f"| in the words' top {args.depth} | in both together |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
     for size in args.size or [100_000]:
         rng = np.random.default_rng(args.seed)
         n_fake = size - len(entries)
@@ -104,16 +112,28 @@ def main() -> None:
                 terms = real_terms[q].terms()
                 began = time.perf_counter()
                 df, documents = stored_words.frequencies(db, terms)
-                by_words = set(stored_words.search(db, lyrics.tfidf(terms, df, documents), args.depth, exclude=[q + 1])) if terms else set()
+                by_words = (
+                    set(stored_words.search(db, lyrics.tfidf(terms, df, documents), args.depth, exclude=[q + 1]))
+                    if terms
+                    else set()
+                )
                 search_s.append(time.perf_counter() - began)
-                for name, found in (("embedding", by_embedding), ("words", by_words), ("both", by_embedding | by_words)):
+                for name, found in (
+                    ("embedding", by_embedding),
+                    ("words", by_words),
+                    ("both", by_embedding | by_words),
+                ):
                     shares[name].append(len(found & others) / len(others))
             db.close()
-        row = (f"| {size:,} | {build:.0f} | {1000 * float(np.median(search_s)):.0f} | {np.mean(shares['embedding']):.3f} "
-               f"| {np.mean(shares['words']):.3f} | {np.mean(shares['both']):.3f} |")  # fmt: skip
+        row = (
+            f"| {size:,} | {build:.0f} | {1000 * float(np.median(search_s)):.0f} | {np.mean(shares['embedding']):.3f} "
+            f"| {np.mean(shares['words']):.3f} | {np.mean(shares['both']):.3f} |"
+        )
         rows.append(row)
         print(row, flush=True)
-    print(f"\n### The words as a second first stage ({args.data}: {len(entries)} real recordings among synthetic ones)\n")
+    print(
+        f"\n### The words as a second first stage ({args.data}: {len(entries)} real recordings among synthetic ones)\n"
+    )
     print("\n".join(rows))
 
 

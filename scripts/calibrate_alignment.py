@@ -22,9 +22,17 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from homage.align.verdict import CALIBRATION_FILE, FEATURES, IN_NULL_UNITS, evidence_of, feature_values, fit_calibration, fit_nulls
-from homage.data.manifest import load_dataset
 from homage.align.rerank import RERANK_DEPTH
+from homage.align.verdict import (
+    CALIBRATION_FILE,
+    FEATURES,
+    IN_NULL_UNITS,
+    evidence_of,
+    feature_values,
+    fit_calibration,
+    fit_nulls,
+)
+from homage.data.manifest import load_dataset
 from homage.models import DEFAULT_EMBEDDER, Embedder, get_embedder
 from homage.pipeline.analysis import Recorded, pair_evidence, recorded
 
@@ -44,8 +52,13 @@ def draw_pairs(works: list[str], vectors: np.ndarray, n: int, rng: np.random.Gen
         by_work[w].append(i)
     nearest = np.argsort(-Embedder.similarity(vectors, vectors), axis=1)[:, 1 : RERANK_DEPTH + 1]
     near = {(a, int(b)) for a in range(len(works)) for b in nearest[a]}
-    positives = [(a, b, True) for group in by_work.values() for a in group for b in group
-                 if a < b and ((a, b) in near or (b, a) in near)]  # fmt: skip
+    positives = [
+        (a, b, True)
+        for group in by_work.values()
+        for a in group
+        for b in group
+        if a < b and ((a, b) in near or (b, a) in near)
+    ]
     positives = [positives[k] for k in rng.permutation(len(positives))[: n // 2]]
     negatives = []
     while len(negatives) < len(positives):
@@ -56,8 +69,9 @@ def draw_pairs(works: list[str], vectors: np.ndarray, n: int, rng: np.random.Gen
     return positives + negatives
 
 
-def calibration_pairs(sources: list[str], total: int, seed: int,
-                      workers: int = 2) -> Iterator[tuple[str, Recorded, Recorded, bool, str]]:  # fmt: skip
+def calibration_pairs(
+    sources: list[str], total: int, seed: int, workers: int = 2
+) -> Iterator[tuple[str, Recorded, Recorded, bool, str]]:
     """The labelled pairs the fit reads, ``total`` shared by the data sets: (data set, first, second, is a
     version pair, "whole–whole" or "clip–whole"), the same ones for the same seed."""
     rng = np.random.default_rng(seed)
@@ -80,8 +94,11 @@ def main() -> None:
     parser.add_argument("data", nargs="+")
     parser.add_argument("--pairs", type=int, default=4000, help="pairs in all, shared by the data sets")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--features", default=",".join(FEATURE_NAMES),
-                        help=f"what the fit reads, of: {', '.join(FEATURES)} (a score name + {IN_NULL_UNITS}: in units of its null)")
+    parser.add_argument(
+        "--features",
+        default=",".join(FEATURE_NAMES),
+        help=f"what the fit reads, of: {', '.join(FEATURES)} (a score name + {IN_NULL_UNITS}: in units of its null)",
+    )
     parser.add_argument("--out", default=str(CALIBRATION_FILE))
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
@@ -94,19 +111,29 @@ def main() -> None:
     y = np.array(truth)
     nulls = fit_nulls([e for e, same in zip(evidence, truth) if not same], names)
     X = np.array([feature_values(e, names, nulls) for e in evidence])
-    fitted_on = (f"{len(y)} pairs ({int(y.sum())} versions, {int((~y).sum())} non-versions among each other's "
-                 f"{RERANK_DEPTH} nearest) of rendered versions of "
-                 f"{', '.join(args.data)}; two in five compare an 8–40 s clip with a whole recording; seed {args.seed}")  # fmt: skip
+    fitted_on = (
+        f"{len(y)} pairs ({int(y.sum())} versions, {int((~y).sum())} non-versions among each other's "
+        f"{RERANK_DEPTH} nearest) of rendered versions of "
+        f"{', '.join(args.data)}; two in five compare an 8–40 s clip with a whole recording; seed {args.seed}"
+    )
     calibration = fit_calibration(X, y, fitted_on, names, nulls)
     z = X @ np.array(calibration.weights) + calibration.intercept
     p = 1 / (1 + np.exp(-z))
-    print("weights", dict(zip(names, np.round(calibration.weights, 3).tolist())), "intercept", round(calibration.intercept, 3))
+    print(
+        "weights",
+        dict(zip(names, np.round(calibration.weights, 3).tolist())),
+        "intercept",
+        round(calibration.intercept, 3),
+    )
     print(f"accuracy at p = 0.5: {np.mean((p >= 0.5) == y):.3f}")
     for kind in sorted(set(kinds)):
         mask = np.array(kinds) == kind
         for label, sel in (("versions", mask & y), ("non-versions", mask & ~y)):
             v, m = (p[sel] >= 0.7).sum(), ((p[sel] >= 0.3) & (p[sel] < 0.7)).sum()
-            print(f"  {kind:45s} {label:13s} {sel.sum():5d}: version {v:4d}  maybe {m:4d}  unrelated {sel.sum() - v - m:4d}")
+            print(
+                f"  {kind:45s} {label:13s} {sel.sum():5d}: "
+                f"version {v:4d}  maybe {m:4d}  unrelated {sel.sum() - v - m:4d}"
+            )
     print(f"written: {calibration.save(args.out)}")
 
 

@@ -17,8 +17,8 @@ import numpy as np
 
 from homage.data.render import VersionParams, excerpt, make_version, render
 from homage.demo import PIECES, PROGRAMS, score_to_midi
-from homage.models.ftm2d import FTM2D, FTM2DConfig
 from homage.features.cache import FeatureCache
+from homage.models.ftm2d import FTM2D, FTM2DConfig
 
 
 def reference_works(n: int, seed: int) -> list[Path]:

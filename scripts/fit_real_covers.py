@@ -28,8 +28,8 @@ from homage.align.rerank import LYRICS_WEIGHT, RERANK_DEPTH
 from homage.align.verdict import (
     CALIBRATION_FILE,
     MAYBE_AT,
-    Calibration,
     VERSION_AT,
+    Calibration,
     among_candidates,
     evidence_of,
     feature_values,
@@ -82,14 +82,20 @@ def main() -> None:
     parser.add_argument("data")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--write", action="store_true", help="write the fit on all works as the shipped calibration")
-    parser.add_argument("--judged", type=int, default=120,
-                        help="candidates a scan's query judges (a catalog of ~120: the embedding's and the words' top 100)")
+    parser.add_argument(
+        "--judged",
+        type=int,
+        default=120,
+        help="candidates a scan's query judges (a catalog of ~120: the embedding's and the words' top 100)",
+    )
     args = parser.parse_args()
     entries = load_dataset(args.data)
     cache = FeatureCache.default()
     embedder = get_embedder(DEFAULT_EMBEDDER)
     kept, vectors, sequences = [], [], []
-    for entry, (_, result) in zip(entries, analyze_many([(str(e.path), None) for e in entries], embedder, cache, args.workers)):
+    for entry, (_, result) in zip(
+        entries, analyze_many([(str(e.path), None) for e in entries], embedder, cache, args.workers)
+    ):
         if not hasattr(result, "reason"):
             kept.append(entry)
             vectors.append(result.vector)
@@ -106,7 +112,7 @@ def main() -> None:
     ap_rows = {}
     chosen = []
     predicted = np.zeros_like(S)
-    for work, mine in held.items():
+    for mine in held.values():
         rest = np.setdiff1d(everyone, mine)
         best = max(WEIGHTS, key=lambda w: (mean_ap(finals[w], works, rest, rest)[0], -w))
         chosen.append(best)
@@ -136,7 +142,9 @@ def main() -> None:
             key = tuple(sorted({a, b}))
             if key not in models:
                 train = [m for m, (x, y) in enumerate(pair_works) if x not in key and y not in key]
-                models[key] = _fit([evidence[m] for m in train], same[train], names, "cross-validation fold", l2, without_words)
+                models[key] = _fit(
+                    [evidence[m] for m in train], same[train], names, "cross-validation fold", l2, without_words
+                )
             p_cv[n] = models[key].probability_of(evidence[n])
         verdict_rows[label] = _verdicts(p_cv, same, pairs, works, args.judged)
         fits[label] = _fit(evidence, same, names, _fitted_on(args.data, len(pairs), int(same.sum())), l2, without_words)
@@ -148,8 +156,14 @@ def main() -> None:
         print(f"words weight on all works: {weight_all} (homage.align.rerank.LYRICS_WEIGHT is {LYRICS_WEIGHT})")
 
 
-def _fit(evidence: list[dict], same: np.ndarray, names: tuple[str, ...], fitted_on: str, l2: float,
-         without_words: Calibration) -> Calibration:  # fmt: skip
+def _fit(
+    evidence: list[dict],
+    same: np.ndarray,
+    names: tuple[str, ...],
+    fitted_on: str,
+    l2: float,
+    without_words: Calibration,
+) -> Calibration:
     """A calibration fitted on the pairs with lyric evidence (all of them for a pitch-only fit); pairs
     without are judged by ``without_words``, as the shipped calibration judges them."""
     words = "words" in names or "words_z" in names
@@ -161,8 +175,10 @@ def _fit(evidence: list[dict], same: np.ndarray, names: tuple[str, ...], fitted_
 
 
 def _fitted_on(data: str, n: int, versions: int) -> str:
-    return (f"{n} pairs of real covers ({versions} versions, {n - versions} non-versions): every pair of {data}, "
-            "whole recordings; features and words weight chosen by leave-one-work-out cross-validation")  # fmt: skip
+    return (
+        f"{n} pairs of real covers ({versions} versions, {n - versions} non-versions): every pair of {data}, "
+        "whole recordings; features and words weight chosen by leave-one-work-out cross-validation"
+    )
 
 
 def _verdicts(p: np.ndarray, same: np.ndarray, pairs: list, works: np.ndarray, judged: int) -> dict:
@@ -201,15 +217,26 @@ def _print(args, ap_rows, chosen, weight_all, verdict_rows, recordings, n_works,
     title = f"{args.data} ({n_works} works, {recordings} recordings), leave-one-work-out"
     lines = [f"### Ranking — {title}", "", "| pipeline | MAP | top-1 |", "|---|---|---|"]
     lines += [f"| {name} | {m:.3f} | {t:.3f} |" for name, (m, t) in ap_rows.items()]
-    lines += ["", f"words weight chosen per fold: {dict(zip(*np.unique(chosen, return_counts=True)))}; on all works: {weight_all}", ""]
-    lines += [f"### Verdicts — {title}; scan judged among {args.judged} candidates", "",
-              "| calibration | log loss | versions 'unrelated' | versions 'version' | others 'version' "
-              "| others 'maybe' or 'version' | scan: covers flagged (maybe) | scan: false flags / 100 files |",
-              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        f"words weight chosen per fold: {dict(zip(*np.unique(chosen, return_counts=True)))}; "
+        f"on all works: {weight_all}",
+        "",
+    ]
+    lines += [
+        f"### Verdicts — {title}; scan judged among {args.judged} candidates",
+        "",
+        "| calibration | log loss | versions 'unrelated' | versions 'version' | others 'version' "
+        "| others 'maybe' or 'version' | scan: covers flagged (maybe) | scan: false flags / 100 files |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for label, v in verdict_rows.items():
-        lines.append(f"| {label}{' (lowest log loss)' if label == best else ''} | {v['log loss']:.3f} | {v['versions unrelated']:.1%} "
-                     f"| {v['versions version']:.1%} | {v['others version']:.2%} | {v['others maybe+']:.2%} "
-                     f"| {v['scan flagged']:.1%} | {v['scan false per 100']:.1f} |")  # fmt: skip
+        lines.append(
+            f"| {label}{' (lowest log loss)' if label == best else ''} | {v['log loss']:.3f} "
+            f"| {v['versions unrelated']:.1%} "
+            f"| {v['versions version']:.1%} | {v['others version']:.2%} | {v['others maybe+']:.2%} "
+            f"| {v['scan flagged']:.1%} | {v['scan false per 100']:.1f} |"
+        )
     print("\n".join(lines))
 
 

@@ -24,9 +24,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", type=Path, nargs="?", default=Path("runs/csi/best.pt"), help="best.pt of a run")
     parser.add_argument(
-        "--results", action="append", default=[], metavar="LABEL=JSON",
+        "--results",
+        action="append",
+        default=[],
+        metavar="LABEL=JSON",
         help="figures from `homage evaluate ... --json JSON` on the data set LABEL (repeatable)",
-    )  # fmt: skip
+    )
     args = parser.parse_args()
 
     best = checkpoints.read(args.checkpoint)
@@ -42,8 +45,11 @@ def main() -> None:
         f"epoch {best.epoch} of {len(history)} (best validation MAP). Runs in NumPy (no PyTorch needed).",
         f"- Data: the homage versions corpus `{config['corpus']}` (rendered POP909 and ASAP versions, Debian "
         "recordings as distractors)"
-        + (", with more versions of the same works from " + " and ".join(f"`{e}`" for e in config["extra_corpora"])
-           if config.get("extra_corpora") else "")
+        + (
+            ", with more versions of the same works from " + " and ".join(f"`{e}`" for e in config["extra_corpora"])
+            if config.get("extra_corpora")
+            else ""
+        )
         + ", train split; checkpoint chosen on the corpus validation split. No real covers were used for training "
         "or selection.",
         f"- Command: `homage train configs/csi.yaml` (loss {config['loss']}, P×K {config['p']}×{config['k']}, "
@@ -62,13 +68,25 @@ def main() -> None:
         lines += ["", f"{label}:", "", "| pipeline | MAP | MR1 | top-1 |", "| --- | ---: | ---: | ---: |"]
         lines += [f"| {r['pipeline']} | {r['map']:.3f} | {r['mr1']:.1f} | {r['top1']:.3f} |" for r in results]
         if pairs := sorted({pair for r in results for pair in r.get("map_by_kind", {})}):
-            lines += ["", "| MAP by kind of version pair | " + " | ".join(r["pipeline"] for r in results) + " |",
-                      "| --- |" + " ---: |" * len(results)]  # fmt: skip
-            lines += [f"| {pair} | " + " | ".join(f"{r['map_by_kind'][pair][0]:.3f}" if pair in r.get("map_by_kind", {})
-                                                   else "–" for r in results) + " |" for pair in pairs]  # fmt: skip
-    lines += ["", "Limits: the network reads CRP chroma, the harmony of a recording; a melody borrowed alone into another "
-              "arrangement is nearly invisible to it (README, *Quality*: MAP per kind of version pair), and the re-ranker's "
-              "top-line alignment finds only some of those. It learnt from rendered MIDI only."]
+            lines += [
+                "",
+                "| MAP by kind of version pair | " + " | ".join(r["pipeline"] for r in results) + " |",
+                "| --- |" + " ---: |" * len(results),
+            ]
+            lines += [
+                f"| {pair} | "
+                + " | ".join(
+                    f"{r['map_by_kind'][pair][0]:.3f}" if pair in r.get("map_by_kind", {}) else "–" for r in results
+                )
+                + " |"
+                for pair in pairs
+            ]
+    lines += [
+        "",
+        "Limits: the network reads CRP chroma, the harmony of a recording; a melody borrowed alone into another "
+        "arrangement is nearly invisible to it (README, *Quality*: MAP per kind of version pair), and the re-ranker's "
+        "top-line alignment finds only some of those. It learnt from rendered MIDI only.",
+    ]
     card = SHIPPED_CSI.with_suffix(".md")
     card.write_text("\n".join(lines) + "\n")
     print(f"shipped {SHIPPED_CSI} ({SHIPPED_CSI.stat().st_size / 1e6:.1f} MB) and {card}")

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SR = 16000
 
 
-def synth_piece(seed: int, *, transpose: int = 0, tempo: float = 1.0, seconds: float = 24.0, sr: int = SR) -> np.ndarray:
+def synth_piece(
+    seed: int, *, transpose: int = 0, tempo: float = 1.0, seconds: float = 24.0, sr: int = SR
+) -> np.ndarray:
     """A short tonal piece: a seeded chord progression with a melody, as harmonic tones.
 
     ``transpose`` (semitones) and ``tempo`` (ratio) change it the way a cover would; the notes stay.
@@ -88,15 +89,15 @@ def requires_shared(sub: str) -> Path:
 
 
 def have_synth() -> bool:
-    from homage.data.render import find_soundfonts
-
     try:
         import fluidsynth  # noqa: F401 - needs libfluidsynth
+        import pretty_midi  # noqa: F401
+
+        from homage.data.render import find_soundfonts
     except (ImportError, OSError):
         return False
     return bool(find_soundfonts())
 
 
-SYNTH_REASON = "FluidSynth and a General-MIDI SoundFont are needed (run setup.sh)"
+SYNTH_REASON = "rendering MIDI needs the [data] extra, FluidSynth and a General-MIDI SoundFont (run setup.sh)"
 needs_fluidsynth = pytest.mark.skipif(not have_synth(), reason=SYNTH_REASON)
-

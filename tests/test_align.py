@@ -96,7 +96,9 @@ def test_qmax_by_hand():
     assert Q[0, 0] == 1 and Q[1, 1] == 2 and Q[2, 2] == 0 and Q[3, 3] == 1
     cells, starts, strengths = strongest_paths(Q, 3)
     assert cells[starts[0] : starts[1]].tolist() == [[0, 0], [1, 1]] and strengths[0] == 2  # the strongest first
-    assert cells[starts[1] : starts[2]].tolist() == [[3, 3]] and len(strengths) == 2  # then one in other rows and columns
+    assert (
+        cells[starts[1] : starts[2]].tolist() == [[3, 3]] and len(strengths) == 2
+    )  # then one in other rows and columns
 
 
 def test_qmax_equals_the_textbook_recursion():
@@ -110,7 +112,12 @@ def test_qmax_equals_the_textbook_recursion():
             if R[i - 2, j - 2]:
                 Q[i, j] = max(Q[i - 1, j - 1], Q[i - 2, j - 1], Q[i - 1, j - 2]) + 1
             else:
-                gap = lambda di, dj: Q[i - di, j - dj] - (onset if R[i - di - 2, j - dj - 2] and i - di >= 2 and j - dj >= 2 else extension)  # noqa: E731
+
+                def gap(di, dj, i=i, j=j):
+                    return Q[i - di, j - dj] - (
+                        onset if R[i - di - 2, j - dj - 2] and i - di >= 2 and j - dj >= 2 else extension
+                    )
+
                 Q[i, j] = max(0.0, gap(1, 1), gap(2, 1), gap(1, 2))
     np.testing.assert_allclose(qmax_matrix(R, onset, extension), Q[2:, 2:], atol=1e-5)
 
@@ -147,7 +154,11 @@ def test_a_pair_without_words_is_judged_on_what_it_has_not_penalised():
     a = rng.random((200, 24)).astype(np.float32)
     al = Prepared(a).align(np.roll(a, 3, axis=0), melody=True)
     assert calibration.probability(al, 0.5) == calibration.without_words.probability(al, 0.5)
-    assert calibration.probability(al, 0.5, 0.02) < calibration.probability(al, 0.5, 0.3) < calibration.probability(al, 0.5, 0.6)
+    assert (
+        calibration.probability(al, 0.5, 0.02)
+        < calibration.probability(al, 0.5, 0.3)
+        < calibration.probability(al, 0.5, 0.6)
+    )
 
 
 def test_fuse_uses_both_scores():
@@ -208,7 +219,9 @@ def test_the_verdict_accounts_for_how_long_the_compared_material_is():
     song, clip = rng.random((300, 12)).astype(np.float32), rng.random((50, 12)).astype(np.float32)  # unrelated
     one, other = align_sequences(song, clip), align_sequences(clip, song)
     assert one.score > other.score  # the raw score (over B's frames) depends on the order …
-    assert calibration.probability(one, 0.3) == pytest.approx(calibration.probability(other, 0.3))  # … the verdict does not
+    assert calibration.probability(one, 0.3) == pytest.approx(
+        calibration.probability(other, 0.3)
+    )  # … the verdict does not
     assert calibration.verdict(one, 0.3) != "version"
     a = rng.random((60, 12)).astype(np.float32)
     short, long = align_sequences(a[:20], a[:20]), align_sequences(a, a)
@@ -313,8 +326,15 @@ def test_melody_part_of_a_sequence_is_aligned_at_the_chroma_transposition():
 def _alignment(score, melody, frames=100):
     from homage.align import Alignment
 
-    return Alignment(score=score, qmax=score * np.sqrt(frames), melody_score=melody, transposition=0, tempo_ratio=1.0,
-                     frames_a=frames, frames_b=frames)  # fmt: skip
+    return Alignment(
+        score=score,
+        qmax=score * np.sqrt(frames),
+        melody_score=melody,
+        transposition=0,
+        tempo_ratio=1.0,
+        frames_a=frames,
+        frames_b=frames,
+    )
 
 
 def test_snorm_lowers_a_candidate_that_aligns_well_with_everything():

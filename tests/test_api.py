@@ -51,8 +51,10 @@ def test_health_and_the_page(server):
 
 
 def test_compare_two_uploads(server, piece_dir):
-    result = server.post("/api/compare", files={"a": upload(piece_dir / "work1" / "original.wav"),
-                                                "b": upload(piece_dir / "work1" / "transposed.flac")})  # fmt: skip
+    result = server.post(
+        "/api/compare",
+        files={"a": upload(piece_dir / "work1" / "original.wav"), "b": upload(piece_dir / "work1" / "transposed.flac")},
+    )
     assert result.status_code == 200, result.text
     data = result.json()
     assert data["verdict"] == "version" and data["a"] == "original.wav" and data["b"] == "transposed.flac"
@@ -64,13 +66,16 @@ def test_compare_two_uploads(server, piece_dir):
 
 
 def test_compare_with_a_catalogued_recording_and_query(server, piece_dir):
-    found = server.post("/api/query", files={"file": upload(piece_dir / "work1" / "faster.ogg", "my cover.ogg")},
-                        data={"k": "3"}).json()  # fmt: skip
+    found = server.post(
+        "/api/query", files={"file": upload(piece_dir / "work1" / "faster.ogg", "my cover.ogg")}, data={"k": "3"}
+    ).json()
     assert found["pipeline"] == "csi+rerank100+lyrics" and found["query"] == "my cover.ogg"
     assert [r["rank"] for r in found["results"]] == [1, 2, 3]
     assert {r["path"].split("/")[-2] for r in found["results"][:2]} == {"work1"} and found["results"][0]["verdict"]
     best = found["results"][0]
-    result = server.post("/api/compare", files={"a": upload(piece_dir / "work1" / "faster.ogg")}, data={"b_id": best["id"]})
+    result = server.post(
+        "/api/compare", files={"a": upload(piece_dir / "work1" / "faster.ogg")}, data={"b_id": best["id"]}
+    )
     assert result.status_code == 200 and result.json()["b_id"] == best["id"] and result.json()["verdict"] == "version"
 
 
@@ -91,8 +96,13 @@ def test_recordings_paging_filter_audio_and_ranges(server):
 
 
 def test_no_client_path_reaches_the_file_system(server):
-    for attempt in ("/api/recordings/..%2F..%2F..%2Fetc%2Fpasswd/audio", "/api/recordings/../../etc/passwd",
-                    "/../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/static/..%2F..%2Fpyproject.toml"):  # fmt: skip
+    for attempt in (
+        "/api/recordings/..%2F..%2F..%2Fetc%2Fpasswd/audio",
+        "/api/recordings/../../etc/passwd",
+        "/../../../etc/passwd",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/static/..%2F..%2Fpyproject.toml",
+    ):
         response = server.get(attempt)
         assert response.status_code in (404, 422), attempt
         assert "root:" not in response.text
@@ -117,10 +127,14 @@ def test_add_and_remove_need_the_token(server, piece_dir):
 @pytest.mark.parametrize("kind", ["empty", "text", "truncated", "oversize"])
 def test_bad_uploads_get_a_one_line_reason_and_change_nothing(server, piece_dir, kind):
     good = (piece_dir / "work1" / "original.wav").read_bytes()
-    data = {"empty": b"", "text": b"just some words " * 200, "truncated": good[:2000], "oversize": b"\0" * (6 << 20)}[kind]
-    for call in (lambda f: server.post("/api/compare", files={"a": f, "b": upload(piece_dir / "work2" / "original.wav")}),
-                 lambda f: server.post("/api/query", files={"file": f}),
-                 lambda f: server.post("/api/recordings", files={"file": f}, headers=TOKEN)):  # fmt: skip
+    data = {"empty": b"", "text": b"just some words " * 200, "truncated": good[:2000], "oversize": b"\0" * (6 << 20)}[
+        kind
+    ]
+    for call in (
+        lambda f: server.post("/api/compare", files={"a": f, "b": upload(piece_dir / "work2" / "original.wav")}),
+        lambda f: server.post("/api/query", files={"file": f}),
+        lambda f: server.post("/api/recordings", files={"file": f}, headers=TOKEN),
+    ):
         response = call((f"{kind}.mp3", data))
         assert 400 <= response.status_code < 500, (kind, response.status_code)
         detail = response.json()["detail"]
@@ -137,7 +151,10 @@ def test_a_server_not_on_loopback_takes_no_change_without_a_token(indexed, piece
         response = client.post("/api/recordings", files={"file": upload(piece_dir / "work3" / "original.mp3")})
         assert response.status_code == 403 and "HOMAGE_TOKEN" in response.json()["detail"]
     with TestClient(create_app(ServeSettings(tmp_path / "catalog"))) as client:  # loopback, no token: allowed
-        assert client.post("/api/recordings", files={"file": upload(piece_dir / "work3" / "original.mp3")}).status_code == 201
+        assert (
+            client.post("/api/recordings", files={"file": upload(piece_dir / "work3" / "original.mp3")}).status_code
+            == 201
+        )
 
 
 def test_health_answers_while_a_comparison_runs(indexed, piece_dir, tmp_path):
@@ -149,8 +166,9 @@ def test_health_answers_while_a_comparison_runs(indexed, piece_dir, tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(ServeSettings(indexed)), host="127.0.0.1", port=port,
-                                           log_level="error"))  # fmt: skip
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(ServeSettings(indexed)), host="127.0.0.1", port=port, log_level="error")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -166,10 +184,14 @@ def test_health_answers_while_a_comparison_runs(indexed, piece_dir, tmp_path):
 
         def compare():
             started = time.monotonic()
-            files = {"a": upload(piece_dir / "work1" / "original.wav", "long-a.wav"),
-                     "b": upload(piece_dir / "work2" / "transposed.flac", "long-b.flac")}  # fmt: skip
-            timings["compare"] = (httpx.post(f"{url}/api/compare", files=files, timeout=60).status_code,
-                                  time.monotonic() - started)  # fmt: skip
+            files = {
+                "a": upload(piece_dir / "work1" / "original.wav", "long-a.wav"),
+                "b": upload(piece_dir / "work2" / "transposed.flac", "long-b.flac"),
+            }
+            timings["compare"] = (
+                httpx.post(f"{url}/api/compare", files=files, timeout=60).status_code,
+                time.monotonic() - started,
+            )
 
         worker = threading.Thread(target=compare)
         worker.start()
@@ -228,8 +250,10 @@ def test_two_server_processes_share_comparisons_and_jobs(indexed, piece_dir, tmp
     shutil.copytree(indexed, catalog)
     settings = ServeSettings(catalog, token="s3cret", max_upload_mb=5, tmp=tmp_path)
     with TestClient(create_app(settings)) as first, TestClient(create_app(settings)) as second:
-        compared = first.post("/api/compare", files={"a": upload(piece_dir / "work1" / "original.wav"),
-                                                     "b": upload(piece_dir / "work1" / "faster.ogg")}).json()  # fmt: skip
+        compared = first.post(
+            "/api/compare",
+            files={"a": upload(piece_dir / "work1" / "original.wav"), "b": upload(piece_dir / "work1" / "faster.ogg")},
+        ).json()
         png = second.get(compared["alignment_image"])
         assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
         job = first.post("/api/jobs/groups", headers=TOKEN).json()
@@ -256,7 +280,9 @@ def test_a_job_whose_process_died_reads_failed_and_its_uploads_go(indexed, tmp_p
     with TestClient(create_app(settings)) as client:
         assert not orphan.exists()  # left by a killed process: removed when a server starts
         with sqlite3.connect(catalog / FILE_NAME) as db:
-            db.execute("INSERT INTO jobs (key, kind, pid, updated, state) VALUES ('k1', 'scan', ?, ?, 'running')",
-                       (dead, time.time()))  # fmt: skip
+            db.execute(
+                "INSERT INTO jobs (key, kind, pid, updated, state) VALUES ('k1', 'scan', ?, ?, 'running')",
+                (dead, time.time()),
+            )
         status = client.get("/api/jobs/k1").json()
         assert status["state"] == "failed" and f"pid {dead}" in status["error"]

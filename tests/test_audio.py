@@ -18,8 +18,10 @@ def stereo_wav(tmp_path_factory) -> Path:
     return write(tmp_path_factory.mktemp("audio") / "tone.wav", y.astype(np.float32), 44100)
 
 
-@pytest.mark.parametrize("ext,args", [("wav", []), ("flac", []), ("ogg", ["-c:a", "libvorbis"]), ("mp3", []),
-                                      ("m4a", ["-c:a", "aac"]), ("opus", [])])
+@pytest.mark.parametrize(
+    "ext,args",
+    [("wav", []), ("flac", []), ("ogg", ["-c:a", "libvorbis"]), ("mp3", []), ("m4a", ["-c:a", "aac"]), ("opus", [])],
+)
 def test_each_format_decodes_to_mono_at_requested_rate(stereo_wav, tmp_path, ext, args):
     path = stereo_wav if ext == "wav" else ffmpeg_encode(stereo_wav, tmp_path / f"tone.{ext}", *args)
     y = audio.load(path, sr=SR)
@@ -27,7 +29,12 @@ def test_each_format_decodes_to_mono_at_requested_rate(stereo_wav, tmp_path, ext
     assert abs(len(y) / SR - 3.0) < 0.1  # encoder padding of lossy codecs stays small
     spectrum = np.abs(np.fft.rfft(y[SR // 2 : SR // 2 + SR]))  # 1 s → 1 Hz bins
     assert {int(np.argmax(spectrum[300:500])) + 300, int(np.argmax(spectrum[600:700])) + 600} <= {
-        439, 440, 441, 659, 660, 661
+        439,
+        440,
+        441,
+        659,
+        660,
+        661,
     }  # both channels survive the down-mix
     assert audio.probe(path).channels == 2
 

@@ -36,7 +36,9 @@ def site(piece_dir, tmp_path_factory):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(ServeSettings(catalog)), host="127.0.0.1", port=port, log_level="error"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(ServeSettings(catalog)), host="127.0.0.1", port=port, log_level="error")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -54,9 +56,20 @@ def browser(tmp_path):
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--autoplay-policy=no-user-gesture-required", "--mute-audio", f"--user-data-dir={tmp_path / 'profile'}"):  # fmt: skip
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--autoplay-policy=no-user-gesture-required",
+        "--mute-audio",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     driver.set_window_size(1200, 1000)
@@ -87,7 +100,10 @@ def test_compare_plays_both_versions_from_the_matched_passage(site, browser, tmp
     from conftest import synth_piece, write
 
     a = write(tmp_path / "song.wav", synth_piece(1, seconds=40))
-    b = write(tmp_path / "cover.flac", np.concatenate([synth_piece(5, seconds=15), synth_piece(1, transpose=3, tempo=1.2, seconds=30)]))
+    b = write(
+        tmp_path / "cover.flac",
+        np.concatenate([synth_piece(5, seconds=15), synth_piece(1, transpose=3, tempo=1.2, seconds=30)]),
+    )
     browser.get(site)
     browser.find_element(By.ID, "file-a").send_keys(str(a))
     browser.find_element(By.ID, "file-b").send_keys(str(b))
@@ -101,8 +117,15 @@ def test_compare_plays_both_versions_from_the_matched_passage(site, browser, tmp
     a_start, b_start = float(row.get_attribute("data-a-start")), float(row.get_attribute("data-b-start"))
     assert b_start > 10  # the inserted copy
     row.click()
-    positions = wait(browser, lambda d: (lambda p: p if abs(p[0] - a_start) < 0.5 and abs(p[1] - b_start) < 0.3 else None)(
-        d.execute_script("return [document.getElementById('player-a').currentTime, document.getElementById('player-b').currentTime]")))  # fmt: skip
+    positions = wait(
+        browser,
+        lambda d: (lambda p: p if abs(p[0] - a_start) < 0.5 and abs(p[1] - b_start) < 0.3 else None)(
+            d.execute_script(
+                "return [document.getElementById('player-a').currentTime, "
+                "document.getElementById('player-b').currentTime]"
+            )
+        ),
+    )
     assert positions and screenshot(browser, tmp_path, "compare").stat().st_size > 10_000
 
 
@@ -148,6 +171,9 @@ def test_groups_page_runs_the_grouping_and_lists_the_works(site, browser, tmp_pa
     browser.find_element(By.ID, "run-groups").click()
     wait(browser, lambda d: "2 groups of two or more recordings" in d.find_element(By.ID, "groups-info").text)
     groups = browser.find_elements(By.CSS_SELECTOR, "details.group")
-    assert [g.find_element(By.TAG_NAME, "summary").text.split(":")[0] for g in groups] == ["3 recordings", "2 recordings"]
+    assert [g.find_element(By.TAG_NAME, "summary").text.split(":")[0] for g in groups] == [
+        "3 recordings",
+        "2 recordings",
+    ]
     groups[0].click()
     screenshot(browser, tmp_path, "groups")

@@ -1,5 +1,6 @@
 import os
 from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -15,7 +16,9 @@ def unit(rng, n, dim=8):
 
 
 def records(X, prefix="/music/song"):
-    return [NewRecording(f"{prefix}{i}.mp3", f"hash{i}", x, duration=60.0 + i, title=f"Song {i}") for i, x in enumerate(X)]
+    return [
+        NewRecording(f"{prefix}{i}.mp3", f"hash{i}", x, duration=60.0 + i, title=f"Song {i}") for i, x in enumerate(X)
+    ]
 
 
 def hits(cat, xq, k, exclude=()):
@@ -166,16 +169,21 @@ def test_empty_catalog_search_returns_nothing(tmp_path):
 
 def test_alignment_sequences_are_stored_and_set_aside_when_their_kind_changes(tmp_path, vectors):
     rng = np.random.default_rng(1)
-    entries = [NewRecording(f"/m/{i}.mp3", f"h{i}", v, sequence=rng.random((30 + i, 12)).astype(np.float16))
-               for i, v in enumerate(vectors[:3])]  # fmt: skip
+    entries = [
+        NewRecording(f"/m/{i}.mp3", f"h{i}", v, sequence=rng.random((30 + i, 12)).astype(np.float16))
+        for i, v in enumerate(vectors[:3])
+    ]
     with Catalog(tmp_path / "cat", create=True) as cat:
         cat.add(entries, embedder=EMB, sequence_kind="crp@2.5")
         ids = [cat.get(e.path).id for e in entries]
         stored = cat.sequences(ids, "crp@2.5")
         assert all(np.array_equal(stored[i], e.sequence) for i, e in zip(ids, entries))
         assert cat.sequences(ids, "crp@5") == {}  # computed otherwise: not used
-        cat.add([NewRecording("/m/new.mp3", "h9", vectors[5], sequence=np.zeros((4, 12), np.float16))],
-                embedder=EMB, sequence_kind="crp@5")  # fmt: skip
+        cat.add(
+            [NewRecording("/m/new.mp3", "h9", vectors[5], sequence=np.zeros((4, 12), np.float16))],
+            embedder=EMB,
+            sequence_kind="crp@5",
+        )
         assert set(cat.sequences(ids + [cat.get("/m/new.mp3").id], "crp@5")) == {cat.get("/m/new.mp3").id}
 
 
@@ -241,8 +249,12 @@ def test_a_catalog_without_write_permission_is_read(tmp_path, vectors):
     )
     np.save(tmp_path / "q.npy", vectors[3])
     os.chmod(tmp_path / "q.npy", 0o444)
-    out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
-                         capture_output=True, text=True, cwd="/")  # fmt: skip
+    out = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd="/",
+    )
     for path in [root, *root.iterdir()]:
         os.chmod(path, 0o755)
     shutil.rmtree(tmp_path)
@@ -299,7 +311,10 @@ def test_cohorts_are_computed_once_kept_per_recording_and_refreshed_as_the_catal
 
     rng = np.random.default_rng(4)
     X = unit(rng, 16)
-    songs = [NewRecording(f"/music/{n}.wav", f"h{n}", X[n], sequence=rng.random((60, 24)).astype(np.float16)) for n in range(16)]
+    songs = [
+        NewRecording(f"/music/{n}.wav", f"h{n}", X[n], sequence=rng.random((60, 24)).astype(np.float16))
+        for n in range(16)
+    ]
     with Catalog(tmp_path / "cat", create=True) as cat:
         cat.add(songs[:12], embedder="test@1", sequence_kind=SEQUENCE_KIND)
         stages = []

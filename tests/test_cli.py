@@ -71,7 +71,9 @@ def test_query_ranks_the_versions_first(library, tmp_path):
     catalog = tmp_path / "cat"
     run("index", library, "--catalog", catalog)
     for rerank in ("0", "100"):  # embedding only, and re-ranked by alignment (the default)
-        result = run("query", library / "work1" / "original.wav", "--catalog", catalog, "-k", "3", "--rerank", rerank, "--json")
+        result = run(
+            "query", library / "work1" / "original.wav", "--catalog", catalog, "-k", "3", "--rerank", rerank, "--json"
+        )
         assert result.exit_code == 0, result.output
         data = json.loads(result.stdout)
         assert [r["rank"] for r in data["results"]] == [1, 2, 3]
@@ -87,7 +89,9 @@ def test_query_ranks_the_versions_first(library, tmp_path):
 def test_query_rerank_aligns_the_top_candidates(library, tmp_path):
     catalog = tmp_path / "cat"
     run("index", library, "--catalog", catalog)
-    result = run("query", library / "work1" / "original.wav", "--catalog", catalog, "-k", "4", "--rerank", "3", "--json")
+    result = run(
+        "query", library / "work1" / "original.wav", "--catalog", catalog, "-k", "4", "--rerank", "3", "--json"
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)["results"]
     assert [r["rank"] for r in rows] == [1, 2, 3, 4]
@@ -101,7 +105,9 @@ def test_query_rerank_aligns_the_top_candidates(library, tmp_path):
 
 
 def test_compare_report(library, tmp_path):
-    result = run("compare", library / "work1" / "original.wav", library / "work1" / "faster.ogg", "--report", tmp_path / "rep")
+    result = run(
+        "compare", library / "work1" / "original.wav", library / "work1" / "faster.ogg", "--report", tmp_path / "rep"
+    )
     assert result.exit_code == 0, result.output
     report = (tmp_path / "rep" / "report.md").read_text()
     assert "**Verdict: version**" in report and "| 1 |" in report and "-2 semitones" in report
@@ -186,7 +192,16 @@ def test_every_command_reports_a_bad_parameter_as_one_error_line(library, tmp_pa
         "remove": ["remove", song, "--catalog", tmp_path / "nowhere"],
         "evaluate": ["evaluate", library, "-p", "nope"],
         "train": ["train", tmp_path / "bad.yaml"],
-        "data build": ["data", "build", tmp_path / "corpus", "--split", "dev", "--no-debian-music", "--pop909", library],
+        "data build": [
+            "data",
+            "build",
+            tmp_path / "corpus",
+            "--split",
+            "dev",
+            "--no-debian-music",
+            "--pop909",
+            library,
+        ],
     }
     for name, args in bad_calls.items():
         result = run(*args)
@@ -218,8 +233,12 @@ def test_a_symlinked_folder_is_indexed_once_and_a_loop_does_not_stop_the_run(pie
     (root / "copy.wav").symlink_to(piece_dir / "work1" / "original.wav")  # a link beside its target
     report = json.loads(run("index", root, "--catalog", tmp_path / "cat", "--json").stdout)
     assert report["added"] == 3 and report["failed"] == []  # work1's three files, each once
-    paths = [r["path"] for r in json.loads(run("query", piece_dir / "work2" / "original.wav", "--catalog",
-                                              tmp_path / "cat", "--json").stdout)["results"]]  # fmt: skip
+    paths = [
+        r["path"]
+        for r in json.loads(
+            run("query", piece_dir / "work2" / "original.wav", "--catalog", tmp_path / "cat", "--json").stdout
+        )["results"]
+    ]
     assert all(p.startswith(str(root)) for p in paths)  # under the path the user gave, not the target
 
 
@@ -275,12 +294,14 @@ def test_index_gives_each_recording_a_cohort_and_query_ranks_with_them(tmp_path)
     assert first.exit_code == 0, first.output
     assert json.loads(first.stdout)["unchanged"] == 12 and json.loads(first.stdout)["cohorts"] == 12
     assert json.loads(run("index", root, "--catalog", catalog, "--json").stdout)["cohorts"] == 0
-    rows = json.loads(run("query", root / "work3" / "a.wav", "--catalog", catalog, "-k", "3", "--json").stdout)["results"]
+    rows = json.loads(run("query", root / "work3" / "a.wav", "--catalog", catalog, "-k", "3", "--json").stdout)[
+        "results"
+    ]
     assert rows[0]["path"] == str(root / "work3" / "b.wav")
 
 
 def test_a_missing_extra_is_named_literally(monkeypatch, capsys):
-    """"homage[data]" is printed as it is, not read as console markup."""
+    """ "homage[data]" is printed as it is, not read as console markup."""
     import builtins
 
     from homage.cli.common import command

@@ -8,10 +8,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pretty_midi
 import pytest
 
-from conftest import SYNTH_REASON, have_synth, synth_piece, write
+pretty_midi = pytest.importorskip(
+    "pretty_midi", reason="MIDI rendering is the [data] extra (pip install 'homage[data]')"
+)
+
 from homage.audio import load
 from homage.data import arrange
 from homage.data.build import BuildSettings, build, split_of
@@ -20,6 +22,8 @@ from homage.data.manifest import read_corpus, read_manifest, work_labels
 from homage.errors import ConfigError
 from homage.features.cache import FeatureCache
 from homage.features.cqt import CQTSpec
+
+from conftest import SYNTH_REASON, have_synth, synth_piece, write
 
 PROGRESSION = [(0, "C:maj"), (7, "G:maj"), (9, "A:min"), (5, "F:maj/3")]
 
@@ -85,7 +89,18 @@ def test_build_writes_versions_manifest_and_reports_bad_sources(corpus):
     assert summary.works == 5 and summary.versions == 4 * 4 + 1  # 4 songs × 4 versions + 1 distractor
     assert any("pop909-005" in e and "unreadable MIDI" in e for e in summary.errors)
     for row in rows:
-        assert {"work_id", "version_id", "split", "source", "licence", "path", "duration", "params", "render", "chain"} <= set(row)
+        assert {
+            "work_id",
+            "version_id",
+            "split",
+            "source",
+            "licence",
+            "path",
+            "duration",
+            "params",
+            "render",
+            "chain",
+        } <= set(row)
         assert (out / row["path"]).is_file() and row["path"].startswith(f"{row['split']}/{row['work_id']}/")
         assert 7.0 <= row["duration"] <= 10.5
     assert [r["role"] for r in rows if r["source"] == "audio"] == ["distractor"]
@@ -110,7 +125,14 @@ def test_versions_of_a_work_really_differ(corpus):
         if row["source"] == "pop909":
             by_work.setdefault(row["work_id"], []).append(row)
     for rows in by_work.values():
-        signatures = {(json.dumps(r["params"].get("programs"), sort_keys=True), r["params"]["tempo_ratio"], r["params"]["transpose"]) for r in rows}
+        signatures = {
+            (
+                json.dumps(r["params"].get("programs"), sort_keys=True),
+                r["params"]["tempo_ratio"],
+                r["params"]["transpose"],
+            )
+            for r in rows
+        }
         assert len(signatures) == len(rows)
         assert len({r["params"]["arrangement"] for r in rows}) >= 2
         assert len({r["params"]["tempo_ratio"] for r in rows}) == len(rows)
@@ -186,15 +208,17 @@ def test_corpus_folder_is_an_evaluation_dataset(corpus):
 
 def test_build_of_named_arrangements_has_one_version_of_each(corpus, sources, tmp_path):
     from homage.data.sources import pop909_works
+    from homage.data.versions import work_versions
     from homage.training.config import TrainConfig
     from homage.training.data import load_split
-    from homage.data.versions import work_versions
 
     summary = build(tmp_path / "kinds", settings(sources, arrangements=("original", "melody", "draft")))
     rows = [r for r in read_manifest(tmp_path / "kinds") if r["source"] == "pop909"]
     assert summary.works == 5 and len(rows) == 4 * 2  # the made-up songs have no drafts: original and melody
     assert {r["version_id"]: r["params"]["arrangement"] for r in rows if r["work_id"] == "pop909-001"} == {
-        "v0": "original", "v1": "melody"}  # fmt: skip
+        "v0": "original",
+        "v1": "melody",
+    }
     assert all(set(r["params"]["programs"]) == {"melody"} for r in rows if r["params"]["arrangement"] == "melody")
     work = next(w for w in pop909_works(sources["pop909"]) if w.work_id == "pop909-001")
     (alone,) = work_versions(work, 4, 8.0, np.random.default_rng(0), ("melody",))
@@ -267,7 +291,9 @@ def test_cli_build_reports_missing_sources_clearly(tmp_path):
 
     from homage.cli.app import app
 
-    result = CliRunner().invoke(app, ["data", "build", str(tmp_path / "out"), "--pop909", str(tmp_path / "nowhere"), "--no-debian-music"])
+    result = CliRunner().invoke(
+        app, ["data", "build", str(tmp_path / "out"), "--pop909", str(tmp_path / "nowhere"), "--no-debian-music"]
+    )
     assert result.exit_code == 1 and "no such POP909 folder" in result.stderr
     result = CliRunner().invoke(app, ["data", "build", str(tmp_path / "out2"), "--no-debian-music"])
     assert result.exit_code == 1 and "no works" in result.stderr
@@ -282,9 +308,25 @@ def test_cli_build_and_inspect_end_to_end(sources, tmp_path):
     if not have_synth():
         pytest.skip(SYNTH_REASON)
     out = tmp_path / "corpus"
-    result = CliRunner().invoke(app, ["data", "build", str(out), "--pop909", sources["pop909"], "--no-debian-music",
-                                      "--versions", "4", "--seconds", "6", "-j", "1",
-                                      "--soundfont", str(default_soundfont())])  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        [
+            "data",
+            "build",
+            str(out),
+            "--pop909",
+            sources["pop909"],
+            "--no-debian-music",
+            "--versions",
+            "4",
+            "--seconds",
+            "6",
+            "-j",
+            "1",
+            "--soundfont",
+            str(default_soundfont()),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "4 works, 16 versions" in " ".join(result.stdout.split())
     assert "pop909-005: " in result.stderr and "unreadable MIDI" in result.stderr
@@ -363,13 +405,17 @@ def test_a_long_performed_version_may_leave_out_or_repeat_a_section():
 
     midi = pretty_midi.PrettyMIDI()
     part = pretty_midi.Instrument(0, name="MELODY")
-    part.notes = [pretty_midi.Note(80, 60 + k % 12, 0.5 * k, 0.5 * k + 0.4) for k in range(int(2.4 * SECTION_EDITS_FROM))]
+    part.notes = [
+        pretty_midi.Note(80, 60 + k % 12, 0.5 * k, 0.5 * k + 0.4) for k in range(int(2.4 * SECTION_EDITS_FROM))
+    ]
     midi.instruments.append(part)
     lengths = {}
     for seed in range(12):
         params = {}
         played = perform(midi, params, np.random.default_rng(seed))
-        change = sum((e["end"] - e["start"]) * (1 if e["kind"] == "repeat" else -1) for e in params["performed"]["sections"])
+        change = sum(
+            (e["end"] - e["start"]) * (1 if e["kind"] == "repeat" else -1) for e in params["performed"]["sections"]
+        )
         lengths[seed] = (played.get_end_time(), midi.get_end_time() + change)
         assert all(10 <= e["end"] - e["start"] <= 30 for e in params["performed"]["sections"])
     assert any(abs(a - midi.get_end_time()) > 5 for a, _ in lengths.values())  # some versions are edited
@@ -390,8 +436,11 @@ def test_singing_a_part_without_notes_changes_nothing():
 
 def _line(steps: int, step: float = 0.25) -> pretty_midi.Instrument:
     part = pretty_midi.Instrument(0, name="MELODY")
-    part.notes = [pretty_midi.Note(80, 60 + (5 * k) % 12, step * k, step * k + 0.9 * step * (2 if k % 8 == 7 else 1))
-                  for k in range(steps) if k % 8 != 0]  # fmt: skip
+    part.notes = [
+        pretty_midi.Note(80, 60 + (5 * k) % 12, step * k, step * k + 0.9 * step * (2 if k % 8 == 7 else 1))
+        for k in range(steps)
+        if k % 8 != 0
+    ]
     return part
 
 
@@ -413,7 +462,9 @@ def test_a_rephrased_line_moves_onsets_by_its_step_and_keeps_its_notes_apart():
 
 
 def test_reharmonised_chords_are_coloured_or_relative_and_rate_zero_keeps_them():
-    chords = [arrange.Chord(2.0 * k, 2.0 * k + 2, k % 12, (0, 4, 7) if k % 2 else (0, 3, 7), k % 12) for k in range(300)]
+    chords = [
+        arrange.Chord(2.0 * k, 2.0 * k + 2, k % 12, (0, 4, 7) if k % 2 else (0, 3, 7), k % 12) for k in range(300)
+    ]
     assert arrange.reharmonise(chords, 0.0, np.random.default_rng(0)) == chords
     heard = arrange.reharmonise(chords, 1.0, np.random.default_rng(0))
     relative = [h.root != c.root for c, h in zip(chords, heard)]
@@ -433,7 +484,9 @@ def test_a_reinterpreted_build_is_another_draw_of_the_same_works_in_the_same_spl
     assert rows and all("rephrased" in r["params"] for r in rows)
     assert all(0.1 <= r["params"]["reharmonised"] <= 0.4 for r in rows if r["params"]["arrangement"] == "rearranged")
     assert all(r["split"] == first[r["work_id"], r["version_id"]]["split"] for r in rows)
-    assert all(r["params"]["score_start"] != first[r["work_id"], r["version_id"]]["params"]["score_start"] for r in rows)
+    assert all(
+        r["params"]["score_start"] != first[r["work_id"], r["version_id"]]["params"]["score_start"] for r in rows
+    )
 
 
 def test_rephrasing_a_line_with_chords_and_grace_notes_in_it_keeps_every_note_valid():

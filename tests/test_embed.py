@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
+from homage.errors import ConfigError
 from homage.models import available_embedders, get_embedder
 from homage.models.ftm2d import FTM2D, FTM2DConfig
-from homage.errors import ConfigError
 
 from conftest import synth_piece
 

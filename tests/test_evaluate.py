@@ -15,9 +15,23 @@ from conftest import needs_fluidsynth, requires_shared, synth_piece, write
 runner = CliRunner()
 
 REQUIRED_KEYS = {
-    "pipeline", "n_works", "n_recordings", "map", "mr1", "p_at_10", "top1", "roc_auc", "pair_accuracy",
-    "pair_precision", "pair_recall", "pair_f1", "nn_accuracy", "random_baseline_accuracy",
-    "mean_distance_versions", "mean_distance_non_versions", "seconds_per_recording",
+    "pipeline",
+    "n_works",
+    "n_recordings",
+    "map",
+    "mr1",
+    "p_at_10",
+    "top1",
+    "roc_auc",
+    "pair_accuracy",
+    "pair_precision",
+    "pair_recall",
+    "pair_f1",
+    "nn_accuracy",
+    "random_baseline_accuracy",
+    "mean_distance_versions",
+    "mean_distance_non_versions",
+    "seconds_per_recording",
 }
 
 
@@ -33,8 +47,15 @@ def test_folder_per_work(piece_dir, tmp_path):
     (r,) = data["results"]
     assert REQUIRED_KEYS <= set(r)
     assert r["pipeline"] == "csi+rerank100+lyrics" and r["n_works"] == 3 and r["n_recordings"] == 6  # what query does
-    for key in REQUIRED_KEYS - {"pipeline", "n_works", "n_recordings", "mr1", "seconds_per_recording",
-                                "mean_distance_versions", "mean_distance_non_versions"}:
+    for key in REQUIRED_KEYS - {
+        "pipeline",
+        "n_works",
+        "n_recordings",
+        "mr1",
+        "seconds_per_recording",
+        "mean_distance_versions",
+        "mean_distance_non_versions",
+    }:
         assert 0.0 <= r[key] <= 1.0, key
     assert r["map"] > 0.5 and r["mean_distance_versions"] < r["mean_distance_non_versions"]
     assert "MAP" in result.stdout

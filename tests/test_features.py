@@ -77,16 +77,20 @@ def test_beats_follow_the_pulse():
     C = cqt(y)
     beats = features.beat_frames(C)
     intervals = np.diff(beats) / CQTSpec().frame_rate
-    assert np.median(intervals) in (pytest.approx(0.5, abs=0.05), pytest.approx(0.25, abs=0.05),
-                                    pytest.approx(1.0, abs=0.1))
+    assert np.median(intervals) in (
+        pytest.approx(0.5, abs=0.05),
+        pytest.approx(0.25, abs=0.05),
+        pytest.approx(1.0, abs=0.1),
+    )
     synced = features.beat_sync(chroma_from_cqt(C), beats)
     assert synced.shape == (12, len(beats) + 1)
 
 
 def test_beat_crp_chroma_has_one_frame_per_beat_whatever_the_tempo():
     spec = CQTSpec()
-    slow, fast = (features.beat_crp_chroma(cqt(synth_piece(1, seconds=s, tempo=t)), spec)
-                  for s, t in ((24, 1.0), (20, 1.2)))
+    slow, fast = (
+        features.beat_crp_chroma(cqt(synth_piece(1, seconds=s, tempo=t)), spec) for s, t in ((24, 1.0), (20, 1.2))
+    )
     assert slow.shape[0] == fast.shape[0] == 12
     assert slow.max(axis=0) == pytest.approx(1.0)
     assert abs(slow.shape[1] - fast.shape[1]) <= 0.15 * slow.shape[1]  # the same beats at both tempi

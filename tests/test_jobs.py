@@ -57,8 +57,22 @@ def test_scan_command_prints_flags_as_json(catalog, tmp_path):
 
     releases = tmp_path / "releases"
     write(releases / "borrowed.wav", synth_piece(1, tempo=1.15))
-    result = CliRunner().invoke(app, ["scan", str(releases), "--catalog", str(catalog), "--json", "-j", "1",
-                                      "--threshold", "version", "--state", str(tmp_path / "s.jsonl")])  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        [
+            "scan",
+            str(releases),
+            "--catalog",
+            str(catalog),
+            "--json",
+            "-j",
+            "1",
+            "--threshold",
+            "version",
+            "--state",
+            str(tmp_path / "s.jsonl"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["threshold"] == "version" and data["flagged"][0]["recording"]["path"].split("/")[-2] == "work1"
@@ -81,7 +95,10 @@ def test_groups_recover_the_planted_works_and_take_new_recordings_in(piece_dir, 
     pipeline.index_dir(tmp_path / "new", catalog, workers=1)
     again = pipeline.groups(catalog)
     assert again.grouped == 1
-    rows = {row["path"].split("/")[-1] if "new" in row["path"] else row["path"]: row for row in pipeline.group_table(catalog)}
+    rows = {
+        row["path"].split("/")[-1] if "new" in row["path"] else row["path"]: row
+        for row in pipeline.group_table(catalog)
+    }
     work2 = {row["group"] for path, row in rows.items() if "/work2/" in path}
     assert rows["cover.wav"]["group"] in work2 and rows["cover.wav"]["group_size"] == 3
     assert pipeline.catalog_info(catalog)["groups"] == 3
@@ -141,4 +158,6 @@ def test_compare_query_and_groups_judge_a_pair_alike(tmp_path):
     (match,) = pipeline.query(a, catalog, k=1).matches
     linked = {row["path"].split("/")[-1]: row["probability"] for row in pipeline.group_table(catalog)}
     assert match.recording.path == str(b)
-    assert match.probability == pytest.approx(compared, abs=1e-4) and linked["a.wav"] == pytest.approx(compared, abs=1e-4)
+    assert match.probability == pytest.approx(compared, abs=1e-4) and linked["a.wav"] == pytest.approx(
+        compared, abs=1e-4
+    )

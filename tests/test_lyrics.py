@@ -15,7 +15,9 @@ from homage.lyrics.transcribe import Segment, Transcript, Word
 
 from conftest import SR, synth_piece, write
 
-needs_whisper = pytest.mark.skipif(not lyrics.available(), reason="the lyrics extra is not installed (pip install 'homage[lyrics]')")
+needs_whisper = pytest.mark.skipif(
+    not lyrics.available(), reason="the lyrics extra is not installed (pip install 'homage[lyrics]')"
+)
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed (run setup.sh)")
 
 LINE = "the lighthouse keeper counts the boats that never come back home before the morning tide"
@@ -31,8 +33,17 @@ def transcript(*lines: str, start: float = 0.0, seconds_per_word: float = 0.4, *
         for w in line.split():
             words.append(Word(w, round(t, 2), round(t + seconds_per_word, 2), 0.9))
             t += seconds_per_word
-        segments.append(Segment(words[0].start, words[-1].end, line, confidence.get("avg_logprob", -0.3),
-                                confidence.get("no_speech_prob", 0.1), 1.5, tuple(words)))  # fmt: skip
+        segments.append(
+            Segment(
+                words[0].start,
+                words[-1].end,
+                line,
+                confidence.get("avg_logprob", -0.3),
+                confidence.get("no_speech_prob", 0.1),
+                1.5,
+                tuple(words),
+            )
+        )
     return Transcript("test", tuple(segments))
 
 
@@ -59,7 +70,13 @@ def test_instrumental_or_filler_only_transcripts_abstain():
 
 
 def test_words_similarity_is_high_for_shared_lyrics_and_none_without_words():
-    songs = [transcript(LINE, OTHER_A), transcript(OTHER_B, LINE), transcript(OTHER_A), transcript(OTHER_B), Transcript("t", ())]
+    songs = [
+        transcript(LINE, OTHER_A),
+        transcript(OTHER_B, LINE),
+        transcript(OTHER_A),
+        transcript(OTHER_B),
+        Transcript("t", ()),
+    ]
     W = lyrics.similarity_matrix([lyrics.clean(t).terms() for t in songs])
     assert W[0, 1] > 0.4 and W[0, 1] > 2 * W[0, 3]  # the shared line dominates
     assert np.isnan(W[0, 4]) and np.isnan(W[4, 4])  # no lyric evidence, never a similarity
@@ -176,7 +193,9 @@ def test_the_catalog_keeps_words_finds_versions_by_them_and_transcribes_later(tm
     with Catalog(catalog) as opened:
         assert opened.without_words() == []
         line_id = opened.get(str(folder / "line.wav")).id
-        weights = lyrics.tfidf(Counter(lyrics.clean(transcript(LINE)).terms()), *opened.document_frequencies(LINE.split()))
+        weights = lyrics.tfidf(
+            Counter(lyrics.clean(transcript(LINE)).terms()), *opened.document_frequencies(LINE.split())
+        )
         assert opened.words_search(weights, 1) == [line_id]  # the full-text first stage
     result = pipeline.query(query, catalog, k=3)
     assert result.pipeline.endswith("+lyrics")

@@ -30,7 +30,9 @@ def test_hand_computed_example_with_three_versions_and_a_tie():
     assert scores.p_at_10 == pytest.approx(np.mean([1, 1, 0, 0, 0]) / 2)  # k=2 here
     assert scores.n_queries == 5
     assert scores.recall_at_100 == 1.0 and retrieval_scores(D, labels, depth=1).recall_at_100 == pytest.approx(
-        np.mean([1 / 2, 1 / 2, 0, 0, 0]))  # fmt: skip
+        np.mean([1 / 2, 1 / 2, 0, 0, 0])
+    )
+
 
 def test_map_by_kind_leaves_out_the_other_kinds_of_the_work():
     from homage.evaluation.metrics import map_by_kind

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
+
+torch = pytest.importorskip("torch", reason="PyTorch is the [train] extra (pip install 'homage[train]')")
 from torch.nn import functional as F
 
 from homage.models import checkpoint as checkpoints
 from homage.models.inputs import InputSpec
-from homage.models.network import NetworkEmbedder, build_network, chunks, embed_chunks, torch_forward
+from homage.models.network import NetworkEmbedder, chunks, embed_chunks, torch_forward
 from homage.models.networks import NETWORKS
 from homage.training.augment import training_chunk
 from homage.training.config import TrainConfig
@@ -21,7 +22,9 @@ from test_training import tiny_config, toy_split
 torch.set_num_threads(1)
 
 
-@pytest.mark.parametrize("name,bins", [("cqtnet", 84), ("pcnet", 12), ("cnn128", 128), ("resnet18", 128), ("ftmnet", 12)])
+@pytest.mark.parametrize(
+    "name,bins", [("cqtnet", 84), ("pcnet", 12), ("cnn128", 128), ("resnet18", 128), ("ftmnet", 12)]
+)
 def test_networks_give_128d_vectors_for_any_length(name, bins):
     net = NETWORKS[name]().eval()
     for frames in (20, 75):
@@ -134,7 +137,9 @@ def test_shipped_weights_load_and_embed():
     from conftest import synth_piece
 
     csi = get_embedder("csi")
-    original, transposed, other = (csi.embed_audio(synth_piece(seed, transpose=t)) for seed, t in ((1, 0), (1, 3), (3, 0)))
+    original, transposed, other = (
+        csi.embed_audio(synth_piece(seed, transpose=t)) for seed, t in ((1, 0), (1, 3), (3, 0))
+    )
     assert original.shape == (128,) and np.linalg.norm(original) == pytest.approx(1.0, abs=1e-5)
     assert csi.identity.startswith("csi@")
     assert float(original @ transposed) > float(original @ other)  # key-invariant, and tells pieces apart
@@ -188,9 +193,11 @@ def test_shipped_model_carries_its_training_config_and_needs_no_torch():
     from homage.training.config import TrainConfig
 
     assert shipped.config["input"] == shipped.input and shipped.config["epochs"] == TrainConfig().epochs  # the defaults
-    code = ("import sys, numpy as np; from homage.models import get_embedder; "
-            "v = get_embedder('csi').embed(np.random.default_rng(0).random((84, 2000)).astype(np.float32)); "
-            "assert v.shape == (128,); assert 'torch' not in sys.modules, 'torch was imported'")  # fmt: skip
+    code = (
+        "import sys, numpy as np; from homage.models import get_embedder; "
+        "v = get_embedder('csi').embed(np.random.default_rng(0).random((84, 2000)).astype(np.float32)); "
+        "assert v.shape == (128,); assert 'torch' not in sys.modules, 'torch was imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

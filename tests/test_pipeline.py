@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from homage import audio, pipeline
-from homage.models import get_embedder
 from homage.errors import AudioError, Failure, HomageError
 from homage.features.cache import FeatureCache
+from homage.models import get_embedder
 
 
 def test_analyze_file_reuses_the_cached_embedding(piece_dir, tmp_path):

@@ -63,8 +63,19 @@ def test_a_killed_ray_job_resumes_and_commits_every_file_once(library, tmp_path)
         write(library / "more" / f"piece{i:03d}.wav", synth_piece(100 + i, seconds=6))
     catalog = tmp_path / "catalog"
     env = {**os.environ, "HOMAGE_CACHE": str(tmp_path / "cache")}
-    command = [sys.executable, "-c", "from homage.cli.app import main; main()", "index", str(library), "--catalog",
-               str(catalog), "--ray", "-j", "2", "--json"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-c",
+        "from homage.cli.app import main; main()",
+        "index",
+        str(library),
+        "--catalog",
+        str(catalog),
+        "--ray",
+        "-j",
+        "2",
+        "--json",
+    ]
     job = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # until the first batch is committed

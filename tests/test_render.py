@@ -1,6 +1,9 @@
 import numpy as np
-import pretty_midi
 import pytest
+
+pretty_midi = pytest.importorskip(
+    "pretty_midi", reason="MIDI rendering is the [data] extra (pip install 'homage[data]')"
+)
 
 from homage import audio
 from homage.data.render import VersionParams, excerpt, make_version, render

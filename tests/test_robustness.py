@@ -70,9 +70,14 @@ def test_ctrl_c_keeps_what_was_finished_and_says_so(tmp_path):
     catalog = tmp_path / "catalog"
     # A job started in the background by a non-interactive shell inherits SIGINT ignored: undo that in the
     # child, as a terminal's Ctrl-C reaches a foreground command.
-    process = subprocess.Popen([*crash.HOMAGE, "index", str(tmp_path / "library"), "--catalog", str(catalog), "-j", "1"],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+    process = subprocess.Popen(
+        [*crash.HOMAGE, "index", str(tmp_path / "library"), "--catalog", str(catalog), "-j", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 60  # wait until a first file is analysed (its embedding cached), then a moment
     while time.monotonic() < deadline and not any((tmp_path / "cache").glob("embedding-*/*/*.npy")):
         time.sleep(0.05)

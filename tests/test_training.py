@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
+
+torch = pytest.importorskip("torch", reason="PyTorch is the [train] extra (pip install 'homage[train]')")
 
 from homage.models.inputs import InputSpec
 from homage.training.config import Augment, TrainConfig
@@ -57,14 +58,26 @@ def toy_split(seed: int, works: int = 6, versions: int = 3) -> Split:
 
 
 def tiny_config(tmp_path, **kw) -> TrainConfig:
-    base = dict(out=str(tmp_path / "run"), network="cqtnet", network_args={"dim": 16, "widths": (4, 8, 8, 16)},
-                input=InputSpec("cqt", 10), p=3, k=2,
-                chunk_s=10.0, epochs=2, lr=0.01, steps_per_epoch=4, triplets=6)  # fmt: skip
+    base = dict(
+        out=str(tmp_path / "run"),
+        network="cqtnet",
+        network_args={"dim": 16, "widths": (4, 8, 8, 16)},
+        input=InputSpec("cqt", 10),
+        p=3,
+        k=2,
+        chunk_s=10.0,
+        epochs=2,
+        lr=0.01,
+        steps_per_epoch=4,
+        triplets=6,
+    )
     return TrainConfig(**{**base, **kw})
 
 
-@pytest.mark.parametrize("loss,positives", [("triplet", "augmented"), ("triplet", "versions"),
-                                            ("batch_hard", "versions"), ("batch_hard+softmax", "versions")])  # fmt: skip
+@pytest.mark.parametrize(
+    "loss,positives",
+    [("triplet", "augmented"), ("triplet", "versions"), ("batch_hard", "versions"), ("batch_hard+softmax", "versions")],
+)
 def test_training_steps_lower_the_loss(tmp_path, loss, positives):
     still = Augment(tempo=(1.0, 1.0), key_shift=0, freq_mask=0, time_mask=0)  # the same chunks every step
     config = tiny_config(tmp_path, loss=loss, positives=positives, augment=still)
@@ -118,8 +131,8 @@ def test_resume_device_through_the_cli(tmp_path, monkeypatch):
     """`homage train … --resume --device …` is not refused for the device: only learning settings must match."""
     from typer.testing import CliRunner
 
-    from homage.cli.app import app
     import homage.training.loop as loop
+    from homage.cli.app import app
 
     seen = {}
 
@@ -134,7 +147,8 @@ def test_resume_device_through_the_cli(tmp_path, monkeypatch):
     config = tmp_path / "tiny.yaml"
     config.write_text(
         f"out: {tmp_path / 'run'}\nnetwork: cqtnet\nnetwork_args: {{dim: 16, widths: [4, 8, 8, 16]}}\n"
-        "input: {feature: cqt, pool: 10}\np: 3\nk: 2\nchunk_s: 10.0\nepochs: 2\nlr: 0.01\nsteps_per_epoch: 4\ntriplets: 6\n"
+        "input: {feature: cqt, pool: 10}\np: 3\nk: 2\nchunk_s: 10.0\nepochs: 2\nlr: 0.01\n"
+        "steps_per_epoch: 4\ntriplets: 6\n"
     )
     monkeypatch.setattr(loop, "train", fake_train)
     result = CliRunner().invoke(app, ["train", str(config), "--resume", "--device", "cpu:0"])

@@ -67,7 +67,10 @@ class DemoResult:
 def _drop_if_other_embedder(catalog: Path) -> None:
     """The demo's own catalog, left by a release whose embedder read other features, is removed to be built
     anew (a user's catalog is never removed: ``homage index`` tells them to re-index it)."""
-    if (catalog / DB_NAME).exists() and pipeline.catalog_info(catalog)["embedder"] not in (None, get_embedder().identity):
+    if (catalog / DB_NAME).exists() and pipeline.catalog_info(catalog)["embedder"] not in (
+        None,
+        get_embedder().identity,
+    ):
         shutil.rmtree(catalog)
 
 
@@ -77,15 +80,19 @@ def run_demo(out: str | Path, *, n_versions: int = 3, seed: int = 0, on_file=Non
     out = Path(out)
     music, catalog, cache = out / "music", out / "catalog", FeatureCache(out / "cache")
     if on_stage:
-        on_stage(f"Rendering {len(PIECES)} pieces from music21's corpus, {n_versions} versions each "
-                 "(instrument, tempo and key change; flac/mp3/ogg/wav)")  # fmt: skip
+        on_stage(
+            f"Rendering {len(PIECES)} pieces from music21's corpus, {n_versions} versions each "
+            "(instrument, tempo and key change; flac/mp3/ogg/wav)"
+        )
     made = render_demo_music(music, n_versions=n_versions, seed=seed, on_file=on_file)
     if on_stage:
         on_stage(f"Indexing {music} into the catalog {catalog}")
     _drop_if_other_embedder(catalog)
     pipeline.index_dir(music, catalog, cache=cache, prune=True)
     query = made[1]
-    expected = frozenset(str(audio.absolute(v.path)) for v in made if v.work == query.work) - {str(audio.absolute(query.path))}
+    expected = frozenset(str(audio.absolute(v.path)) for v in made if v.work == query.work) - {
+        str(audio.absolute(query.path))
+    }
     result = pipeline.query(query.path, catalog, k=8, cache=cache)
     return DemoResult(catalog, made, query, expected, result)
 

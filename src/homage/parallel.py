@@ -104,8 +104,9 @@ class ProcessExecutor:
 def _pool(workers: int) -> ProcessPoolExecutor:
     import multiprocessing
 
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
-                               initargs=(os.getpid(),))  # fmt: skip
+    return ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker, initargs=(os.getpid(),)
+    )
 
 
 def _alone(fn: Callable, item: Any) -> Result:
@@ -137,8 +138,13 @@ class RayExecutor:
         ray = _ray()
         if not ray.is_initialized():
             options = {"address": self.address} if self.address else {"num_cpus": self.workers}
-            ray.init(**options, include_dashboard=False, log_to_driver=False, configure_logging=False,
-                     runtime_env={"env_vars": dict.fromkeys(_THREAD_VARIABLES, "1")})  # fmt: skip
+            ray.init(
+                **options,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+                runtime_env={"env_vars": dict.fromkeys(_THREAD_VARIABLES, "1")},
+            )
         n = self._workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         actor = ray.remote(num_cpus=1)(_BatchRunner)
         pool = ray.util.ActorPool([actor.remote(fn) for _ in range(n)])

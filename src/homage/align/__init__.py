@@ -143,12 +143,14 @@ def alignment_sequence(C: np.ndarray, spec: CQTSpec = CQTSpec(), config: AlignCo
     """What the alignment reads of a recording, from its magnitude CQT: CRP chroma and top-line chroma at
     ``config.frame_rate``, (n_frames, 24), stored as float16 (the catalog keeps it for re-ranking; ≈ 29 kB
     per 4-minute song)."""
-    return np.hstack([fixed_rate_chroma(C, spec, config.frame_rate), top_line_chroma(C, spec, config.frame_rate)]).astype(
-        np.float16
-    )
+    return np.hstack(
+        [fixed_rate_chroma(C, spec, config.frame_rate), top_line_chroma(C, spec, config.frame_rate)]
+    ).astype(np.float16)
 
 
-def align_cqt(Ca: np.ndarray, Cb: np.ndarray, spec: CQTSpec = CQTSpec(), config: AlignConfig = AlignConfig()) -> Alignment:
+def align_cqt(
+    Ca: np.ndarray, Cb: np.ndarray, spec: CQTSpec = CQTSpec(), config: AlignConfig = AlignConfig()
+) -> Alignment:
     """Align two recordings from their magnitude CQTs (as the feature cache holds them)."""
     return align_sequences(alignment_sequence(Ca, spec, config), alignment_sequence(Cb, spec, config), config)
 
@@ -170,4 +172,13 @@ def _segments(Q: np.ndarray, config: AlignConfig) -> tuple[list[Segment], np.nda
     return found, best
 
 
-__all__ = ["SEQUENCE_COLUMNS", "AlignConfig", "Alignment", "Prepared", "Segment", "align_cqt", "align_sequences", "alignment_sequence"]
+__all__ = [
+    "SEQUENCE_COLUMNS",
+    "AlignConfig",
+    "Alignment",
+    "Prepared",
+    "Segment",
+    "align_cqt",
+    "align_sequences",
+    "alignment_sequence",
+]

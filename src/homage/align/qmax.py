@@ -141,4 +141,3 @@ def strongest_paths(Q: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, 
         found += 1
         starts[found] = k
     return cells[: starts[found]], starts[: found + 1], strengths[:found]
-

@@ -26,12 +26,20 @@ def plot_alignment(comparison, target: str | Path | BinaryIO, config: AlignConfi
     R = al.cross_recurrence
     to_s = 1.0 / config.frame_rate
     fig, ax = plt.subplots(figsize=(6.5, 6))
-    ax.imshow(R, origin="lower", cmap="Greys", aspect="auto", interpolation="nearest",
-              extent=(0, R.shape[1] * to_s, 0, R.shape[0] * to_s))  # fmt: skip
+    ax.imshow(
+        R,
+        origin="lower",
+        cmap="Greys",
+        aspect="auto",
+        interpolation="nearest",
+        extent=(0, R.shape[1] * to_s, 0, R.shape[0] * to_s),
+    )
     if al.path is not None:
         ax.plot(al.path[:, 1] * to_s, al.path[:, 0] * to_s, color="red", lw=1.5, label="best alignment path")
     for n, g in enumerate(al.segments, start=1):
-        ax.add_patch(Rectangle((g.b_start, g.a_start), g.b_end - g.b_start, g.a_end - g.a_start, fill=False, ec="C0", lw=1.2))
+        ax.add_patch(
+            Rectangle((g.b_start, g.a_start), g.b_end - g.b_start, g.a_end - g.a_start, fill=False, ec="C0", lw=1.2)
+        )
         ax.text(g.b_start, g.a_end, f" {n}", color="C0", va="bottom", fontsize=9)
     ax.set_xlabel(f"B: {Path(comparison.b).name} (s)")
     ax.set_ylabel(f"A: {Path(comparison.a).name} (s)")
@@ -73,22 +81,38 @@ def markdown(comparison, image: str | None = None) -> str:
         "| # | A from | A to | B from | B to | strength |",
         "| ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    lines += [f"| {n} | {clock(g.a_start)} | {clock(g.a_end)} | {clock(g.b_start)} | {clock(g.b_end)} | {g.strength:.0f} |"
-              for n, g in enumerate(al.segments, start=1)]  # fmt: skip
+    lines += [
+        f"| {n} | {clock(g.a_start)} | {clock(g.a_end)} | {clock(g.b_start)} | {clock(g.b_end)} | {g.strength:.0f} |"
+        for n, g in enumerate(al.segments, start=1)
+    ]
     if not al.segments:
         lines.append("| – | no matching passage | | | | |")
     lines += ["", "## Shared lines", ""]
     if comparison.words is None:
         lines.append("No lyric evidence: one of them is instrumental, or was not transcribed.")
     else:
-        lines += [f"Similarity of their words: {comparison.words:.2f}.", "", "| A | B | words |", "| ---: | ---: | --- |"]
-        lines += [f"| {clock(x.a_start)}–{clock(x.a_end)} | {clock(x.b_start)}–{clock(x.b_end)} | {x.text} |" for x in comparison.lines]
+        lines += [
+            f"Similarity of their words: {comparison.words:.2f}.",
+            "",
+            "| A | B | words |",
+            "| ---: | ---: | --- |",
+        ]
+        lines += [
+            f"| {clock(x.a_start)}–{clock(x.a_end)} | {clock(x.b_start)}–{clock(x.b_end)} | {x.text} |"
+            for x in comparison.lines
+        ]
         if not comparison.lines:
             lines.append("| – | – | no line in common |")
     if image:
-        lines += ["", "## Cross-recurrence", "", f"![cross-recurrence of A and B with the alignment]({image})",
-                  "", "Dark cells: moments of A and B with similar pitch content (after transposition). Diagonal runs "
-                  "are passages played in both; the red line is the best alignment, the boxes are the matched segments."]  # fmt: skip
+        lines += [
+            "",
+            "## Cross-recurrence",
+            "",
+            f"![cross-recurrence of A and B with the alignment]({image})",
+            "",
+            "Dark cells: moments of A and B with similar pitch content (after transposition). Diagonal runs "
+            "are passages played in both; the red line is the best alignment, the boxes are the matched segments.",
+        ]
     return "\n".join(lines) + "\n"
 
 

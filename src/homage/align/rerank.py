@@ -98,8 +98,9 @@ def rerank(
     return rank(align_candidates(query, candidates, config), similarity, weights=weights, cohorts=cohorts, words=words)
 
 
-def align_candidates(query: np.ndarray | Prepared, candidates: Sequence[np.ndarray | None],
-                     config: AlignConfig = AlignConfig()) -> list[Alignment | None]:  # fmt: skip
+def align_candidates(
+    query: np.ndarray | Prepared, candidates: Sequence[np.ndarray | None], config: AlignConfig = AlignConfig()
+) -> list[Alignment | None]:
     """The alignment (with its melody score) of ``query`` with each candidate sequence; None where a
     candidate is None. The query's work is done once; candidates are aligned on two threads."""
     query = query if isinstance(query, Prepared) else Prepared(query, config)
@@ -144,7 +145,9 @@ def rank(
         melody = None if any(m is None for m in melody) else melody
         fused = fuse(similarity[todo], [a.score for a in aligned], melody, weights)
         if melody is not None and cohorts is not None:
-            fused = (fused + _from_candidates(aligned, similarity[todo], [cohorts[i] for i in todo], fused, weights)) / 2
+            fused = (
+                fused + _from_candidates(aligned, similarity[todo], [cohorts[i] for i in todo], fused, weights)
+            ) / 2
         if words is not None and words_weight:
             fused = fused + words_weight * words_evidence(np.asarray(words, dtype=float)[todo])
         scores[todo] = fused
@@ -177,8 +180,13 @@ def cohort_of(alignments: Sequence[Alignment | None], similarity: np.ndarray) ->
     return Cohort(evidence.mean(axis=0), spread, len(todo)) if np.all(spread > 1e-6) else None
 
 
-def _from_candidates(aligned: list[Alignment], similarity: np.ndarray, cohorts: list[Cohort | None],
-                     fused: np.ndarray, weights: tuple[float, float, float]) -> np.ndarray:  # fmt: skip
+def _from_candidates(
+    aligned: list[Alignment],
+    similarity: np.ndarray,
+    cohorts: list[Cohort | None],
+    fused: np.ndarray,
+    weights: tuple[float, float, float],
+) -> np.ndarray:
     """Each pair's fused score as its candidate would rank the query: the evidence with the query as the
     candidate (scores over √ of the query's frames), z-scored by the candidate's cohort; the query's own
     fused score where a candidate has none."""
@@ -186,7 +194,9 @@ def _from_candidates(aligned: list[Alignment], similarity: np.ndarray, cohorts: 
     for n, (a, cohort) in enumerate(zip(aligned, cohorts)):
         if cohort is not None:
             frames_a, frames_b = max(a.frames_a, 1), max(a.frames_b, 1)
-            evidence = np.array([similarity[n], a.qmax / np.sqrt(frames_a), a.melody_score * np.sqrt(frames_b / frames_a)])
+            evidence = np.array(
+                [similarity[n], a.qmax / np.sqrt(frames_a), a.melody_score * np.sqrt(frames_b / frames_a)]
+            )
             out[n] = float(np.dot(weights, (evidence - cohort.mean) / (cohort.std + 1e-9)))
     return out
 

@@ -31,7 +31,11 @@ def _pool_frames(X: np.ndarray, spec: CQTSpec, frame_rate: float) -> np.ndarray:
     fewer than a step)."""
     step = max(1, int(round(spec.frame_rate / frame_rate)))
     n = X.shape[1] // step
-    return X.sum(axis=1, keepdims=True) if n == 0 else np.add.reduceat(X[:, : n * step], np.arange(0, n * step, step), axis=1)
+    return (
+        X.sum(axis=1, keepdims=True)
+        if n == 0
+        else np.add.reduceat(X[:, : n * step], np.arange(0, n * step, step), axis=1)
+    )
 
 
 def top_line_chroma(C: np.ndarray, spec: CQTSpec, frame_rate: float) -> np.ndarray:

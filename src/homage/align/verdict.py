@@ -31,7 +31,9 @@ VERSION_AT, MAYBE_AT = 0.7, 0.3  # probability thresholds of the verdicts
 FEATURES: dict[str, Callable] = {
     "score": lambda al, sim, words: al.score,  # Qmax / √(frames of B), as re-ranking uses it
     "score_min": lambda al, sim, words: al.qmax / np.sqrt(_shorter(al)),  # the same, symmetric
-    "melody_min": lambda al, sim, words: None if al.melody_score is None else al.melody_score * np.sqrt(max(al.frames_b, 1) / _shorter(al)),
+    "melody_min": lambda al, sim, words: (
+        None if al.melody_score is None else al.melody_score * np.sqrt(max(al.frames_b, 1) / _shorter(al))
+    ),
     "log_min": lambda al, sim, words: np.log(_shorter(al)),  # how long the shorter one is
     "log_max": lambda al, sim, words: np.log(max(al.frames_a, al.frames_b, 1)),
     "similarity": lambda al, sim, words: sim,  # cosine of the two embeddings
@@ -137,7 +139,9 @@ class Calibration:
         """:meth:`probability` of a pair's evidence as :func:`evidence_of` gives it."""
         if evidence["words"] is None and self.without_words is not None:
             return self.without_words.probability_of(evidence)
-        return _logistic(float(np.dot(self.weights, feature_values(evidence, self.features, self.nulls))) + self.intercept)
+        return _logistic(
+            float(np.dot(self.weights, feature_values(evidence, self.features, self.nulls))) + self.intercept
+        )
 
     def verdict(self, evidence, similarity: float | None = None, words: float | None = None) -> str:
         return verdict_of(self.probability(evidence, similarity, words))
@@ -148,8 +152,14 @@ class Calibration:
         return path
 
 
-def judge(alignment, similarity: float, words: float | None = None, *, candidates: int = 1,
-          calibration: Calibration | None = None) -> tuple[float, str]:  # fmt: skip
+def judge(
+    alignment,
+    similarity: float,
+    words: float | None = None,
+    *,
+    candidates: int = 1,
+    calibration: Calibration | None = None,
+) -> tuple[float, str]:
     """The one judgement of a pair, which compare, query, scan and groups all make: the probability that the
     two are versions (the shipped calibration, or ``calibration``, weighed by how many ``candidates`` were
     judged together, :func:`among_candidates`) and its verdict."""
@@ -176,7 +186,7 @@ def _logistic(z: float) -> float:
 
 
 def verdict_of(probability: float) -> str:
-    """"version", "maybe" or "unrelated" for a calibrated probability."""
+    """ "version", "maybe" or "unrelated" for a calibrated probability."""
     return "version" if probability >= VERSION_AT else "maybe" if probability >= MAYBE_AT else "unrelated"
 
 
@@ -191,12 +201,25 @@ def _calibration_of(data: dict) -> Calibration:
         data = {"weights": [data.pop("slope")], **data, "features": ["score"]}
     nulls = {name: Null(tuple(null["mean"]), tuple(null["log_spread"])) for name, null in data.pop("nulls", {}).items()}
     without = data.pop("without_words", None)
-    return Calibration(**{**data, "weights": tuple(data["weights"]), "features": tuple(data["features"]), "nulls": nulls,
-                          "without_words": None if without is None else _calibration_of(without)})  # fmt: skip
+    return Calibration(
+        **{
+            **data,
+            "weights": tuple(data["weights"]),
+            "features": tuple(data["features"]),
+            "nulls": nulls,
+            "without_words": None if without is None else _calibration_of(without),
+        }
+    )
 
 
-def fit_calibration(X: np.ndarray, is_version: np.ndarray, fitted_on: str, features: tuple[str, ...] = ("score",),
-                    nulls: dict[str, Null] | None = None, l2: float = 0.0) -> Calibration:  # fmt: skip
+def fit_calibration(
+    X: np.ndarray,
+    is_version: np.ndarray,
+    fitted_on: str,
+    features: tuple[str, ...] = ("score",),
+    nulls: dict[str, Null] | None = None,
+    l2: float = 0.0,
+) -> Calibration:
     """Logistic regression of ``is_version`` on the feature columns ``X`` (n, len(features)), or on scores
     (n,), by maximum likelihood with balanced classes and an ``l2`` penalty on the weights (not the
     intercept: a nearly separable set otherwise gets weights, and probabilities, without bound);
@@ -220,4 +243,11 @@ def fit_calibration(X: np.ndarray, is_version: np.ndarray, fitted_on: str, featu
 
     start = np.zeros(A.shape[1])
     theta = minimize(loss, start, jac=gradient, method="BFGS").x
-    return Calibration(tuple(float(w) for w in theta[:-1]), float(theta[-1]), fitted_on, int(len(y)), tuple(features), dict(nulls or {}))
+    return Calibration(
+        tuple(float(w) for w in theta[:-1]),
+        float(theta[-1]),
+        fitted_on,
+        int(len(y)),
+        tuple(features),
+        dict(nulls or {}),
+    )

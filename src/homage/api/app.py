@@ -53,12 +53,19 @@ class ServeSettings:
     def from_env(cls) -> ServeSettings:
         """The settings `homage serve` hands to each server process through the environment."""
         env = os.environ
-        return cls(Path(env["HOMAGE_SERVE_CATALOG"]), env.get("HOMAGE_SERVE_HOST", "127.0.0.1"),
-                   env.get("HOMAGE_TOKEN") or None, float(env.get("HOMAGE_SERVE_MAX_UPLOAD_MB", "100")))  # fmt: skip
+        return cls(
+            Path(env["HOMAGE_SERVE_CATALOG"]),
+            env.get("HOMAGE_SERVE_HOST", "127.0.0.1"),
+            env.get("HOMAGE_TOKEN") or None,
+            float(env.get("HOMAGE_SERVE_MAX_UPLOAD_MB", "100")),
+        )
 
     def to_env(self) -> dict[str, str]:
-        return {"HOMAGE_SERVE_CATALOG": str(self.catalog), "HOMAGE_SERVE_HOST": self.host,
-                "HOMAGE_SERVE_MAX_UPLOAD_MB": str(self.max_upload_mb)}  # fmt: skip
+        return {
+            "HOMAGE_SERVE_CATALOG": str(self.catalog),
+            "HOMAGE_SERVE_HOST": self.host,
+            "HOMAGE_SERVE_MAX_UPLOAD_MB": str(self.max_upload_mb),
+        }
 
     @property
     def loopback(self) -> bool:
@@ -106,7 +113,9 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     def writer(request: Request) -> None:
         """Writes need the token; without a token configured, only a loopback server takes them."""
-        given = request.headers.get("x-homage-token") or request.headers.get("authorization", "").removeprefix("Bearer ")
+        given = request.headers.get("x-homage-token") or request.headers.get("authorization", "").removeprefix(
+            "Bearer "
+        )
         if settings.token:
             if given != settings.token:
                 raise HTTPException(401, "this change needs the server's token (HOMAGE_TOKEN)")
@@ -116,12 +125,18 @@ def create_app(settings: ServeSettings) -> FastAPI:
     @app.get("/api/health")
     async def health(request: Request) -> dict:
         s = state(request)
-        return {"status": "ok", "catalog": str(settings.catalog), "recordings": len(s.catalog),
-                "embedder": s.embedder.identity, "read_only": s.catalog.read_only}  # fmt: skip
+        return {
+            "status": "ok",
+            "catalog": str(settings.catalog),
+            "recordings": len(s.catalog),
+            "embedder": s.embedder.identity,
+            "read_only": s.catalog.read_only,
+        }
 
     @app.post("/api/compare")
-    async def compare(request: Request, a: UploadFile = File(...), b: UploadFile | None = File(None),
-                      b_id: int | None = Form(None)) -> dict:  # fmt: skip
+    async def compare(
+        request: Request, a: UploadFile = File(...), b: UploadFile | None = File(None), b_id: int | None = Form(None)
+    ) -> dict:
         """Two uploads (``a``, ``b``), or an upload and a catalogued recording (``a``, ``b_id``)."""
         s = state(request)
         if (b is None) == (b_id is None):
@@ -133,11 +148,13 @@ def create_app(settings: ServeSettings) -> FastAPI:
             else:
                 recording = _recording(s, b_id)
                 path_b, label_b = Path(recording.path), recording.label
-            result = await run_in_threadpool(_named, lambda: pipeline.compare(path_a, path_b, embedder=s.embedder,
-                                             cache=s.cache), {str(path_a): _name(a), str(path_b): label_b})  # fmt: skip
+            result = await run_in_threadpool(
+                _named,
+                lambda: pipeline.compare(path_a, path_b, embedder=s.embedder, cache=s.cache),
+                {str(path_a): _name(a), str(path_b): label_b},
+            )
         key = await run_in_threadpool(s.recent.keep_comparison, result)
-        return {**result.to_json(), "id": key, "alignment_image": f"/api/comparisons/{key}/alignment.png",
-                "b_id": b_id}  # fmt: skip
+        return {**result.to_json(), "id": key, "alignment_image": f"/api/comparisons/{key}/alignment.png", "b_id": b_id}
 
     @app.get("/api/comparisons/{key}/alignment.png")
     async def alignment_image(request: Request, key: str) -> Response:
@@ -150,15 +167,18 @@ def create_app(settings: ServeSettings) -> FastAPI:
         return Response(png, media_type="image/png")
 
     @app.post("/api/query")
-    async def query(request: Request, file: UploadFile = File(...), k: int = Form(10), rerank: int | None = Form(None)) -> dict:
+    async def query(
+        request: Request, file: UploadFile = File(...), k: int = Form(10), rerank: int | None = Form(None)
+    ) -> dict:
         s = state(request)
         if not 1 <= k <= 1000 or (rerank is not None and not 0 <= rerank <= 1000):
             raise HTTPException(400, "k must be 1–1000 and rerank 0–1000")
         depth = {} if rerank is None else {"rerank_depth": rerank}
         with _uploads(settings) as folder:
             path = await _receive(file, folder, settings)
-            result = await run_in_threadpool(_named, lambda: pipeline.query(path, s.catalog, k=k, cache=s.cache, **depth),
-                                             {str(path): _name(file)})  # fmt: skip
+            result = await run_in_threadpool(
+                _named, lambda: pipeline.query(path, s.catalog, k=k, cache=s.cache, **depth), {str(path): _name(file)}
+            )
         return {**result.to_json(), "query": _name(file)}
 
     @app.get("/api/recordings")
@@ -173,7 +193,9 @@ def create_app(settings: ServeSettings) -> FastAPI:
         s = state(request)
         with _uploads(settings) as folder:
             path = await _receive(file, folder, settings)
-            await run_in_threadpool(_named, lambda: pipeline.analyze_file(path, s.embedder, s.cache), {str(path): _name(file)})
+            await run_in_threadpool(
+                _named, lambda: pipeline.analyze_file(path, s.embedder, s.cache), {str(path): _name(file)}
+            )
             kept = _keep_upload(path, s.uploads, _name(file))
         report = await run_in_threadpool(pipeline.index_dir, kept, s.catalog, cache=s.cache, workers=1, lock_wait=30)
         if report.failed:  # decoded a moment ago: a failure now is the catalog's, not the file's
@@ -212,8 +234,13 @@ def create_app(settings: ServeSettings) -> FastAPI:
     @app.post("/api/jobs/groups", dependencies=[Depends(writer)], status_code=202)
     async def start_grouping(request: Request, threshold: str = Form("version"), regroup: bool = Form(False)) -> dict:
         s = state(request)
-        return _started(s, "groups", lambda job: pipeline.groups(s.catalog, threshold=threshold, regroup=regroup,
-                                                                  on_start=job.start, on_item=job.item))  # fmt: skip
+        return _started(
+            s,
+            "groups",
+            lambda job: pipeline.groups(
+                s.catalog, threshold=threshold, regroup=regroup, on_start=job.start, on_item=job.item
+            ),
+        )
 
     @app.post("/api/jobs/scan", status_code=202)
     async def start_scan(request: Request, files: list[UploadFile] = File(...), threshold: str = Form("maybe")) -> dict:
@@ -231,8 +258,16 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
         def work(job):
             try:
-                report = pipeline.scan(folder, s.catalog.root, threshold=threshold, workers=1, cache=s.cache,
-                                       state=folder / "scan.jsonl", on_start=job.start, on_file=job.item)  # fmt: skip
+                report = pipeline.scan(
+                    folder,
+                    s.catalog.root,
+                    threshold=threshold,
+                    workers=1,
+                    cache=s.cache,
+                    state=folder / "scan.jsonl",
+                    on_start=job.start,
+                    on_file=job.item,
+                )
                 data = report.to_json()
                 for flag in data["flagged"]:
                     flag["path"] = names.get(flag["path"], Path(flag["path"]).name)

@@ -69,15 +69,18 @@ class Recent:
         key, now = uuid.uuid4().hex, time.time()
         with self._connect() as db:
             db.execute("DELETE FROM comparisons WHERE created < ?", (now - COMPARISON_SECONDS,))
-            db.execute("DELETE FROM comparisons WHERE key NOT IN (SELECT key FROM comparisons ORDER BY created DESC "
-                       "LIMIT ?)", (KEPT_COMPARISONS - 1,))  # fmt: skip
+            db.execute(
+                "DELETE FROM comparisons WHERE key NOT IN (SELECT key FROM comparisons ORDER BY created DESC LIMIT ?)",
+                (KEPT_COMPARISONS - 1,),
+            )
             db.execute("INSERT INTO comparisons VALUES (?, ?, ?)", (key, now, pickle.dumps(comparison)))
         return key
 
     def comparison(self, key: str) -> object | None:
         with self._connect() as db:
-            row = db.execute("SELECT data FROM comparisons WHERE key = ? AND created >= ?",
-                             (key, time.time() - COMPARISON_SECONDS)).fetchone()  # fmt: skip
+            row = db.execute(
+                "SELECT data FROM comparisons WHERE key = ? AND created >= ?", (key, time.time() - COMPARISON_SECONDS)
+            ).fetchone()
         return None if row is None else pickle.loads(row[0])
 
     # ---- jobs ----
@@ -86,8 +89,10 @@ class Recent:
         key, now = uuid.uuid4().hex, time.time()
         with self._connect() as db:
             db.execute("DELETE FROM jobs WHERE updated < ? AND state != 'running'", (now - JOB_SECONDS,))
-            db.execute("INSERT INTO jobs (key, kind, pid, updated, state) VALUES (?, ?, ?, ?, 'running')",
-                       (key, kind, os.getpid(), now))  # fmt: skip
+            db.execute(
+                "INSERT INTO jobs (key, kind, pid, updated, state) VALUES (?, ?, ?, ?, 'running')",
+                (key, kind, os.getpid(), now),
+            )
         job = Job(self, key)
         threading.Thread(target=job.run, args=(work,), daemon=True, name=f"homage-{kind}").start()
         return key
@@ -95,8 +100,9 @@ class Recent:
     def job(self, key: str) -> dict | None:
         """A job's state as the API shows it, or None when unknown or expired."""
         with self._connect() as db:
-            row = db.execute("SELECT kind, pid, updated, state, done, total, failed, result, error FROM jobs "
-                             "WHERE key = ?", (key,)).fetchone()  # fmt: skip
+            row = db.execute(
+                "SELECT kind, pid, updated, state, done, total, failed, result, error FROM jobs WHERE key = ?", (key,)
+            ).fetchone()
         if row is None:
             return None
         kind, pid, updated, state, done, total, failed, result, error = row

@@ -21,7 +21,22 @@ from homage.audio.files import AUDIO_EXTENSIONS, absolute, check_file, file_hash
 from homage.errors import AudioError
 
 __all__ = [
-    "AUDIO_EXTENSIONS", "MAX_DURATION_S", "MIN_DURATION_S", "SILENCE_DBFS", "TRUNCATION_TOLERANCE", "AudioError",
-    "AudioInfo", "AudioWarning", "absolute", "check_file", "file_hash", "find_audio", "is_audio_path", "load",
-    "probe", "read_tags", "save", "walk_files",
-]  # fmt: skip
+    "AUDIO_EXTENSIONS",
+    "MAX_DURATION_S",
+    "MIN_DURATION_S",
+    "SILENCE_DBFS",
+    "TRUNCATION_TOLERANCE",
+    "AudioError",
+    "AudioInfo",
+    "AudioWarning",
+    "absolute",
+    "check_file",
+    "file_hash",
+    "find_audio",
+    "is_audio_path",
+    "load",
+    "probe",
+    "read_tags",
+    "save",
+    "walk_files",
+]

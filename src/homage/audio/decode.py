@@ -59,7 +59,9 @@ def probe(path: str | Path) -> AudioInfo:
     try:
         with open(path, "rb") as fh, av.open(fh) as container:
             stream = _audio_stream(container, path)
-            return AudioInfo(_av_duration(container, stream) or 0.0, stream.rate, stream.channels, stream.codec_context.name)
+            return AudioInfo(
+                _av_duration(container, stream) or 0.0, stream.rate, stream.channels, stream.codec_context.name
+            )
     except av.FFmpegError as exc:
         raise AudioError(path, unreadable(path)) from exc
 
@@ -99,7 +101,9 @@ def load(
         raise AudioError(path, f"invalid offset/duration ({offset}, {duration})")
     decoded = _decode(path, sr, offset, duration, max_duration)
     if decoded.expected and decoded.seconds < TRUNCATION_TOLERANCE * decoded.expected:
-        cut = f"truncated: the header says {_clock(decoded.expected)} but only {_clock(decoded.seconds)} could be decoded"
+        cut = (
+            f"truncated: the header says {_clock(decoded.expected)} but only {_clock(decoded.seconds)} could be decoded"
+        )
         if decoded.seconds < min_duration:
             raise AudioError(path, cut)
         message = f"{path}: {cut}; the decoded part is used"
@@ -142,8 +146,11 @@ def unreadable(path: Path) -> str:
     if kind is not None:
         return f"not a readable audio file: a damaged {kind}, no audio could be decoded from it"
     text = sum(32 <= b < 127 or b in (9, 10, 13) for b in head) / max(len(head), 1)
-    return "not a readable audio file: it holds text" if text > 0.95 else \
-        "not a readable audio file: its content is no audio format homage knows"
+    return (
+        "not a readable audio file: it holds text"
+        if text > 0.95
+        else "not a readable audio file: its content is no audio format homage knows"
+    )
 
 
 # ---- decoding ---------------------------------------------------------------------------------------
@@ -162,7 +169,11 @@ def _decode(path: Path, sr: int, offset: float, duration: float | None, max_dura
     first = None
     try:
         first = _decode_soundfile(path, sr, offset, duration, max_duration)
-        if path.suffix.lower() in LOSSLESS or not first.expected or first.seconds >= TRUNCATION_TOLERANCE * first.expected:
+        if (
+            path.suffix.lower() in LOSSLESS
+            or not first.expected
+            or first.seconds >= TRUNCATION_TOLERANCE * first.expected
+        ):
             return first
     except _NotForSoundfile:
         pass
@@ -244,8 +255,14 @@ def _decode_av(path: Path, sr: int, offset: float, duration: float | None, max_d
                 raise AudioError(path, unreadable(path))
             total = _av_duration(container, stream)
             expected = _check_length(path, total, offset, duration, max_duration) if total else None
-            blocks = _av_blocks(av, container, stream, native, int(round(offset * native)),
-                                None if duration is None else int(round(duration * native)))  # fmt: skip
+            blocks = _av_blocks(
+                av,
+                container,
+                stream,
+                native,
+                int(round(offset * native)),
+                None if duration is None else int(round(duration * native)),
+            )
             y, n = _mix_and_resample(blocks, native, sr)
     except av.FFmpegError as exc:
         raise AudioError(path, unreadable(path)) from exc

@@ -12,9 +12,7 @@ from pathlib import Path
 from homage.errors import AudioError, Failure
 
 NOT_UTF8 = "the file name is not valid UTF-8 (rename the file)"  # a catalog stores names as text
-AUDIO_EXTENSIONS = frozenset(
-    ".wav .wave .flac .ogg .oga .opus .mp3 .m4a .aac .mp4 .aif .aiff .wma .webm .mka".split()
-)
+AUDIO_EXTENSIONS = frozenset(".wav .wave .flac .ogg .oga .opus .mp3 .m4a .aac .mp4 .aif .aiff .wma .webm .mka".split())
 
 
 def is_audio_path(path: str | Path) -> bool:
@@ -114,7 +112,13 @@ def check_file(path: str | Path) -> Path:
     except OSError as exc:
         raise AudioError(path, f"cannot read ({exc.strerror})") from None
     if not stat.S_ISREG(st.st_mode):
-        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a named pipe" if stat.S_ISFIFO(st.st_mode) else "a device or socket"
+        kind = (
+            "a folder"
+            if stat.S_ISDIR(st.st_mode)
+            else "a named pipe"
+            if stat.S_ISFIFO(st.st_mode)
+            else "a device or socket"
+        )
         raise AudioError(path, f"not a regular file ({kind})")
     if st.st_size == 0:
         raise AudioError(path, "empty file (0 bytes)")

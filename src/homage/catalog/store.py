@@ -90,8 +90,16 @@ class Recording:
     added_at: str
 
     def to_json(self) -> dict:
-        return {"id": self.id, "path": self.path, "title": self.title, "artist": self.artist, "album": self.album,
-                "duration": self.duration, "added_at": self.added_at, "label": self.label}  # fmt: skip
+        return {
+            "id": self.id,
+            "path": self.path,
+            "title": self.title,
+            "artist": self.artist,
+            "album": self.album,
+            "duration": self.duration,
+            "added_at": self.added_at,
+            "label": self.label,
+        }
 
     @property
     def label(self) -> str:
@@ -158,8 +166,12 @@ class Catalog:
         self.read_only = db.exists() and not (os.access(db, os.W_OK) and os.access(self.root, os.W_OK))
         try:
             if self.read_only:
-                self._db = sqlite3.connect(f"{db.absolute().as_uri()}?mode=ro&immutable=1", uri=True, isolation_level=None,
-                                           check_same_thread=False)  # fmt: skip
+                self._db = sqlite3.connect(
+                    f"{db.absolute().as_uri()}?mode=ro&immutable=1",
+                    uri=True,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
             else:
                 self._db = sqlite3.connect(db, isolation_level=None, timeout=30, check_same_thread=False)
                 self._db.execute("PRAGMA journal_mode=WAL")
@@ -183,7 +195,9 @@ class Catalog:
 
     def _migrate(self, index_kind: str) -> None:
         """Create the tables, or bring an older catalog up to this format (nothing is lost: the index is derived)."""
-        self._db.executescript(_SCHEMA + stored_words.SCHEMA)  # new tables; an existing recordings table is left as it is
+        self._db.executescript(
+            _SCHEMA + stored_words.SCHEMA
+        )  # new tables; an existing recordings table is left as it is
         version = self._meta("format_version")
         if not version:
             self._write_meta(format_version=FORMAT_VERSION, index_kind=index_kind, generation="0")
@@ -273,8 +287,9 @@ class Catalog:
         total = self._db.execute(f"SELECT COUNT(*) FROM recordings {where}", args).fetchone()[0]
         rows = self._db.execute(
             f"SELECT {_COLUMNS} FROM recordings {where} ORDER BY COALESCE(artist, ''), COALESCE(title, ''), path "
-            "LIMIT ? OFFSET ?", [*args, max(0, int(limit)), max(0, int(offset))],
-        )  # fmt: skip
+            "LIMIT ? OFFSET ?",
+            [*args, max(0, int(limit)), max(0, int(offset))],
+        )
         return total, [Recording(*row) for row in rows]
 
     @_locked
@@ -320,8 +335,10 @@ class Catalog:
     @_locked
     def without_cohort(self, size: int) -> list[int]:
         """Recordings with an alignment sequence and no cohort of at least ``size`` candidates, by id."""
-        sql = ("SELECT id FROM recordings WHERE sequence IS NOT NULL AND id NOT IN"
-               " (SELECT recording_id FROM cohorts WHERE size >= ?) ORDER BY id")  # fmt: skip
+        sql = (
+            "SELECT id FROM recordings WHERE sequence IS NOT NULL AND id NOT IN"
+            " (SELECT recording_id FROM cohorts WHERE size >= ?) ORDER BY id"
+        )
         return [r[0] for r in self._db.execute(sql, (size,))]
 
     @_locked
@@ -377,7 +394,9 @@ class Catalog:
         (group id, strongest link, its probability)."""
         sql = "SELECT recording_id, group_id, strongest_id, probability FROM groups"
         try:
-            rows = self._db.execute(sql) if ids is None else self._rows_of(sql + " WHERE recording_id IN ({marks})", ids)
+            rows = (
+                self._db.execute(sql) if ids is None else self._rows_of(sql + " WHERE recording_id IN ({marks})", ids)
+            )
         except sqlite3.OperationalError:  # a read-only catalog of an earlier format has no groups table
             return {}
         return {r: (g, s, p or 0.0) for r, g, s, p in rows}
@@ -407,14 +426,20 @@ class Catalog:
         want = k + len({int(i) for i in exclude})
         width = min(self._main.ntotal, vector_index.search_width(self._main, want) + len(self._removed))
         with vector_index.threads_for(len(xq)):
-            main_S, main_I = self._main.search(xq, width) if width else (np.zeros((len(xq), 0)), np.zeros((len(xq), 0), int))
+            main_S, main_I = (
+                self._main.search(xq, width) if width else (np.zeros((len(xq), 0)), np.zeros((len(xq), 0), int))
+            )
         if vector_index.is_approximate(self._main):  # re-score the candidates with the exact vectors
             candidates = np.unique(main_I[main_I >= 0])
             found, X = self.vectors(candidates)
             exact = dict(zip(found.tolist(), X))
-            main_S = np.array([[float(q @ exact[i]) if i in exact else -np.inf for i in row] for q, row in zip(xq, main_I)])
+            main_S = np.array(
+                [[float(q @ exact[i]) if i in exact else -np.inf for i in row] for q, row in zip(xq, main_I)]
+            )
         delta_n = min(self._delta.ntotal, want)
-        delta_S, delta_I = self._delta.search(xq, delta_n) if delta_n else (np.zeros((len(xq), 0)), np.zeros((len(xq), 0), int))
+        delta_S, delta_I = (
+            self._delta.search(xq, delta_n) if delta_n else (np.zeros((len(xq), 0)), np.zeros((len(xq), 0), int))
+        )
         for row in range(len(xq)):
             best = {}
             for scores, ids in ((main_S[row], main_I[row]), (delta_S[row], delta_I[row])):
@@ -443,9 +468,15 @@ class Catalog:
         """What the derived index holds: its kind, the main part, the delta, removals not merged yet."""
         self._sync() if len(self) else None
         main = self._main.ntotal if self._main is not None else 0
-        return {"index_built": self._kind, "index_main": main - len(self._removed),
-                "index_delta": self._delta.ntotal if self._delta is not None else 0, "index_removed": len(self._removed),
-                "index_file_bytes": (self.root / self._main_file).stat().st_size if self._main_file and (self.root / self._main_file).exists() else 0}  # fmt: skip
+        return {
+            "index_built": self._kind,
+            "index_main": main - len(self._removed),
+            "index_delta": self._delta.ntotal if self._delta is not None else 0,
+            "index_removed": len(self._removed),
+            "index_file_bytes": (self.root / self._main_file).stat().st_size
+            if self._main_file and (self.root / self._main_file).exists()
+            else 0,
+        }
 
     @_locked
     def info(self) -> dict:
@@ -468,7 +499,9 @@ class Catalog:
 
     # ---- writing -------------------------------------------------------------------------------
     @_locked
-    def add(self, entries: Sequence[NewRecording], *, embedder: str, sequence_kind: str | None = None) -> tuple[int, int]:
+    def add(
+        self, entries: Sequence[NewRecording], *, embedder: str, sequence_kind: str | None = None
+    ) -> tuple[int, int]:
         """Store ``entries`` in one transaction; a path already present is replaced.
 
         Returns ``(added, replaced)``. Refuses vectors of another embedder or dimension than the
@@ -632,8 +665,9 @@ class Catalog:
             index = faiss.read_index(str(self.root / name))
         except RuntimeError:
             return None  # damaged: rebuilt
-        held = self._db.execute("SELECT (SELECT COUNT(*) FROM recordings WHERE in_index = 1) + "
-                                "(SELECT COUNT(*) FROM removed_from_index)").fetchone()[0]  # fmt: skip
+        held = self._db.execute(
+            "SELECT (SELECT COUNT(*) FROM recordings WHERE in_index = 1) + (SELECT COUNT(*) FROM removed_from_index)"
+        ).fetchone()[0]
         return index if index.ntotal == held and index.d == self.dim else None
 
     def _rebuild(self) -> None:
@@ -690,7 +724,9 @@ class Catalog:
             else:
                 self._delta.remove_ids(np.array([rid], dtype=np.int64))
         if added is not None and len(added_ids):
-            self._delta.add_with_ids(np.ascontiguousarray(added, dtype=np.float32), np.asarray(added_ids, dtype=np.int64))
+            self._delta.add_with_ids(
+                np.ascontiguousarray(added, dtype=np.float32), np.asarray(added_ids, dtype=np.int64)
+            )
         self._synced = self.generation
 
 
@@ -767,4 +803,4 @@ class _Transaction:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

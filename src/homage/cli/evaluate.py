@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,14 +12,21 @@ from homage.cli.common import CacheOpt, NoCacheOpt, RayAddressOpt, RayOpt, Worke
 
 @command
 def evaluate(
-    data: Annotated[Path, typer.Argument(help="Folder per work, CSV of path,work_id, corpus, or covers80 list folder.")],
+    data: Annotated[
+        Path, typer.Argument(help="Folder per work, CSV of path,work_id, corpus, or covers80 list folder.")
+    ],
     pipeline: Annotated[
-        Optional[list[str]],
-        typer.Option("--pipeline", "-p", help="csi, csi+rerank50, ftm2d, a checkpoint, or 'align' (alignment alone); "
-                                              "csi+rerank100+lyrics (the words too); repeat for several [default: csi+rerank100+lyrics, what `query` does]."),  # fmt: skip
+        list[str] | None,
+        typer.Option(
+            "--pipeline",
+            "-p",
+            help="csi, csi+rerank50, ftm2d, a checkpoint, or 'align' (alignment alone); "
+            "csi+rerank100+lyrics (the words too); repeat for several "
+            "[default: csi+rerank100+lyrics, what `query` does].",
+        ),
     ] = None,
-    json_file: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON here.")] = None,
-    report: Annotated[Optional[Path], typer.Option("--report", help="Write report.md and plots into this folder.")] = None,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Also write the results as JSON here.")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Write report.md and plots into this folder.")] = None,
     workers: WorkersOpt = 2,
     seed: Annotated[int, typer.Option(help="Seed of the random pairs and triplets.")] = 0,
     midi_seconds: Annotated[float, typer.Option(help="Seconds of each MIDI file to render.")] = 60.0,
@@ -39,10 +46,16 @@ def evaluate(
 
     with FileProgress("reading") as progress:
         results = homage_pipeline.evaluate(
-            data, pipeline, rerank_depth=rerank, cache=feature_cache(cache, no_cache),
-            workers=executor(workers, ray, ray_address), seed=seed,
-            midi_seconds=midi_seconds, on_stage=progress.stage, on_item=progress.item,
-        )  # fmt: skip
+            data,
+            pipeline,
+            rerank_depth=rerank,
+            cache=feature_cache(cache, no_cache),
+            workers=executor(workers, ray, ray_address),
+            seed=seed,
+            midi_seconds=midi_seconds,
+            on_stage=progress.stage,
+            on_item=progress.item,
+        )
     console.print(evaluation_table(results, str(data)))
     if json_file:
         console.print(f"JSON: {write_json(results, str(data), json_file)}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,9 +13,13 @@ from homage.cli.common import CatalogOpt, JsonOpt, command
 @command
 def groups(
     catalog: CatalogOpt,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write one row per recording to this CSV.")] = None,
-    threshold: Annotated[str, typer.Option(help="Average verdict a recording needs to join a group: version or maybe.")] = "version",
-    regroup: Annotated[bool, typer.Option("--regroup", help="Start over instead of adding new recordings to the groups.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Write one row per recording to this CSV.")] = None,
+    threshold: Annotated[
+        str, typer.Option(help="Average verdict a recording needs to join a group: version or maybe.")
+    ] = "version",
+    regroup: Annotated[
+        bool, typer.Option("--regroup", help="Start over instead of adding new recordings to the groups.")
+    ] = False,
     json_out: JsonOpt = False,
 ):
     """Group the catalog's recordings into works (versions of one another), and store the groups in it."""
@@ -23,8 +27,13 @@ def groups(
     from homage.cli.common import FileProgress, console, print_json
 
     with FileProgress("grouping", disable=json_out) as progress:
-        report = pipeline.groups(catalog, threshold=threshold, regroup=regroup,
-                                 on_start=lambda n: progress.stage("grouping", n), on_item=progress.item)  # fmt: skip
+        report = pipeline.groups(
+            catalog,
+            threshold=threshold,
+            regroup=regroup,
+            on_start=lambda n: progress.stage("grouping", n),
+            on_item=progress.item,
+        )
     rows = pipeline.group_table(catalog)
     if out:
         import csv
@@ -36,6 +45,9 @@ def groups(
     if json_out:
         print_json(report.to_json() | {"rows": rows})
         return
-    console.print(f"{report.recordings} recordings in {report.groups} groups ({report.multi} of two or more); "
-                  f"{report.grouped} placed now, {report.aligned_pairs} pairs aligned, {report.seconds:.1f} s"
-                  + (f" → {out}" if out else ""), highlight=False)  # fmt: skip
+    console.print(
+        f"{report.recordings} recordings in {report.groups} groups ({report.multi} of two or more); "
+        f"{report.grouped} placed now, {report.aligned_pairs} pairs aligned, {report.seconds:.1f} s"
+        + (f" → {out}" if out else ""),
+        highlight=False,
+    )

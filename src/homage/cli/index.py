@@ -12,7 +12,8 @@ from homage.cli.common import (
     CatalogOpt,
     EmbedderOpt,
     JsonOpt,
-    LyricsModelOpt, LyricsOpt,
+    LyricsModelOpt,
+    LyricsOpt,
     MaxDurOpt,
     NoCacheOpt,
     RayAddressOpt,
@@ -24,14 +25,28 @@ from homage.cli.common import (
 
 @command
 def index(
-    folder: Annotated[Path, typer.Argument(help="Folder of audio files (searched recursively), or one file.", readable=False)],
+    folder: Annotated[
+        Path, typer.Argument(help="Folder of audio files (searched recursively), or one file.", readable=False)
+    ],
     catalog: CatalogOpt,
     workers: WorkersOpt = 2,
     prune: Annotated[bool, typer.Option("--prune", help="Remove catalogued files under FOLDER that are gone.")] = False,
-    cohorts: Annotated[bool, typer.Option("--cohorts/--no-cohorts", help="Measure each new recording's cohort for "
-                                          "re-ranking (one query's alignments each); --no-cohorts leaves them to a later run.")] = True,
-    ann: Annotated[str, typer.Option("--ann", help="New catalog's index: auto (exact below 100k recordings, IVF-PQ "
-                                                   "from there), flat (exact), hnsw or ivfpq.")] = "auto",
+    cohorts: Annotated[
+        bool,
+        typer.Option(
+            "--cohorts/--no-cohorts",
+            help="Measure each new recording's cohort for "
+            "re-ranking (one query's alignments each); --no-cohorts leaves them to a later run.",
+        ),
+    ] = True,
+    ann: Annotated[
+        str,
+        typer.Option(
+            "--ann",
+            help="New catalog's index: auto (exact below 100k recordings, IVF-PQ "
+            "from there), flat (exact), hnsw or ivfpq.",
+        ),
+    ] = "auto",
     embedder: EmbedderOpt = None,
     lyrics: LyricsOpt = None,
     lyrics_model: LyricsModelOpt = None,
@@ -48,11 +63,22 @@ def index(
 
     with FileProgress("embedding", disable=json_out) as progress:
         report = pipeline.index_dir(
-            folder, catalog, embedder=embedder,
-            cache=feature_cache(cache, no_cache), workers=executor(workers, ray, ray_address), prune=prune, cohorts=cohorts, words=lyrics, lyrics_model=lyrics_model, index_kind=ann,
-            max_duration=minutes(max_duration), on_start=lambda n: progress.stage("embedding", n), on_file=progress.item,
-            on_warning=progress.warn, on_stage=progress.stage,
-        )  # fmt: skip
+            folder,
+            catalog,
+            embedder=embedder,
+            cache=feature_cache(cache, no_cache),
+            workers=executor(workers, ray, ray_address),
+            prune=prune,
+            cohorts=cohorts,
+            words=lyrics,
+            lyrics_model=lyrics_model,
+            index_kind=ann,
+            max_duration=minutes(max_duration),
+            on_start=lambda n: progress.stage("embedding", n),
+            on_file=progress.item,
+            on_warning=progress.warn,
+            on_stage=progress.stage,
+        )
     if json_out:
         print_json(report.to_json())
     else:

@@ -16,5 +16,8 @@ def optimize(catalog: CatalogOpt, json_out: JsonOpt = False):
     if json_out:
         print_json(stats)
     else:
-        console.print(f"{catalog}: {stats['index_main']} recordings in one {stats['index_built']} index "
-                      f"({stats['index_file_bytes'] / 1e6:.1f} MB)", highlight=False)  # fmt: skip
+        console.print(
+            f"{catalog}: {stats['index_main']} recordings in one {stats['index_built']} index "
+            f"({stats['index_file_bytes'] / 1e6:.1f} MB)",
+            highlight=False,
+        )

@@ -26,8 +26,16 @@ def matches_table(result, *, title: str | None = None, highlight: frozenset[str]
         cells = [str(m.rank), f"{m.similarity:.3f}"]
         if aligned:
             al = m.alignment
-            cells += (["", "", "", ""] if al is None else
-                      [f"{al.score:.2f}", f"{m.verdict} ({m.probability:.2f})", f"{al.transposition:+d}", f"×{al.tempo_ratio:.2f}"])  # fmt: skip
+            cells += (
+                ["", "", "", ""]
+                if al is None
+                else [
+                    f"{al.score:.2f}",
+                    f"{m.verdict} ({m.probability:.2f})",
+                    f"{al.transposition:+d}",
+                    f"×{al.tempo_ratio:.2f}",
+                ]
+            )
         if worded:
             cells.append("" if m.words is None else f"{m.words:.2f}")
         style = "bold green" if m.recording.path in highlight else None
@@ -51,10 +59,18 @@ def flags_table(report) -> Table:
     for col in ("new file", "catalogued recording", "verdict (p)", "key", "tempo", "matched (new = catalogued)"):
         table.add_column(col, overflow="fold")
     for f in report.flags:
-        spans = "; ".join(f"{clock(g['a_start'])}–{clock(g['a_end'])} = {clock(g['b_start'])}–{clock(g['b_end'])}"
-                          for g in f.alignment["segments"])  # fmt: skip
-        table.add_row(_short(f.path), f.recording["label"], f"{f.verdict} ({f.probability:.2f})",
-                      f"{f.alignment['transposition_semitones']:+d}", f"×{f.alignment['tempo_ratio']:.2f}", spans)  # fmt: skip
+        spans = "; ".join(
+            f"{clock(g['a_start'])}–{clock(g['a_end'])} = {clock(g['b_start'])}–{clock(g['b_end'])}"
+            for g in f.alignment["segments"]
+        )
+        table.add_row(
+            _short(f.path),
+            f.recording["label"],
+            f"{f.verdict} ({f.probability:.2f})",
+            f"{f.alignment['transposition_semitones']:+d}",
+            f"×{f.alignment['tempo_ratio']:.2f}",
+            spans,
+        )
     return table
 
 
@@ -122,5 +138,7 @@ def print_comparison(result) -> None:
     for col in ("A", "B", "words"):
         lines.add_column(col, justify="left" if col == "words" else "right")
     for line in result.lines:
-        lines.add_row(f"{clock(line.a_start)}–{clock(line.a_end)}", f"{clock(line.b_start)}–{clock(line.b_end)}", line.text)
+        lines.add_row(
+            f"{clock(line.a_start)}–{clock(line.a_end)}", f"{clock(line.b_start)}–{clock(line.b_end)}", line.text
+        )
     console.print(lines)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -16,9 +16,12 @@ def query(
     catalog: CatalogOpt,
     k: Annotated[int, typer.Option("-k", min=1, help="How many results.")] = 10,
     rerank: Annotated[
-        Optional[int],
-        typer.Option("--rerank", min=0, help="Align the embedding's top K with the query and re-order them "
-                                             "(0: embedding only) [default: 100]."),  # fmt: skip
+        int | None,
+        typer.Option(
+            "--rerank",
+            min=0,
+            help="Align the embedding's top K with the query and re-order them (0: embedding only) [default: 100].",
+        ),
     ] = None,
     lyrics: LyricsOpt = None,
     lyrics_model: LyricsModelOpt = None,
@@ -32,8 +35,16 @@ def query(
     from homage.cli.common import console, feature_cache, minutes, print_json
 
     depth = {} if rerank is None else {"rerank_depth": rerank}  # the library's default depth unless told
-    result = pipeline.query(file, catalog, k=k, words=lyrics, lyrics_model=lyrics_model, cache=feature_cache(cache, no_cache), max_duration=minutes(max_duration),
-                            **depth)  # fmt: skip
+    result = pipeline.query(
+        file,
+        catalog,
+        k=k,
+        words=lyrics,
+        lyrics_model=lyrics_model,
+        cache=feature_cache(cache, no_cache),
+        max_duration=minutes(max_duration),
+        **depth,
+    )
     if json_out:
         print_json({"catalog": str(catalog), **result.to_json()})
     else:

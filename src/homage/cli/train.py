@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,10 +13,12 @@ from homage.cli.common import command
 @command
 def train(
     ctx: typer.Context,
-    config: Annotated[Path, typer.Argument(help="Training config (YAML), e.g. configs/csi.yaml; then key=value overrides.")],
+    config: Annotated[
+        Path, typer.Argument(help="Training config (YAML), e.g. configs/csi.yaml; then key=value overrides.")
+    ],
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/last.pt.")] = False,
-    device: Annotated[Optional[str], typer.Option(help="cpu (default) or cuda.")] = None,
-    init: Annotated[Optional[Path], typer.Option(help="ImageNet-format ResNet-18 weights (resnet18 only).")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu (default) or cuda.")] = None,
+    init: Annotated[Path | None, typer.Option(help="ImageNet-format ResNet-18 weights (resnet18 only).")] = None,
 ):
     """Train a network on the versions corpus; checkpoints every epoch, curves and history in the config's OUT."""
     from homage.cli.common import FileProgress, console
@@ -32,6 +34,7 @@ def train(
                 progress.stage(f"epoch {epoch}", total)
             progress.advance(f"loss {loss:.4f}")
 
-        trainer = run_training(cfg, resume=resume, log=progress.print, on_stage=progress.stage, on_item=progress.item,
-                               on_step=on_step)  # fmt: skip
+        trainer = run_training(
+            cfg, resume=resume, log=progress.print, on_stage=progress.stage, on_item=progress.item, on_step=on_step
+        )
     console.print(f"checkpoints, history and curves: {trainer.out} (best validation MAP {trainer.best_map:.3f})")

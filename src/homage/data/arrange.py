@@ -19,14 +19,42 @@ from homage.errors import ParameterError
 
 PITCH_CLASSES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 QUALITIES = {
-    "maj": (0, 4, 7), "min": (0, 3, 7), "sus2": (0, 2, 7), "sus4": (0, 5, 7), "dim": (0, 3, 6),
-    "aug": (0, 4, 8), "7": (0, 4, 7, 10), "maj7": (0, 4, 7, 11), "min7": (0, 3, 7, 10),
-    "maj6": (0, 4, 7, 9), "min6": (0, 3, 7, 9), "dim7": (0, 3, 6, 9), "hdim7": (0, 3, 6, 10),
-    "minmaj7": (0, 3, 7, 11), "sus4(b7)": (0, 5, 7, 10), "9": (0, 4, 7, 10, 14), "maj9": (0, 4, 7, 11, 14),
+    "maj": (0, 4, 7),
+    "min": (0, 3, 7),
+    "sus2": (0, 2, 7),
+    "sus4": (0, 5, 7),
+    "dim": (0, 3, 6),
+    "aug": (0, 4, 8),
+    "7": (0, 4, 7, 10),
+    "maj7": (0, 4, 7, 11),
+    "min7": (0, 3, 7, 10),
+    "maj6": (0, 4, 7, 9),
+    "min6": (0, 3, 7, 9),
+    "dim7": (0, 3, 6, 9),
+    "hdim7": (0, 3, 6, 10),
+    "minmaj7": (0, 3, 7, 11),
+    "sus4(b7)": (0, 5, 7, 10),
+    "9": (0, 4, 7, 10, 14),
+    "maj9": (0, 4, 7, 11, 14),
     "min9": (0, 3, 7, 10, 14),
-}  # fmt: skip
-DEGREES = {"1": 0, "b2": 1, "2": 2, "b3": 3, "3": 4, "4": 5, "#4": 6, "b5": 6, "5": 7, "#5": 8, "b6": 8,
-           "6": 9, "b7": 10, "7": 11, "9": 2}  # fmt: skip
+}
+DEGREES = {
+    "1": 0,
+    "b2": 1,
+    "2": 2,
+    "b3": 3,
+    "3": 4,
+    "4": 5,
+    "#4": 6,
+    "b5": 6,
+    "5": 7,
+    "#5": 8,
+    "b6": 8,
+    "6": 9,
+    "b7": 10,
+    "7": 11,
+    "9": 2,
+}
 STYLES = ("block", "arpeggio", "strum", "alberti", "pad")
 # General-MIDI drum notes
 KICK, SNARE, CLOSED_HAT, RIDE, CRASH = 36, 38, 42, 51, 49
@@ -114,7 +142,12 @@ def accompaniment(
                         continue
                     order = tones if offset != 1.5 else tones[::-1]
                     for k, p in enumerate(order + [tones[0] + 12]):
-                        add(p, t + 0.012 * k, min(t + step * 0.5, chord.end) - 0.01, velocity - (10 if offset == 1.5 else 0))
+                        add(
+                            p,
+                            t + 0.012 * k,
+                            min(t + step * 0.5, chord.end) - 0.01,
+                            velocity - (10 if offset == 1.5 else 0),
+                        )
         else:
             if style == "arpeggio":
                 cycle = tones + [tones[0] + 12] + tones[1:][::-1]
@@ -196,8 +229,15 @@ def reharmonise(chords: list[Chord], rate: float, rng: np.random.Generator) -> l
     return out
 
 
-def rephrase(part: pretty_midi.Instrument, rng: np.random.Generator, *, shift: float = 0.2, split: float = 0.1,
-             ornament: float = 0.08, neighbour: float = 0.04) -> None:  # fmt: skip
+def rephrase(
+    part: pretty_midi.Instrument,
+    rng: np.random.Generator,
+    *,
+    shift: float = 0.2,
+    split: float = 0.1,
+    ornament: float = 0.08,
+    neighbour: float = 0.04,
+) -> None:
     """Re-sing a monophonic line in place as another singer phrases it, on a grid of its typical note step
     (an eighth or a sixteenth): each note, with the probability given, anticipated (two times in three) or
     delayed by one step (``shift``); a long note re-sung as two, or two repeated notes tied into one
@@ -213,7 +253,11 @@ def rephrase(part: pretty_midi.Instrument, rng: np.random.Generator, *, shift: f
     for k, note in enumerate(notes):
         start, end, pitch = note.start, note.end, note.pitch
         if rng.random() < neighbour:
-            pitch = pitches[k - 1] if k and (k == len(notes) - 1 or rng.random() < 0.5) else pitches[min(k + 1, len(notes) - 1)]
+            pitch = (
+                pitches[k - 1]
+                if k and (k == len(notes) - 1 or rng.random() < 0.5)
+                else pitches[min(k + 1, len(notes) - 1)]
+            )
         floor = min(out[-1].start + 0.05, start) if out else 0.0  # never before the note already sung
         if rng.random() < shift:
             if rng.random() < 2 / 3:
@@ -261,7 +305,9 @@ def _edit_time(midi: pretty_midi.PrettyMIDI, start: float, end: float, repeat: b
         notes = []
         for note in instrument.notes:
             if note.start >= end:
-                note.start, note.end = (note.start + span, note.end + span) if repeat else (note.start - span, note.end - span)
+                note.start, note.end = (
+                    (note.start + span, note.end + span) if repeat else (note.start - span, note.end - span)
+                )
                 notes.append(note)
             elif note.start >= start:
                 if repeat:
@@ -289,7 +335,9 @@ def scale_tempo(midi: pretty_midi.PrettyMIDI, ratio: float) -> pretty_midi.Prett
     return warp_times(midi, lambda t: np.asarray(t) / ratio)
 
 
-def drift_tempo(midi: pretty_midi.PrettyMIDI, depth: float, rng: np.random.Generator, every: float = 4.0) -> pretty_midi.PrettyMIDI:
+def drift_tempo(
+    midi: pretty_midi.PrettyMIDI, depth: float, rng: np.random.Generator, every: float = 4.0
+) -> pretty_midi.PrettyMIDI:
     """A copy whose tempo wanders as a band's does: each ``every`` seconds are played exp(``depth`` · x)
     times faster, x a unit-variance random process that keeps 70 % of itself from one span to the next;
     the whole lasts as long as before."""
@@ -305,8 +353,14 @@ def drift_tempo(midi: pretty_midi.PrettyMIDI, depth: float, rng: np.random.Gener
     return warp_times(midi, lambda t: np.interp(t, knots, new_knots))
 
 
-def sing(part: pretty_midi.Instrument, rng: np.random.Generator, *, vibrato_cents: float = 35.0,
-         drift_cents: float = 15.0, rate: float = 50.0) -> None:  # fmt: skip
+def sing(
+    part: pretty_midi.Instrument,
+    rng: np.random.Generator,
+    *,
+    vibrato_cents: float = 35.0,
+    drift_cents: float = 15.0,
+    rate: float = 50.0,
+) -> None:
     """Bend a monophonic lead in place the way a voice moves: a glide into each note from the one before,
     vibrato (about 5.5 Hz, ``vibrato_cents`` deep) growing on held notes, and a slow drift of the intonation
     (``drift_cents``), as pitch-bend events ``rate`` times a second. A bend covers ±2 semitones (the

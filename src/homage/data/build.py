@@ -92,7 +92,9 @@ def select_works(settings: BuildSettings) -> list[Work]:
     if unknown := set(settings.splits) - set(SPLITS):
         raise ConfigError(f"unknown split(s) {', '.join(sorted(unknown))}: choose from {', '.join(SPLITS)}")
     if unknown := set(settings.arrangements) - set(POP909_ARRANGEMENTS):
-        raise ConfigError(f"unknown arrangement(s) {', '.join(sorted(unknown))}: choose from {', '.join(POP909_ARRANGEMENTS)}")
+        raise ConfigError(
+            f"unknown arrangement(s) {', '.join(sorted(unknown))}: choose from {', '.join(POP909_ARRANGEMENTS)}"
+        )
     works = []
     if settings.pop909:
         works += pop909_works(settings.pop909)
@@ -192,8 +194,15 @@ def _render_work(job: tuple[Work, BuildSettings, str]) -> tuple[str, list[dict],
     rng = np.random.default_rng([settings.seed, _hash_int(work.work_id), *([settings.draw] if settings.draw else [])])
     split = split_of(work.work_id, settings.seed, settings.fractions)
     try:
-        versions = work_versions(work, settings.versions, settings.seconds, rng, settings.arrangements,
-                                 settings.humanize, settings.reinterpret)
+        versions = work_versions(
+            work,
+            settings.versions,
+            settings.seconds,
+            rng,
+            settings.arrangements,
+            settings.humanize,
+            settings.reinterpret,
+        )
     except (HomageError, ValueError, OSError) as exc:
         return work.work_id, [], str(exc)
     rows, problems = [], []

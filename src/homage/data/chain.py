@@ -34,15 +34,25 @@ def draw_chain(rng: np.random.Generator) -> dict:
     """Random recording-chain settings; each effect is present with its own probability."""
     chain: dict = {}
     if rng.random() < 0.6:
-        chain["reverb"] = {"room_size": round(float(rng.uniform(0.1, 0.9)), 2), "wet_level": round(float(rng.uniform(0.05, 0.35)), 2)}
+        chain["reverb"] = {
+            "room_size": round(float(rng.uniform(0.1, 0.9)), 2),
+            "wet_level": round(float(rng.uniform(0.05, 0.35)), 2),
+        }
     if rng.random() < 0.4:
         chain["highpass_hz"] = int(rng.uniform(60, 400))
     if rng.random() < 0.4:
         chain["lowpass_hz"] = int(rng.uniform(2500, 9000))
     if rng.random() < 0.5:
-        chain["eq"] = {"hz": int(rng.uniform(200, 5000)), "gain_db": round(float(rng.uniform(-9, 9)), 1), "q": round(float(rng.uniform(0.5, 2.0)), 2)}
+        chain["eq"] = {
+            "hz": int(rng.uniform(200, 5000)),
+            "gain_db": round(float(rng.uniform(-9, 9)), 1),
+            "q": round(float(rng.uniform(0.5, 2.0)), 2),
+        }
     if rng.random() < 0.5:
-        chain["compressor"] = {"threshold_db": round(float(rng.uniform(-30, -10)), 1), "ratio": round(float(rng.uniform(2, 8)), 1)}
+        chain["compressor"] = {
+            "threshold_db": round(float(rng.uniform(-30, -10)), 1),
+            "ratio": round(float(rng.uniform(2, 8)), 1),
+        }
     if rng.random() < 0.1:
         chain["distortion_db"] = round(float(rng.uniform(5, 20)), 1)
     if rng.random() < 0.2:

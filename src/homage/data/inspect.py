@@ -20,8 +20,11 @@ def split_counts(root: str | Path) -> dict[str, dict]:
     counts = {}
     for split in ("train", "val", "test"):
         part = [r for r in rows if r["split"] == split]
-        counts[split] = {"works": len({r["work_id"] for r in part}), "versions": len(part),
-                         "hours": sum(r["duration"] for r in part) / 3600}  # fmt: skip
+        counts[split] = {
+            "works": len({r["work_id"] for r in part}),
+            "versions": len(part),
+            "hours": sum(r["duration"] for r in part) / 3600,
+        }
     return counts
 
 
@@ -55,7 +58,9 @@ def _caption(row: dict) -> str:
     return " ".join(parts) + f"\n{row['chain']['encoding']}"
 
 
-def inspect_corpus(root: str | Path, out_png: str | Path, *, n_works: int = 4, seed: int = 0, cache: FeatureCache | None = None) -> Path:
+def inspect_corpus(
+    root: str | Path, out_png: str | Path, *, n_works: int = 4, seed: int = 0, cache: FeatureCache | None = None
+) -> Path:
     """Write a PNG with, per work (rows), each version's CQT (dB) above its chroma (columns)."""
     import matplotlib
 
@@ -81,7 +86,9 @@ def inspect_corpus(root: str | Path, out_png: str | Path, *, n_works: int = 4, s
             C = cache.features(Path(root) / row["path"], spec)
             db = 20 * np.log10(C + 1e-6)
             seconds = C.shape[1] / spec.frame_rate
-            top.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=db.max() - 60, extent=(0, seconds, 0, C.shape[0]))
+            top.imshow(
+                db, origin="lower", aspect="auto", cmap="magma", vmin=db.max() - 60, extent=(0, seconds, 0, C.shape[0])
+            )
             bottom.imshow(chroma_from_cqt(C), origin="lower", aspect="auto", cmap="Greys", extent=(0, seconds, 0, 12))
             top.set_title(f"{work}\n{_caption(row)}" if c == 0 else _caption(row), fontsize=7)
             top.set_yticks([0, 36, 72], ["C1", "C4", "C7"], fontsize=6)

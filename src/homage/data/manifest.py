@@ -79,7 +79,9 @@ def read_corpus(root: str | Path, split: str | None = None) -> list[Entry]:
     if not (root / MANIFEST).exists():
         raise ConfigError(f"{root}: no {MANIFEST} (build one with `homage data build`)")
     entries = [
-        Entry(r["work_id"], root / r["path"], r["version_id"], r["split"], r["role"], r["params"].get("arrangement", ""))
+        Entry(
+            r["work_id"], root / r["path"], r["version_id"], r["split"], r["role"], r["params"].get("arrangement", "")
+        )
         for r in read_manifest(root)
     ]
     return sorted((e for e in entries if split is None or e.split == split), key=lambda e: (e.work, e.version))
@@ -93,11 +95,16 @@ def read_asap(metadata_csv: str | Path) -> list[AsapPiece]:
     pieces: dict[str, dict] = {}
     with open(metadata_csv, newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
-            piece = pieces.setdefault(row["folder"], {"title": f"{row['composer']}: {row['title']}",
-                                                      "score": row["midi_score"], "performances": set()})  # fmt: skip
+            piece = pieces.setdefault(
+                row["folder"],
+                {"title": f"{row['composer']}: {row['title']}", "score": row["midi_score"], "performances": set()},
+            )
             if row.get("midi_performance"):
                 piece["performances"].add(row["midi_performance"])
-    return [AsapPiece(folder, p["title"], p["score"], tuple(sorted(p["performances"]))) for folder, p in sorted(pieces.items())]
+    return [
+        AsapPiece(folder, p["title"], p["score"], tuple(sorted(p["performances"])))
+        for folder, p in sorted(pieces.items())
+    ]
 
 
 def load_dataset(source: str | Path) -> list[Entry]:

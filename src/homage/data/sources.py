@@ -45,9 +45,16 @@ def pop909_works(root: str | Path) -> list[Work]:
             continue
         drafts = sorted(str(p) for p in (folder / "versions").glob("*.mid")) if (folder / "versions").is_dir() else []
         works.append(
-            Work(f"pop909-{folder.name}", "pop909", f"POP909 song {folder.name}", LICENCES["pop909"],
-                 (str(song), *drafts), str(chords), str(beats))
-        )  # fmt: skip
+            Work(
+                f"pop909-{folder.name}",
+                "pop909",
+                f"POP909 song {folder.name}",
+                LICENCES["pop909"],
+                (str(song), *drafts),
+                str(chords),
+                str(beats),
+            )
+        )
     return works
 
 
@@ -71,9 +78,15 @@ def audio_works(roots: list[str | Path]) -> list[Work]:
         for path in audio.find_audio(root):
             package = _debian_package(path)
             name = path.stem.replace(" ", "_")
-            works.append(Work(f"audio-{package or Path(root).name}-{name}", "audio", path.stem,
-                              f"see the copyright file of Debian package {package}" if package else "unknown",
-                              (str(path),)))  # fmt: skip
+            works.append(
+                Work(
+                    f"audio-{package or Path(root).name}-{name}",
+                    "audio",
+                    path.stem,
+                    f"see the copyright file of Debian package {package}" if package else "unknown",
+                    (str(path),),
+                )
+            )
     return sorted({w.work_id: w for w in works}.values(), key=lambda w: w.work_id)
 
 
@@ -81,7 +94,9 @@ def debian_music_dirs() -> list[Path]:
     """Music folders of installed Debian game-music packages (``/usr/share/games/*/.../music``)."""
     found = []
     for base in DEBIAN_MUSIC_DIRS:
-        found += [p for p in sorted(Path(base).glob("**/music")) if p.is_dir() and any(map(audio.is_audio_path, p.iterdir()))]
+        found += [
+            p for p in sorted(Path(base).glob("**/music")) if p.is_dir() and any(map(audio.is_audio_path, p.iterdir()))
+        ]
     return found
 
 

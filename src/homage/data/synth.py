@@ -77,7 +77,9 @@ def synthesize(midi: pretty_midi.PrettyMIDI, soundfont: str | Path, sr: int = 22
     channels = _channels(midi)
     synth.system_reset()  # no voice or controller state from an earlier render
     for instrument, ch in zip(midi.instruments, channels):
-        synth.program_select(ch, sfid, 128 if instrument.is_drum else 0, 0 if instrument.is_drum else instrument.program)
+        synth.program_select(
+            ch, sfid, 128 if instrument.is_drum else 0, 0 if instrument.is_drum else instrument.program
+        )
     blocks, done = [], 0
     for time, kind, ch, a, b in _events(midi, channels):
         # Every read is whole blocks, so a render never starts mid-block after an earlier one.

@@ -57,8 +57,13 @@ class SourceError(HomageError):
 
 
 def work_versions(
-    work: Work, n: int, seconds: float, rng: np.random.Generator, arrangements: tuple[str, ...] = (),
-    humanize: bool = False, reinterpret: bool = False,
+    work: Work,
+    n: int,
+    seconds: float,
+    rng: np.random.Generator,
+    arrangements: tuple[str, ...] = (),
+    humanize: bool = False,
+    reinterpret: bool = False,
 ) -> list[Version]:
     """``n`` versions of ``work``; POP909 works get one of each of ``arrangements`` instead, when given;
     ``reinterpret``: each its own reading of the melody and chords (see ``reinterpret_leads``); ``humanize``:
@@ -82,8 +87,12 @@ def work_versions(
 def reinterpret_leads(midi: pretty_midi.PrettyMIDI, params: dict, rng: np.random.Generator) -> None:
     """Re-sing the lead parts of ``midi`` in place as another singer phrases them (``arrange.rephrase``, at
     rates drawn per version); the rates go into ``params``."""
-    rates = {"shift": round(float(rng.uniform(0.1, 0.35)), 3), "split": round(float(rng.uniform(0.0, 0.2)), 3),
-             "ornament": round(float(rng.uniform(0.0, 0.15)), 3), "neighbour": round(float(rng.uniform(0.0, 0.08)), 3)}  # fmt: skip
+    rates = {
+        "shift": round(float(rng.uniform(0.1, 0.35)), 3),
+        "split": round(float(rng.uniform(0.0, 0.2)), 3),
+        "ornament": round(float(rng.uniform(0.0, 0.15)), 3),
+        "neighbour": round(float(rng.uniform(0.0, 0.08)), 3),
+    }
     for part in midi.instruments:
         if part.name.upper() in LEAD_NAMES and not part.is_drum:
             arrange.rephrase(part, rng, **rates)
@@ -173,7 +182,11 @@ def _finish(midi, params: dict, window_start: float, seconds: float) -> pretty_m
 
 
 def pop909_versions(
-    work: Work, n: int, seconds: float, rng: np.random.Generator, arrangements: tuple[str, ...] = (),
+    work: Work,
+    n: int,
+    seconds: float,
+    rng: np.random.Generator,
+    arrangements: tuple[str, ...] = (),
     reharmonise: bool = False,
 ) -> list[Version]:
     """The original, sometimes a draft, re-arrangements up to ``n``; or one version of each ``arrangements``
@@ -289,8 +302,11 @@ def asap_versions(work: Work, n: int, seconds: float, rng: np.random.Generator) 
     versions = []
     for k in range(n):
         path = order[k % len(order)]
-        params = {"arrangement": "score" if path == files[-1] else "performance", "performance": path.rsplit("/", 1)[-1],
-                  **_draw_common(rng, tempo_range=0.1)}  # fmt: skip
+        params = {
+            "arrangement": "score" if path == files[-1] else "performance",
+            "performance": path.rsplit("/", 1)[-1],
+            **_draw_common(rng, tempo_range=0.1),
+        }
         if rng.random() < 0.5:
             params["transpose"] = 0
         program = 0 if rng.random() < 0.5 else int(rng.choice(KEYBOARD_PROGRAMS))

@@ -51,19 +51,32 @@ def write_report(results: list[PipelineResult], source: str, folder: str | Path)
     first = results[0]
     lines += [f"{first.n_works} works, {first.n_recordings} recordings; every recording queries all others.", ""]
     lines += ["## Version identification (every recording as a query)", ""]
-    lines += _markdown_table(["pipeline"] + [label for _, label, _ in FIELD_TABLE],
-                             [[r.pipeline] + [fmt.format(getattr(r, key)) for key, _, fmt in FIELD_TABLE] for r in results])
+    lines += _markdown_table(
+        ["pipeline"] + [label for _, label, _ in FIELD_TABLE],
+        [[r.pipeline] + [fmt.format(getattr(r, key)) for key, _, fmt in FIELD_TABLE] for r in results],
+    )
     if pairs := kind_pairs(results):
-        lines += ["", "## MAP by kind of version pair", "", "Each kind queries for the other, the work's other versions left out.", ""]
+        lines += [
+            "",
+            "## MAP by kind of version pair",
+            "",
+            "Each kind queries for the other, the work's other versions left out.",
+            "",
+        ]
         lines += _markdown_table(["pair (queries)"] + [r.pipeline for r in results], kind_rows(results, pairs))
     for r in results:
         slug = r.pipeline.replace("/", "_")
         plot_distances(r, folder / f"distances-{slug}.png")
         plot_precision_recall(r, folder / f"pr-{slug}.png")
         lines += ["", f"## {r.pipeline} — the original project's protocol", ""]
-        lines += [f"{r.n_pairs} pairs, half versions, half random non-versions; pairs closer than the mean "
-                  f"distance ({r.pair_threshold:.4f}) are called versions. Embedder `{r.embedder}`.", ""]
-        lines += _markdown_table(["Metric", "Value"], [[label, fmt.format(getattr(r, key))] for key, label, fmt in ORIGINAL_TABLE])
+        lines += [
+            f"{r.n_pairs} pairs, half versions, half random non-versions; pairs closer than the mean "
+            f"distance ({r.pair_threshold:.4f}) are called versions. Embedder `{r.embedder}`.",
+            "",
+        ]
+        lines += _markdown_table(
+            ["Metric", "Value"], [[label, fmt.format(getattr(r, key))] for key, label, fmt in ORIGINAL_TABLE]
+        )
         lines += ["", f"![distances](distances-{slug}.png) ![precision-recall](pr-{slug}.png)"]
         if r.failed:
             lines += ["", f"Left out ({len(r.failed)}):", ""] + [f"- `{f['path']}`: {f['reason']}" for f in r.failed]
@@ -79,6 +92,7 @@ def kind_pairs(results: list[PipelineResult]) -> list[str]:
 
 def kind_rows(results: list[PipelineResult], pairs: list[str]) -> list[list[str]]:
     """One row per kind of pair: its name with the number of queries, then each pipeline's MAP."""
+
     def cell(r, pair):
         return f"{r.map_by_kind[pair][0]:.3f}" if pair in r.map_by_kind else "–"
 
@@ -124,7 +138,13 @@ def plot_precision_recall(result: PipelineResult, path: Path) -> None:
     recall = tp / max(1, same.sum())
     fig, ax = plt.subplots(figsize=(4.5, 4))
     ax.plot(recall, precision)
-    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title=f"{result.pipeline}: MAP {result.map:.3f}")
+    ax.set(
+        xlabel="recall",
+        ylabel="precision",
+        xlim=(0, 1),
+        ylim=(0, 1.02),
+        title=f"{result.pipeline}: MAP {result.map:.3f}",
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

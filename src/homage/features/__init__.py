@@ -2,7 +2,8 @@
 
 - :mod:`homage.features.mel` — the original project's log-mel spectrogram.
 - :mod:`homage.features.cqt` — the constant-Q transform the version-identification field uses, and what
-  derives from it without touching the audio again: chroma, timbre-robust CRP chroma, onset strength, beats, beat-synchronous frames.
+  derives from it without touching the audio again: chroma, timbre-robust CRP chroma, onset strength, beats,
+  beat-synchronous frames.
 - :mod:`homage.features.cache` — an on-disk cache keyed by file content and parameters.
 """
 

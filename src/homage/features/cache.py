@@ -72,8 +72,9 @@ class FeatureCache:
         ``on_warning`` hears of a problem the decoder worked around (see :func:`homage.audio.load`)."""
 
         def compute() -> np.ndarray:
-            y = audio.load(path, sr=spec.sr, offset=offset, duration=duration, max_duration=max_duration,
-                           on_warning=on_warning)  # fmt: skip
+            y = audio.load(
+                path, sr=spec.sr, offset=offset, duration=duration, max_duration=max_duration, on_warning=on_warning
+            )
             return spec.compute(y)
 
         if self.root is None:
@@ -102,8 +103,13 @@ class FeatureCache:
                 atomic_write(entry, lambda fh: np.save(fh, X, allow_pickle=False))
             except OSError as exc:  # a cache that cannot be written is skipped, with one warning
                 self.writable = False
-                warnings.warn(CacheWarning(f"feature cache {self.root} cannot be written ({exc.strerror or exc}); "
-                                           "features are computed without it"), stacklevel=2)  # fmt: skip
+                warnings.warn(
+                    CacheWarning(
+                        f"feature cache {self.root} cannot be written ({exc.strerror or exc}); "
+                        "features are computed without it"
+                    ),
+                    stacklevel=2,
+                )
         return X
 
     def many(

@@ -14,7 +14,6 @@ import scipy.fft
 
 from homage.features.libs import librosa
 
-
 CRP_DROP = 0.3  # share of the lowest pitch-cepstral coefficients CRP removes
 CRP_ETA = 1000.0  # log compression: log(1 + eta · energy)
 # Tuning is estimated from this many excerpts of this length spread through a recording (≈ 0.07 s for a
@@ -124,9 +123,7 @@ def onset_strength(C: np.ndarray, *, sr: int = 16000, hop_length: int = 640) -> 
     return librosa().onset.onset_strength(S=S, sr=sr, hop_length=hop_length).astype(np.float32)
 
 
-def beat_frames(
-    C: np.ndarray, *, sr: int = 16000, hop_length: int = 640, fallback_period_s: float = 0.5
-) -> np.ndarray:
+def beat_frames(C: np.ndarray, *, sr: int = 16000, hop_length: int = 640, fallback_period_s: float = 0.5) -> np.ndarray:
     """Beat positions (frame indices) tracked on the CQT's onset envelope.
 
     Music without a detectable pulse falls back to a fixed grid of ``fallback_period_s``.

@@ -23,6 +23,20 @@ from homage.lyrics.transcribe import (
 )
 
 __all__ = [
-    "DEFAULT_MODEL", "SAMPLE_RATE", "available", "Lyrics", "SharedLine", "TranscribeOptions", "Transcript", "clean",
-    "document_frequencies", "load_model", "shared_lines", "similarities", "similarity", "similarity_matrix", "tfidf", "transcribe",
-]  # fmt: skip
+    "DEFAULT_MODEL",
+    "SAMPLE_RATE",
+    "available",
+    "Lyrics",
+    "SharedLine",
+    "TranscribeOptions",
+    "Transcript",
+    "clean",
+    "document_frequencies",
+    "load_model",
+    "shared_lines",
+    "similarities",
+    "similarity",
+    "similarity_matrix",
+    "tfidf",
+    "transcribe",
+]

@@ -34,18 +34,44 @@ SONG_WORDS = 250  # words in a typical song, for the prior
 # What Whisper writes over music, applause or silence; normalised, whole-segment matches.
 FILLER = frozenset(
     {
-        "you", "thank you", "thank you very much", "thanks for watching", "thank you for watching",
-        "please subscribe", "subscribe", "bye", "bye bye", "oh", "ah", "music", "applause", "laughter",
-        "im going to go to the next one", "im gonna be right back", "ill be right back", "see you next time",
-        "thank you so much", "thanks", "okay", "yeah", "so", "the end", "you know", "subtitles by the amaraorg community",
+        "you",
+        "thank you",
+        "thank you very much",
+        "thanks for watching",
+        "thank you for watching",
+        "please subscribe",
+        "subscribe",
+        "bye",
+        "bye bye",
+        "oh",
+        "ah",
+        "music",
+        "applause",
+        "laughter",
+        "im going to go to the next one",
+        "im gonna be right back",
+        "ill be right back",
+        "see you next time",
+        "thank you so much",
+        "thanks",
+        "okay",
+        "yeah",
+        "so",
+        "the end",
+        "you know",
+        "subtitles by the amaraorg community",
     }
-)  # fmt: skip
+)
 # Phrases Whisper invents inside a segment (over an intro, between verses): cut out wherever they occur.
 FILLER_PHRASES = (
-    ("im", "going", "to", "go", "to", "the", "next", "one"), ("im", "gonna", "go", "to", "the", "next", "one"),
-    ("im", "gonna", "go", "back", "to", "the", "next", "one"), ("thank", "you", "for", "watching"),
-    ("thanks", "for", "watching"), ("please", "subscribe"), ("subtitles", "by", "the", "amaraorg", "community"),
-)  # fmt: skip
+    ("im", "going", "to", "go", "to", "the", "next", "one"),
+    ("im", "gonna", "go", "to", "the", "next", "one"),
+    ("im", "gonna", "go", "back", "to", "the", "next", "one"),
+    ("thank", "you", "for", "watching"),
+    ("thanks", "for", "watching"),
+    ("please", "subscribe"),
+    ("subtitles", "by", "the", "amaraorg", "community"),
+)
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 
@@ -173,7 +199,10 @@ def idf(document_frequency: Mapping[str, int], documents: int, term: str) -> flo
     recordings of a comparison, still knows that "the" or "I love you" says little; a large one speaks
     for itself."""
     share = background_share(term)
-    return math.log((1 + documents + BACKGROUND_SONGS) / (1 + document_frequency.get(term, 0) + BACKGROUND_SONGS * share)) + 1.0
+    return (
+        math.log((1 + documents + BACKGROUND_SONGS) / (1 + document_frequency.get(term, 0) + BACKGROUND_SONGS * share))
+        + 1.0
+    )
 
 
 @functools.lru_cache(maxsize=200_000)
@@ -226,8 +255,14 @@ class SharedLine:
     weight: float  # sum of the run's words' IDF: how telling it is
 
     def to_json(self) -> dict:
-        return {"text": self.text, "a_start": self.a_start, "a_end": self.a_end, "b_start": self.b_start,
-                "b_end": self.b_end, "weight": round(self.weight, 3)}  # fmt: skip
+        return {
+            "text": self.text,
+            "a_start": self.a_start,
+            "a_end": self.a_end,
+            "b_start": self.b_start,
+            "b_end": self.b_end,
+            "weight": round(self.weight, 3),
+        }
 
 
 def shared_lines(
@@ -308,8 +343,9 @@ def similarity_matrix(all_terms: list[Counter]) -> np.ndarray:
     return W
 
 
-def similarities(query: Counter, others: list[Mapping[str, int] | None], document_frequency: Mapping[str, int],
-                 documents: int) -> np.ndarray:  # fmt: skip
+def similarities(
+    query: Counter, others: list[Mapping[str, int] | None], document_frequency: Mapping[str, int], documents: int
+) -> np.ndarray:
     """The words' similarity of a query's terms to each of ``others`` (TF-IDF cosine with the given
     document frequencies); NaN where the query or another has no lyric evidence (None or empty)."""
     out = np.full(len(others), np.nan)

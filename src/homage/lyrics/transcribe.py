@@ -65,9 +65,7 @@ class Transcript:
     @classmethod
     def from_json(cls, text: str) -> Transcript:
         data = json.loads(text)
-        segments = tuple(
-            Segment(**{**s, "words": tuple(Word(**w) for w in s["words"])}) for s in data["segments"]
-        )
+        segments = tuple(Segment(**{**s, "words": tuple(Word(**w) for w in s["words"])}) for s in data["segments"])
         return cls(data["model"], segments)
 
 
@@ -82,7 +80,8 @@ class TranscribeOptions:
     @property
     def identity(self) -> str:
         part = "" if self.max_seconds is None else f",first{self.max_seconds:g}s"
-        return f"whisper:{Path(self.model).name if os.sep in self.model else self.model},beam{self.beam_size},windows,max{MAX_WINDOW_TOKENS}{part}"
+        name = Path(self.model).name if os.sep in self.model else self.model
+        return f"whisper:{name},beam{self.beam_size},windows,max{MAX_WINDOW_TOKENS}{part}"
 
 
 def available() -> bool:
@@ -141,9 +140,15 @@ def transcribe(y: np.ndarray, options: TranscribeOptions = TranscribeOptions()) 
     )
     segments = tuple(
         Segment(
-            round(s.start, 2), round(s.end, 2), s.text.strip(), round(s.avg_logprob, 4), round(s.no_speech_prob, 4),
+            round(s.start, 2),
+            round(s.end, 2),
+            s.text.strip(),
+            round(s.avg_logprob, 4),
+            round(s.no_speech_prob, 4),
             round(s.compression_ratio, 3),
-            tuple(Word(w.word.strip(), round(w.start, 2), round(w.end, 2), round(w.probability, 3)) for w in s.words or ()),
+            tuple(
+                Word(w.word.strip(), round(w.start, 2), round(w.end, 2), round(w.probability, 3)) for w in s.words or ()
+            ),
         )
         for s in found
     )

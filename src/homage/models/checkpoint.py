@@ -39,11 +39,24 @@ class ModelCheckpoint:
 
     @property
     def n_parameters(self) -> int:
-        return int(sum(w.size for k, w in self.weights.items() if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))))
+        return int(
+            sum(
+                w.size
+                for k, w in self.weights.items()
+                if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))
+            )
+        )
 
     def metadata(self) -> dict:
-        return {"format": FORMAT, "network": self.network, "network_args": self.network_args, "input": self.input,
-                "chunk_frames": self.chunk_frames, "epoch": self.epoch, "config": self.config}  # fmt: skip
+        return {
+            "format": FORMAT,
+            "network": self.network,
+            "network_args": self.network_args,
+            "input": self.input,
+            "chunk_frames": self.chunk_frames,
+            "epoch": self.epoch,
+            "config": self.config,
+        }
 
     def half(self) -> ModelCheckpoint:
         """The same checkpoint with floating-point weights in float16 (what ships)."""
@@ -98,9 +111,15 @@ def _from_torch(state: dict, path: Path) -> ModelCheckpoint:
 
 def _from_metadata(meta: dict, weights: dict[str, np.ndarray], path: Path) -> ModelCheckpoint:
     try:
-        return ModelCheckpoint(meta["network"], dict(meta.get("network_args") or {}), dict(meta["input"]),
-                               int(meta["chunk_frames"]), weights, int(meta.get("epoch", 0)),
-                               dict(meta.get("config") or {}))  # fmt: skip
+        return ModelCheckpoint(
+            meta["network"],
+            dict(meta.get("network_args") or {}),
+            dict(meta["input"]),
+            int(meta["chunk_frames"]),
+            weights,
+            int(meta.get("epoch", 0)),
+            dict(meta.get("config") or {}),
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: not a homage model file (missing {exc})") from exc
 
@@ -108,7 +127,10 @@ def _from_metadata(meta: dict, weights: dict[str, np.ndarray], path: Path) -> Mo
 def _torch_state(checkpoint: ModelCheckpoint) -> dict:
     import torch
 
-    return {**checkpoint.metadata(), "weights": {k: torch.from_numpy(np.array(w)) for k, w in checkpoint.weights.items()}}
+    return {
+        **checkpoint.metadata(),
+        "weights": {k: torch.from_numpy(np.array(w)) for k, w in checkpoint.weights.items()},
+    }
 
 
 def _torch_load(path: Path) -> dict:

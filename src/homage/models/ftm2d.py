@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from homage.errors import ConfigError
-from homage.models.base import Embedder, l2_normalize
 from homage.features.cqt import CQTSpec, beat_crp_chroma, crp_chroma
+from homage.models.base import Embedder, l2_normalize
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,15 @@ BN_EPS = 1e-5  # torch.nn.BatchNorm1d's default
 class FTMNetNumpy:
     """Call with chunks (B, 12, beats) → BNNeck embeddings (B, dim)."""
 
-    def __init__(self, weights: dict[str, np.ndarray], *, patch_lens=(16, 32, 64), dim: int = 128, hidden: int = 512,
-                 dropout: float = 0.0):  # fmt: skip
+    def __init__(
+        self,
+        weights: dict[str, np.ndarray],
+        *,
+        patch_lens=(16, 32, 64),
+        dim: int = 128,
+        hidden: int = 512,
+        dropout: float = 0.0,
+    ):
         w = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}
         self.patch_lens = tuple(patch_lens)
         self.scales = [

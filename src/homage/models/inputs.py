@@ -13,7 +13,6 @@ import numpy as np
 from homage.features.cqt import CQTSpec, beat_crp_chroma, chroma_from_cqt, crp_chroma
 from homage.features.mel import MelSpec
 
-
 NOMINAL_BEATS_PER_S = 2.0
 
 

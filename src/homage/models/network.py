@@ -109,8 +109,12 @@ def _forward(ckpt: checkpoints.ModelCheckpoint) -> Forward:
     import torch
 
     net = build_network(ckpt.network, ckpt.network_args)
-    net.load_state_dict({k: torch.from_numpy(np.array(w, dtype=np.float32 if w.dtype.kind == "f" else w.dtype))
-                         for k, w in ckpt.weights.items()})  # fmt: skip
+    net.load_state_dict(
+        {
+            k: torch.from_numpy(np.array(w, dtype=np.float32 if w.dtype.kind == "f" else w.dtype))
+            for k, w in ckpt.weights.items()
+        }
+    )
     return torch_forward(net.eval())
 
 

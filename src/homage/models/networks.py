@@ -14,7 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from homage.errors import ParameterError
-from homage.models.layers import GeM, EmbeddingHead, IBN, ResBlock
+from homage.models.layers import IBN, EmbeddingHead, GeM, ResBlock
 
 
 class CQTNet(nn.Module):
@@ -57,11 +57,20 @@ class PitchClassNet(nn.Module):
     def __init__(self, dim: int = 128, widths: tuple[int, ...] = (64, 128, 256)):
         super().__init__()
         w = widths
-        self.octave = nn.Sequential(nn.Conv2d(1, w[0], (12, 5), padding=(0, 2), bias=False), nn.BatchNorm2d(w[0]), nn.ReLU())
+        self.octave = nn.Sequential(
+            nn.Conv2d(1, w[0], (12, 5), padding=(0, 2), bias=False), nn.BatchNorm2d(w[0]), nn.ReLU()
+        )
         self.temporal = nn.Sequential(
-            nn.Conv1d(w[0], w[1], 5, padding=2, bias=False), nn.BatchNorm1d(w[1]), nn.ReLU(), nn.MaxPool1d(2, ceil_mode=True),
-            nn.Conv1d(w[1], w[1], 5, padding=4, dilation=2, bias=False), nn.BatchNorm1d(w[1]), nn.ReLU(),
-            nn.Conv1d(w[1], w[2], 3, padding=2, dilation=2, bias=False), nn.BatchNorm1d(w[2]), nn.ReLU(),
+            nn.Conv1d(w[0], w[1], 5, padding=2, bias=False),
+            nn.BatchNorm1d(w[1]),
+            nn.ReLU(),
+            nn.MaxPool1d(2, ceil_mode=True),
+            nn.Conv1d(w[1], w[1], 5, padding=4, dilation=2, bias=False),
+            nn.BatchNorm1d(w[1]),
+            nn.ReLU(),
+            nn.Conv1d(w[1], w[2], 3, padding=2, dilation=2, bias=False),
+            nn.BatchNorm1d(w[2]),
+            nn.ReLU(),
         )
         self.pool = GeM()
         self.head = EmbeddingHead(w[2], dim)
@@ -80,7 +89,12 @@ class CNN128(nn.Module):
         self.octave_wrap = octave_wrap
         layers, cin = [], 1
         for cout in widths:
-            layers += [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True)]
+            layers += [
+                nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(),
+                nn.MaxPool2d(2, ceil_mode=True),
+            ]
             cin = cout
         self.features = nn.Sequential(*layers)
         self.head = EmbeddingHead(cin, dim)
@@ -163,9 +177,12 @@ class FTMNet(nn.Module):
         self.patch_lens = tuple(patch_lens)
         self.projections = nn.ModuleList(
             nn.Sequential(
-                nn.BatchNorm1d(12 * (length // 2 + 1)), nn.Linear(12 * (length // 2 + 1), hidden),
-                nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(dropout),
-            )  # fmt: skip
+                nn.BatchNorm1d(12 * (length // 2 + 1)),
+                nn.Linear(12 * (length // 2 + 1), hidden),
+                nn.BatchNorm1d(hidden),
+                nn.ReLU(),
+                nn.Dropout(dropout),
+            )
             for length in self.patch_lens
         )
         self.pools = nn.ModuleList(GeM() for _ in self.patch_lens)

@@ -47,8 +47,9 @@ def analyze_file(
 
     def feature(spec) -> np.ndarray:
         if spec not in features:
-            features[spec] = cache.features(path, spec, content_hash=content_hash, max_duration=max_duration,
-                                            on_warning=problems.append)  # fmt: skip
+            features[spec] = cache.features(
+                path, spec, content_hash=content_hash, max_duration=max_duration, on_warning=problems.append
+            )
         return features[spec]
 
     def embed() -> np.ndarray:
@@ -56,18 +57,38 @@ def analyze_file(
         return np.append(embedder.embed(X), X.shape[-1] / embedder.feature.frame_rate).astype(np.float32)
 
     with ThreadPoolExecutor(1) as beside:  # the words are transcribed while the pitch features are computed
-        transcript = beside.submit(transcript_of, path, cache, words, content_hash=content_hash,
-                                   max_duration=max_duration) if words is not None else None  # fmt: skip
+        transcript = (
+            beside.submit(transcript_of, path, cache, words, content_hash=content_hash, max_duration=max_duration)
+            if words is not None
+            else None
+        )
         entry = cache.get_or_compute("embedding", embedder.identity, content_hash, embed)
         seq = _cached_sequence(cache, content_hash, lambda: feature(CQTSpec())) if sequence else None
         found = words_of(transcript.result()) if transcript is not None else None
     tags = audio.read_tags(path)
-    return NewRecording(str(path), content_hash, entry[:-1], float(entry[-1]), tags.get("title"), tags.get("artist"),
-                        tags.get("album"), seq, found, tuple(dict.fromkeys(problems)))  # fmt: skip
+    return NewRecording(
+        str(path),
+        content_hash,
+        entry[:-1],
+        float(entry[-1]),
+        tags.get("title"),
+        tags.get("artist"),
+        tags.get("album"),
+        seq,
+        found,
+        tuple(dict.fromkeys(problems)),
+    )
 
 
-def analyze_pair(a: str | Path, b: str | Path, embedder: Embedder, cache: FeatureCache, *,
-                 words: TranscribeOptions | None = None, max_duration: float = audio.MAX_DURATION_S) -> tuple[NewRecording, NewRecording]:  # fmt: skip
+def analyze_pair(
+    a: str | Path,
+    b: str | Path,
+    embedder: Embedder,
+    cache: FeatureCache,
+    *,
+    words: TranscribeOptions | None = None,
+    max_duration: float = audio.MAX_DURATION_S,
+) -> tuple[NewRecording, NewRecording]:
     """:func:`analyze_file` of two files at once, on two threads (decoding, the CQT and transcription
     release the GIL): a comparison of two new files waits for the slower one, not for both."""
     with ThreadPoolExecutor(2) as threads:
@@ -90,12 +111,18 @@ def words_of(transcript: Transcript) -> Words:
 
 
 def sequence_of(
-    path: str | Path, cache: FeatureCache, *, content_hash: str | None = None, max_duration: float = audio.MAX_DURATION_S
+    path: str | Path,
+    cache: FeatureCache,
+    *,
+    content_hash: str | None = None,
+    max_duration: float = audio.MAX_DURATION_S,
 ) -> np.ndarray:
     """The alignment sequence of one file alone (no embedding), through the cache."""
     content_hash = content_hash or audio.file_hash(path)
     return _cached_sequence(
-        cache, content_hash, lambda: cache.features(path, CQTSpec(), content_hash=content_hash, max_duration=max_duration)
+        cache,
+        content_hash,
+        lambda: cache.features(path, CQTSpec(), content_hash=content_hash, max_duration=max_duration),
     )
 
 
@@ -182,26 +209,43 @@ class _Record:
         return Recorded(np.asarray(item.sequence, np.float32), features, self.embedder.feature.frame_rate, item.vector)
 
 
-def recorded(paths: list[str], labels: list, embedder: Embedder, workers: int | Executor = 1,
-             cache: FeatureCache | None = None) -> tuple[list[Recorded], list]:  # fmt: skip
+def recorded(
+    paths: list[str], labels: list, embedder: Embedder, workers: int | Executor = 1, cache: FeatureCache | None = None
+) -> tuple[list[Recorded], list]:
     """:class:`Recorded` of each readable file of ``paths``, with its label (unreadable files are left out)."""
     task = _Record(embedder, cache if cache is not None else FeatureCache.default())
-    kept = [(r, label) for (_, r), label in zip(as_executor(workers).map(task, paths), labels) if not isinstance(r, Failure)]
+    kept = [
+        (r, label) for (_, r), label in zip(as_executor(workers).map(task, paths), labels) if not isinstance(r, Failure)
+    ]
     return [r for r, _ in kept], [label for _, label in kept]
 
 
 class Analyze:
     """:func:`analyze_file` as a task for an executor, over ``(path, content hash or None)`` items."""
 
-    def __init__(self, embedder: Embedder, cache: FeatureCache, *, sequence: bool = True,
-                 words: TranscribeOptions | None = None, max_duration: float = audio.MAX_DURATION_S):  # fmt: skip
+    def __init__(
+        self,
+        embedder: Embedder,
+        cache: FeatureCache,
+        *,
+        sequence: bool = True,
+        words: TranscribeOptions | None = None,
+        max_duration: float = audio.MAX_DURATION_S,
+    ):
         self.embedder, self.cache, self.sequence, self.max_duration = embedder, cache, sequence, max_duration
         self.words = words
 
     def __call__(self, item: tuple[str, str | None]) -> NewRecording:
         path, content_hash = item
-        return analyze_file(path, self.embedder, self.cache, content_hash=content_hash, sequence=self.sequence,
-                            words=self.words, max_duration=self.max_duration)  # fmt: skip
+        return analyze_file(
+            path,
+            self.embedder,
+            self.cache,
+            content_hash=content_hash,
+            sequence=self.sequence,
+            words=self.words,
+            max_duration=self.max_duration,
+        )
 
 
 def warm_up(embedder: Embedder) -> None:

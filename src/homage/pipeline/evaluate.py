@@ -69,12 +69,16 @@ def evaluate(
         embedder_name, depth, with_words = parse_pipeline(name)
         if embedder_name not in analysed:
             with_sequences = any(parse_pipeline(n)[0] == embedder_name and parse_pipeline(n)[1] for n in names)
-            analysed[embedder_name] = _analyse(entries, failed, embedder_name, cache, workers, with_sequences, on_stage, on_item)
+            analysed[embedder_name] = _analyse(
+                entries, failed, embedder_name, cache, workers, with_sequences, on_stage, on_item
+            )
         embedder, kept, vectors, sequences, errors, seconds = analysed[embedder_name]
         words = None
         if with_words:
             if ("words", embedder_name) not in analysed:
-                analysed[("words", embedder_name)] = words_similarity([str(e.path) for e in kept], cache, workers, on_stage, on_item)
+                analysed[("words", embedder_name)] = words_similarity(
+                    [str(e.path) for e in kept], cache, workers, on_stage, on_item
+                )
             words, words_seconds = analysed[("words", embedder_name)]
             seconds += words_seconds
         labels = np.array([e.work for e in kept])
@@ -83,23 +87,30 @@ def evaluate(
             if on_stage:
                 on_stage(f"re-ranking the top {depth} of {embedder_name}", len(kept))
             started = time.perf_counter()
-            S = rerank_scores(S, sequences, depth, on_query=(lambda i: on_item(str(kept[i].path), None)) if on_item else None,
-                              words=words)  # fmt: skip
+            S = rerank_scores(
+                S,
+                sequences,
+                depth,
+                on_query=(lambda i: on_item(str(kept[i].path), None)) if on_item else None,  # noqa: B023 - used in this pass
+                words=words,
+            )
             seconds += time.perf_counter() - started
         results.append(score_pipeline(name, embedder.identity, S, labels, errors, seconds, seed, _kinds(kept)))
     return results
 
 
-def rerank_scores(S: np.ndarray, sequences: list[np.ndarray], depth: int, on_query=None,
-                  words: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+def rerank_scores(
+    S: np.ndarray, sequences: list[np.ndarray], depth: int, on_query=None, words: np.ndarray | None = None
+) -> np.ndarray:
     """Final scores after each query's candidates (row = query) are re-ranked as ``homage query`` re-ranks
     them in a catalog of these recordings: :func:`aligned_rows`, then :func:`ranked_scores`."""
     rows, cohorts = aligned_rows(S, sequences, depth, words, on_query)
     return ranked_scores(S, rows, cohorts, words)
 
 
-def aligned_rows(S: np.ndarray, sequences: list[np.ndarray], depth: int, words: np.ndarray | None = None,
-                 on_query=None) -> tuple[list, list]:  # fmt: skip
+def aligned_rows(
+    S: np.ndarray, sequences: list[np.ndarray], depth: int, words: np.ndarray | None = None, on_query=None
+) -> tuple[list, list]:
     """Each query's candidates aligned with it: its top ``depth`` by the similarities ``S`` together with its
     top ``depth`` by the words' similarities ``words`` (NaN: no lyric evidence), as the catalog's two first
     stages find them. Returns, per query, ``(others in embedding order, their alignments or None)``, and
@@ -113,8 +124,10 @@ def aligned_rows(S: np.ndarray, sequences: list[np.ndarray], depth: int, words: 
             w = np.nan_to_num(words[i, others], nan=-np.inf)
             chosen[[k for k in np.argsort(-w, kind="stable")[:depth] if np.isfinite(w[k])]] = True
         candidates = [sequences[j] if chosen[n] else None for n, j in enumerate(others)]
-        alignments = [a and replace(a, cross_recurrence=None, path=None) for a in
-                      align_candidates(Prepared(sequences[i], ALIGN_CONFIG), candidates, ALIGN_CONFIG)]  # fmt: skip
+        alignments = [
+            a and replace(a, cross_recurrence=None, path=None)
+            for a in align_candidates(Prepared(sequences[i], ALIGN_CONFIG), candidates, ALIGN_CONFIG)
+        ]
         rows.append((others, alignments))
         cohorts.append(cohort_of(alignments[:depth], S[i, others][:depth]))
         if on_query:
@@ -122,20 +135,27 @@ def aligned_rows(S: np.ndarray, sequences: list[np.ndarray], depth: int, words: 
     return rows, cohorts
 
 
-def ranked_scores(S: np.ndarray, rows: list, cohorts: list, words: np.ndarray | None = None,
-                  words_weight: float = LYRICS_WEIGHT) -> np.ndarray:  # fmt: skip
+def ranked_scores(
+    S: np.ndarray, rows: list, cohorts: list, words: np.ndarray | None = None, words_weight: float = LYRICS_WEIGHT
+) -> np.ndarray:
     """The final score of every pair from :func:`aligned_rows`: fused scores for the aligned candidates,
     S-normalised by each candidate's cohort, the others below in embedding order."""
     final = np.array(S, dtype=np.float64)
     for i, (others, alignments) in enumerate(rows):
         w = None if words is None else words[i, others]
-        final[i, others] = rank(alignments, S[i, others], cohorts=[cohorts[j] for j in others], words=w,
-                                words_weight=words_weight).scores  # fmt: skip
+        final[i, others] = rank(
+            alignments, S[i, others], cohorts=[cohorts[j] for j in others], words=w, words_weight=words_weight
+        ).scores
     return final
 
 
-def words_similarity(paths: list[str], cache: FeatureCache, workers: int | Executor = DEFAULT_WORKERS,
-                     on_stage=None, on_item: Progress | None = None) -> tuple[np.ndarray, float]:  # fmt: skip
+def words_similarity(
+    paths: list[str],
+    cache: FeatureCache,
+    workers: int | Executor = DEFAULT_WORKERS,
+    on_stage=None,
+    on_item: Progress | None = None,
+) -> tuple[np.ndarray, float]:
     """The words' similarity of every two of ``paths`` (NaN where either has no lyric evidence, or could
     not be transcribed), with the inverse document frequencies of these recordings; and the seconds taken."""
     if on_stage:
@@ -174,7 +194,9 @@ def _align_all(entries, failed, cache, workers, seed, on_stage, on_item) -> Pipe
     if on_stage:
         on_stage("alignment sequences", len(entries))
     kept, sequences, errors = [], [], [failure.to_json() for failure in failed]
-    for entry, (path, result) in zip(entries, as_executor(workers).map(SequenceTask(cache), [str(e.path) for e in entries])):
+    for entry, (path, result) in zip(
+        entries, as_executor(workers).map(SequenceTask(cache), [str(e.path) for e in entries])
+    ):
         if isinstance(result, Failure):
             errors.append(result.to_json())
         else:
@@ -229,4 +251,3 @@ def _render_midi(entries: list[Entry], cache: FeatureCache, seconds: float, on_s
     bad = {f.path for f in failed}
     kept = [replace(e, path=rendered.get(e.path, e.path)) for e in entries if str(e.path) not in bad]
     return kept, failed
-

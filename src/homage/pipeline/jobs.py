@@ -48,9 +48,14 @@ class Flag:
     alignment: dict  # score, transposition_semitones, tempo_ratio, segments (seconds in both)
 
     def to_json(self) -> dict:
-        return {"path": self.path, "recording": self.recording, "verdict": self.verdict,
-                "probability": round(self.probability, 4), "similarity": round(self.similarity, 6),
-                "alignment": self.alignment}  # fmt: skip
+        return {
+            "path": self.path,
+            "recording": self.recording,
+            "verdict": self.verdict,
+            "probability": round(self.probability, 4),
+            "similarity": round(self.similarity, 6),
+            "alignment": self.alignment,
+        }
 
 
 @dataclass
@@ -66,10 +71,17 @@ class ScanReport:
     state: str = ""  # where the scan keeps what it has done (to resume)
 
     def to_json(self) -> dict:
-        return {"root": self.root, "catalog": self.catalog, "threshold": self.threshold, "scanned": self.scanned,
-                "resumed": self.resumed, "flagged": [f.to_json() for f in self.flags],
-                "failed": [f.to_json() for f in self.failed], "seconds": round(self.seconds, 3),
-                "state": self.state}  # fmt: skip
+        return {
+            "root": self.root,
+            "catalog": self.catalog,
+            "threshold": self.threshold,
+            "scanned": self.scanned,
+            "resumed": self.resumed,
+            "flagged": [f.to_json() for f in self.flags],
+            "failed": [f.to_json() for f in self.failed],
+            "seconds": round(self.seconds, 3),
+            "state": self.state,
+        }
 
 
 class _ScanOne:
@@ -82,9 +94,13 @@ class _ScanOne:
     def __call__(self, item: tuple[str, str]) -> dict:
         path, content_hash = item
         result = query(path, _shared_catalog(self.catalog), k=self.k, words=self.words, cache=self.cache)
-        flags = [Flag(result.query, m.recording.to_json(), m.verdict, m.probability, m.similarity,
-                      alignment_json(m.alignment)).to_json()
-                 for m in result.matches if m.probability is not None and m.probability >= self.threshold]  # fmt: skip
+        flags = [
+            Flag(
+                result.query, m.recording.to_json(), m.verdict, m.probability, m.similarity, alignment_json(m.alignment)
+            ).to_json()
+            for m in result.matches
+            if m.probability is not None and m.probability >= self.threshold
+        ]
         return {"path": path, "hash": content_hash, "flags": flags}
 
 
@@ -122,7 +138,11 @@ def scan(
     with Catalog(catalog_path) as catalog:
         embedder = embedder_for(catalog)  # a catalog this homage cannot query is an error before any work
         answer = _answer_key(catalog, embedder, words)
-    state = Path(state) if state else default_cache_dir() / "scans" / f"{stable_hash([str(root), str(catalog_path), threshold, k])}.jsonl"
+    state = (
+        Path(state)
+        if state
+        else default_cache_dir() / "scans" / f"{stable_hash([str(root), str(catalog_path), threshold, k])}.jsonl"
+    )
     report = ScanReport(str(root), str(catalog_path), threshold, state=str(state))
     files = audio.find_audio(root, on_skip=report.failed.append)
     resuming = _state_key(state) == answer
@@ -168,8 +188,17 @@ def _answer_key(catalog: Catalog, embedder: Embedder, words: bool | None) -> str
     """What decides a scan's answers beside the files: the catalog's content (its generation), the embedder,
     the calibration, the ranking's weights and depth, and the words asked for."""
     options = transcription(words)
-    return stable_hash([catalog.generation, embedder.identity, asdict(load_calibration()), FUSION_WEIGHTS, LYRICS_WEIGHT,
-                        RERANK_DEPTH, options.identity if options else None])  # fmt: skip
+    return stable_hash(
+        [
+            catalog.generation,
+            embedder.identity,
+            asdict(load_calibration()),
+            FUSION_WEIGHTS,
+            LYRICS_WEIGHT,
+            RERANK_DEPTH,
+            options.identity if options else None,
+        ]
+    )
 
 
 def _state_key(path: Path) -> str | None:
@@ -210,22 +239,51 @@ def write_scan_report(report: ScanReport, folder: str | Path, *, cache: FeatureC
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "flagged.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["file", "catalog_id", "catalog_path", "catalog_label", "verdict", "probability",
-                         "transposition_semitones", "tempo_ratio", "matched_spans"])  # fmt: skip
+        writer.writerow(
+            [
+                "file",
+                "catalog_id",
+                "catalog_path",
+                "catalog_label",
+                "verdict",
+                "probability",
+                "transposition_semitones",
+                "tempo_ratio",
+                "matched_spans",
+            ]
+        )
         for f in report.flags:
-            spans = "; ".join(f"A {clock(g['a_start'])}–{clock(g['a_end'])} = B {clock(g['b_start'])}–{clock(g['b_end'])}"
-                              for g in f.alignment["segments"])  # fmt: skip
-            writer.writerow([f.path, f.recording["id"], f.recording["path"], f.recording["label"], f.verdict,
-                             f"{f.probability:.3f}", f.alignment["transposition_semitones"], f.alignment["tempo_ratio"], spans])  # fmt: skip
-    parts = [f"<h1>homage scan of {html.escape(report.root)}</h1>",
-             f"<p>Against the catalog {html.escape(report.catalog)}; threshold “{report.threshold}”. "
-             f"{report.scanned + report.resumed} files scanned, {len(report.flags)} flagged pairs, {len(report.failed)} files "
-             "could not be read. Verdicts are calibrated on rendered versions, not on real covers: listen before acting.</p>"]  # fmt: skip
+            spans = "; ".join(
+                f"A {clock(g['a_start'])}–{clock(g['a_end'])} = B {clock(g['b_start'])}–{clock(g['b_end'])}"
+                for g in f.alignment["segments"]
+            )
+            writer.writerow(
+                [
+                    f.path,
+                    f.recording["id"],
+                    f.recording["path"],
+                    f.recording["label"],
+                    f.verdict,
+                    f"{f.probability:.3f}",
+                    f.alignment["transposition_semitones"],
+                    f.alignment["tempo_ratio"],
+                    spans,
+                ]
+            )
+    parts = [
+        f"<h1>homage scan of {html.escape(report.root)}</h1>",
+        f"<p>Against the catalog {html.escape(report.catalog)}; threshold “{report.threshold}”. "
+        f"{report.scanned + report.resumed} files scanned, {len(report.flags)} flagged pairs, "
+        f"{len(report.failed)} files could not be read. Verdicts are calibrated on real covers where both recordings "
+        "have words, on rendered versions where not: listen before acting.</p>",
+    ]
     for n, f in enumerate(report.flags, start=1):
         comparison = compare(f.path, f.recording["path"], cache=cache)
         png = base64.b64encode(plot_alignment(comparison, io.BytesIO()).getvalue()).decode()
-        rows = "".join(f"<tr><td>{k}</td><td>{clock(g['a_start'])}–{clock(g['a_end'])}</td><td>{clock(g['b_start'])}–{clock(g['b_end'])}</td></tr>"
-                       for k, g in enumerate(f.alignment["segments"], start=1))  # fmt: skip
+        rows = "".join(
+            f"<tr><td>{k}</td><td>{clock(g['a_start'])}–{clock(g['a_end'])}</td><td>{clock(g['b_start'])}–{clock(g['b_end'])}</td></tr>"
+            for k, g in enumerate(f.alignment["segments"], start=1)
+        )
         parts.append(
             f"<section><h2>{n}. {html.escape(Path(f.path).name)} ↔ {html.escape(f.recording['label'])}</h2>"
             f"<p><b class='{f.verdict}'>{f.verdict}</b> (probability {f.probability:.2f}); {comparison.summary}; "
@@ -233,13 +291,18 @@ def write_scan_report(report: ScanReport, folder: str | Path, *, cache: FeatureC
             f"Catalogued: <code>{html.escape(f.recording['path'])}</code> (id {f.recording['id']})</p>"
             f"<table><tr><th>#</th><th>new file (A)</th><th>catalogued (B)</th></tr>{rows}</table>"
             f"<img alt='cross-recurrence of the pair' src='data:image/png;base64,{png}'></section>"
-        )  # fmt: skip
+        )
     if report.failed:
-        parts.append("<h2>Files that could not be read</h2><ul>" +
-                     "".join(f"<li><code>{html.escape(x.path)}</code>: {html.escape(x.reason)}</li>" for x in report.failed) + "</ul>")  # fmt: skip
-    style = ("body{font:15px/1.45 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
-             "img{max-width:100%}table{border-collapse:collapse}td,th{padding:.2rem .6rem;border-bottom:1px solid #ddd}"
-             ".version{color:#1b7f3b}.maybe{color:#a86400}section{margin:2rem 0;border-top:1px solid #ccc}")  # fmt: skip
+        parts.append(
+            "<h2>Files that could not be read</h2><ul>"
+            + "".join(f"<li><code>{html.escape(x.path)}</code>: {html.escape(x.reason)}</li>" for x in report.failed)
+            + "</ul>"
+        )
+    style = (
+        "body{font:15px/1.45 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
+        "img{max-width:100%}table{border-collapse:collapse}td,th{padding:.2rem .6rem;border-bottom:1px solid #ddd}"
+        ".version{color:#1b7f3b}.maybe{color:#a86400}section{margin:2rem 0;border-top:1px solid #ccc}"
+    )
     page = f"<!doctype html><meta charset='utf-8'><title>homage scan</title><style>{style}</style>{''.join(parts)}"
     return atomic_write(folder / "report.html", lambda fh: fh.write(page.encode("utf-8")))
 
@@ -294,7 +357,11 @@ def groups(
         sequences = catalog.sequences(ids, SEQUENCE_KIND, SEQUENCE_COLUMNS)
         recordings = catalog.by_ids(ids)
         row = {int(i): n for n, i in enumerate(ids)}
-        _, I = catalog.search(X[[row[i] for i in todo]], min(neighbours + 1, len(ids))) if todo else (None, np.zeros((0, 0), int))
+        _, I = (
+            catalog.search(X[[row[i] for i in todo]], min(neighbours + 1, len(ids)))
+            if todo
+            else (None, np.zeros((0, 0), int))
+        )
         members: dict[int, list[int]] = {}
         for r, g in known.items():
             members.setdefault(g, []).append(r)
@@ -302,9 +369,14 @@ def groups(
         strongest: dict[int, tuple[int, float]] = {r: (s, p) for r, (_, s, p) in catalog.groups().items() if r in known}
         vectors = {int(i): x for i, x in zip(ids, X)}
         weights = _words_weights(catalog, ids)
-        nearest = [[int(j) for j in I[n] if int(j) >= 0] + (catalog.words_search(weights[rid], neighbours, exclude=[rid]) if weights.get(rid) else [])
-                   for n, rid in enumerate(todo)]  # fmt: skip
-        probability = functools.lru_cache(maxsize=None)(lambda a, b: _link(a, b, sequences, vectors, weights, calibration))
+        nearest = [
+            [int(j) for j in I[n] if int(j) >= 0]
+            + (catalog.words_search(weights[rid], neighbours, exclude=[rid]) if weights.get(rid) else [])
+            for n, rid in enumerate(todo)
+        ]
+        probability = functools.lru_cache(maxsize=None)(
+            lambda a, b: _link(a, b, sequences, vectors, weights, calibration)
+        )
         for n, rid in enumerate(todo):
             candidates = {group_of[j] for j in nearest[n] if j in group_of and j != rid}
             best_group, best_average = None, cut
@@ -341,8 +413,14 @@ def _words_weights(catalog: Catalog, ids: np.ndarray) -> dict[int, dict[str, flo
     return {rid: lyrics.tfidf(Counter(terms), df, documents) for rid, terms in stored.items() if terms}
 
 
-def _link(a: int, b: int, sequences: dict[int, np.ndarray], vectors: dict[int, np.ndarray],
-          weights: dict[int, dict[str, float]], calibration) -> float:  # fmt: skip
+def _link(
+    a: int,
+    b: int,
+    sequences: dict[int, np.ndarray],
+    vectors: dict[int, np.ndarray],
+    weights: dict[int, dict[str, float]],
+    calibration,
+) -> float:
     """The calibrated probability that recordings ``a`` and ``b`` are versions (0 without sequences), from
     their alignment, their embeddings and their words, judged as one pair (:func:`judge`)."""
     if a not in sequences or b not in sequences:
@@ -365,7 +443,15 @@ def group_table(catalog_path: CatalogLike) -> list[dict]:
     for rid, (g, link, p) in sorted(stored.items(), key=lambda item: (item[1][0], item[0])):
         if rid not in recordings:
             continue
-        rows.append({"id": rid, "path": recordings[rid].path, "label": recordings[rid].label, "group": g,
-                     "group_size": sizes[g], "strongest_link": recordings[link].path if link in recordings else None,
-                     "probability": round(p, 4)})  # fmt: skip
+        rows.append(
+            {
+                "id": rid,
+                "path": recordings[rid].path,
+                "label": recordings[rid].label,
+                "group": g,
+                "group_size": sizes[g],
+                "strongest_link": recordings[link].path if link in recordings else None,
+                "probability": round(p, 4),
+            }
+        )
     return rows

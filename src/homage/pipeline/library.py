@@ -36,9 +36,18 @@ class IndexReport:
     seconds: float = 0.0
 
     def to_json(self) -> dict:
-        return {"found": self.found, "added": self.added, "replaced": self.replaced, "unchanged": self.unchanged,
-                "removed": self.removed, "cohorts": self.cohorts, "transcribed": self.transcribed, "failed": [f.to_json() for f in self.failed], "warnings": self.warnings,
-                "seconds": round(self.seconds, 3)}  # fmt: skip
+        return {
+            "found": self.found,
+            "added": self.added,
+            "replaced": self.replaced,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "cohorts": self.cohorts,
+            "transcribed": self.transcribed,
+            "failed": [f.to_json() for f in self.failed],
+            "warnings": self.warnings,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 CatalogLike = str | Path | Catalog  # a catalog folder, or a catalog already open (a server keeps one)
@@ -206,7 +215,9 @@ def refresh_cohorts(
             sequences = catalog.sequences([rid, *neighbours.tolist()], SEQUENCE_KIND, SEQUENCE_COLUMNS)
             if rid in sequences:
                 candidates = [sequences.get(int(i)) for i in neighbours]
-                cohort = cohort_of(align_candidates(Prepared(sequences[rid], ALIGN_CONFIG), candidates, ALIGN_CONFIG), similarity)
+                cohort = cohort_of(
+                    align_candidates(Prepared(sequences[rid], ALIGN_CONFIG), candidates, ALIGN_CONFIG), similarity
+                )
                 if cohort is not None:
                     batch[rid] = (len(neighbours), cohort.to_array())
             if on_item:
@@ -219,12 +230,18 @@ def refresh_cohorts(
 def _commit(catalog: Catalog, batch: list[NewRecording], embedder: Embedder, report: IndexReport) -> None:
     """Store the batch: new and changed files as recordings, unchanged ones given the words they lacked."""
     known = {r.path: r for r in (catalog.get(e.path) for e in batch) if r is not None}
-    words_only = {known[e.path].id: e.words for e in batch
-                  if e.path in known and known[e.path].content_hash == e.content_hash and e.words is not None}  # fmt: skip
+    words_only = {
+        known[e.path].id: e.words
+        for e in batch
+        if e.path in known and known[e.path].content_hash == e.content_hash and e.words is not None
+    }
     if words_only:
         catalog.set_words(words_only)
-    added, replaced = catalog.add([e for e in batch if known.get(e.path) is None or known[e.path].id not in words_only],
-                                  embedder=embedder.identity, sequence_kind=SEQUENCE_KIND)  # fmt: skip
+    added, replaced = catalog.add(
+        [e for e in batch if known.get(e.path) is None or known[e.path].id not in words_only],
+        embedder=embedder.identity,
+        sequence_kind=SEQUENCE_KIND,
+    )
     report.added += added
     report.replaced += replaced
     report.transcribed += sum(e.words is not None for e in batch)

@@ -17,7 +17,14 @@ from homage.catalog import Catalog, Recording, Words
 from homage.features.cache import FeatureCache
 from homage.lyrics import Transcript
 from homage.models import DEFAULT_EMBEDDER, Embedder, get_embedder
-from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND, analyze_file, analyze_pair, pair_evidence, transcription
+from homage.pipeline.analysis import (
+    ALIGN_CONFIG,
+    SEQUENCE_KIND,
+    analyze_file,
+    analyze_pair,
+    pair_evidence,
+    transcription,
+)
 from homage.pipeline.library import CatalogLike, embedder_for, open_catalog
 
 RERANKED = "+rerank"
@@ -59,13 +66,24 @@ class Match:
 
     def to_json(self) -> dict:
         r = self.recording
-        data = {"rank": self.rank, "id": r.id, "similarity": round(self.similarity, 6), "score": round(float(self.score), 6),
-                "path": r.path, "title": r.title, "artist": r.artist, "album": r.album, "duration": r.duration,
-                "group": self.group}  # fmt: skip
+        data = {
+            "rank": self.rank,
+            "id": r.id,
+            "similarity": round(self.similarity, 6),
+            "score": round(float(self.score), 6),
+            "path": r.path,
+            "title": r.title,
+            "artist": r.artist,
+            "album": r.album,
+            "duration": r.duration,
+            "group": self.group,
+        }
         if self.alignment is not None:
             data.update(verdict=self.verdict, probability=round(self.probability, 4), **alignment_json(self.alignment))
-        data.update(words_similarity=None if self.words is None else round(self.words, 4),
-                    shared_lines=[line.to_json() for line in self.lines])  # fmt: skip
+        data.update(
+            words_similarity=None if self.words is None else round(self.words, 4),
+            shared_lines=[line.to_json() for line in self.lines],
+        )
         return data
 
 
@@ -77,8 +95,12 @@ class QueryResult:
     matches: list[Match]
 
     def to_json(self) -> dict:
-        return {"query": self.query, "pipeline": self.pipeline, "embedder": self.embedder,
-                "results": [m.to_json() for m in self.matches]}  # fmt: skip
+        return {
+            "query": self.query,
+            "pipeline": self.pipeline,
+            "embedder": self.embedder,
+            "results": [m.to_json() for m in self.matches],
+        }
 
 
 @dataclass(frozen=True)
@@ -99,17 +121,28 @@ class Comparison:
         return in_words(self.alignment)
 
     def to_json(self) -> dict:
-        return {"a": self.a, "b": self.b, "embedder": self.embedder, "similarity": round(self.similarity, 6),
-                "verdict": self.verdict, "probability": round(self.probability, 4), "summary": self.summary,
-                "alignment": alignment_json(self.alignment, prefix=""),
-                "words_similarity": None if self.words is None else round(self.words, 4),
-                "shared_lines": [line.to_json() for line in self.lines]}  # fmt: skip
+        return {
+            "a": self.a,
+            "b": self.b,
+            "embedder": self.embedder,
+            "similarity": round(self.similarity, 6),
+            "verdict": self.verdict,
+            "probability": round(self.probability, 4),
+            "summary": self.summary,
+            "alignment": alignment_json(self.alignment, prefix=""),
+            "words_similarity": None if self.words is None else round(self.words, 4),
+            "shared_lines": [line.to_json() for line in self.lines],
+        }
 
 
 def in_words(al: Alignment) -> str:
     """The transposition and tempo of an alignment as a sentence about B."""
     t = al.transposition
-    key = "in the same key" if t == 0 else f"{abs(t)} semitone{'s' if abs(t) > 1 else ''} {'higher' if t > 0 else 'lower'}"
+    key = (
+        "in the same key"
+        if t == 0
+        else f"{abs(t)} semitone{'s' if abs(t) > 1 else ''} {'higher' if t > 0 else 'lower'}"
+    )
     speed = 1.0 / al.tempo_ratio if al.tempo_ratio > 0 else 1.0
     percent = round(abs(speed - 1.0) * 100)
     tempo = "at the same tempo" if percent == 0 else f"{percent} % {'faster' if speed > 1 else 'slower'}"
@@ -122,8 +155,16 @@ def alignment_json(al: Alignment, prefix: str = "alignment_") -> dict:
         f"{prefix}score": round(al.score, 4),
         "transposition_semitones": al.transposition,
         "tempo_ratio": round(al.tempo_ratio, 3),
-        "segments": [{"a_start": round(g.a_start, 2), "a_end": round(g.a_end, 2), "b_start": round(g.b_start, 2),
-                      "b_end": round(g.b_end, 2), "strength": g.strength} for g in al.segments],  # fmt: skip
+        "segments": [
+            {
+                "a_start": round(g.a_start, 2),
+                "a_end": round(g.a_end, 2),
+                "b_start": round(g.b_start, 2),
+                "b_end": round(g.b_end, 2),
+                "strength": g.strength,
+            }
+            for g in al.segments
+        ],
     }
 
 
@@ -163,7 +204,9 @@ def query(
         if options is not None:
             query_terms = Counter(item.words.terms)
             by_embedding = set(ids.tolist())
-            by_words = [i for i in _words_first_stage(catalog, query_terms, rerank_depth, exclude) if i not in by_embedding]
+            by_words = [
+                i for i in _words_first_stage(catalog, query_terms, rerank_depth, exclude) if i not in by_embedding
+            ]
             if by_words:
                 _, X = catalog.vectors(by_words)
                 ids = np.concatenate([ids, np.array(by_words, dtype=np.int64)])
@@ -176,14 +219,26 @@ def query(
         groups = {r: g for r, (g, _, _) in catalog.groups(ids).items()}
         name = pipeline_name(embedder.name, rerank_depth, options is not None)
         if not rerank_depth:
-            matches = [Match(n, recordings[i], s, s, group=groups.get(int(i))) for n, (i, s) in enumerate(zip(ids[:k], similarity[:k]), start=1)]
+            matches = [
+                Match(n, recordings[i], s, s, group=groups.get(int(i)))
+                for n, (i, s) in enumerate(zip(ids[:k], similarity[:k]), start=1)
+            ]
             return QueryResult(item.path, name, embedder.identity, matches)
-        candidates = [_sequence(recordings[i], stored, embedder, cache, max_duration) if aligned[n] else None
-                      for n, i in enumerate(ids)]  # fmt: skip
-        ranked = rerank(Prepared(item.sequence, ALIGN_CONFIG), candidates, similarity, config=ALIGN_CONFIG,
-                        cohorts=[Cohort.from_array(*cohorts[i]) if i in cohorts else None for i in ids],
-                        words=word_scores)  # fmt: skip
-        transcripts = {int(ids[c]): catalog.transcript(int(ids[c])) for c in ranked.order[:k]} if options is not None else {}
+        candidates = [
+            _sequence(recordings[i], stored, embedder, cache, max_duration) if aligned[n] else None
+            for n, i in enumerate(ids)
+        ]
+        ranked = rerank(
+            Prepared(item.sequence, ALIGN_CONFIG),
+            candidates,
+            similarity,
+            config=ALIGN_CONFIG,
+            cohorts=[Cohort.from_array(*cohorts[i]) if i in cohorts else None for i in ids],
+            words=word_scores,
+        )
+        transcripts = (
+            {int(ids[c]): catalog.transcript(int(ids[c])) for c in ranked.order[:k]} if options is not None else {}
+        )
     sung = lyrics.clean(Transcript.from_json(item.words.transcript)) if item.words is not None else None
     judged = sum(al is not None for al in ranked.alignments)
     matches = []
@@ -194,8 +249,19 @@ def query(
             p, v = judge(al, float(similarity[c]), w, candidates=judged)
             verdict = {"probability": p, "verdict": v}
         lines = _shared(sung, transcripts.get(int(ids[c])))
-        matches.append(Match(n, recordings[ids[c]], float(similarity[c]), float(ranked.scores[c]), al, **verdict,
-                             group=groups.get(int(ids[c])), words=w, lines=lines))  # fmt: skip
+        matches.append(
+            Match(
+                n,
+                recordings[ids[c]],
+                float(similarity[c]),
+                float(ranked.scores[c]),
+                al,
+                **verdict,
+                group=groups.get(int(ids[c])),
+                words=w,
+                lines=lines,
+            )
+        )
     return QueryResult(item.path, name, embedder.identity, matches)
 
 
@@ -239,8 +305,9 @@ def _sequence(recording: Recording, stored: dict, embedder: Embedder, cache: Fea
     if recording.id in stored:
         return stored[recording.id]
     try:
-        return analyze_file(recording.path, embedder, cache, content_hash=recording.content_hash,
-                            max_duration=max_duration).sequence  # fmt: skip
+        return analyze_file(
+            recording.path, embedder, cache, content_hash=recording.content_hash, max_duration=max_duration
+        ).sequence
     except audio.AudioError:
         return None
 
@@ -266,4 +333,6 @@ def compare(
     alignment, similarity = pair_evidence(ea, eb)
     word_score, lines = _words_of_pair(ea.words, eb.words)
     probability, verdict = judge(alignment, similarity, word_score)
-    return Comparison(ea.path, eb.path, embedder.identity, similarity, alignment, probability, verdict, word_score, lines)
+    return Comparison(
+        ea.path, eb.path, embedder.identity, similarity, alignment, probability, verdict, word_score, lines
+    )

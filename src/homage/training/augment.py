@@ -7,7 +7,6 @@ import numpy as np
 
 from homage.training.config import Augment
 
-
 PITCH_CLASSES = 12
 
 
@@ -27,7 +26,9 @@ def stretch(X: np.ndarray, rate: float) -> np.ndarray:
     return np.stack([np.interp(positions, np.arange(X.shape[1]), row) for row in X])
 
 
-def training_chunk(X: np.ndarray, frames: int, aug: Augment, rng: np.random.Generator, enabled: bool = True) -> np.ndarray:
+def training_chunk(
+    X: np.ndarray, frames: int, aug: Augment, rng: np.random.Generator, enabled: bool = True
+) -> np.ndarray:
     """A random ``frames``-long chunk, time-stretched, key-shifted and masked (SpecAugment); with
     ``enabled`` False the middle chunk as it is."""
     if enabled and tuple(aug.tempo) != (1.0, 1.0):

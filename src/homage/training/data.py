@@ -41,8 +41,13 @@ def load_split(
     if on_stage:
         on_stage(f"features ({name})", len(entries))
     cache = FeatureCache(config.cache or default_cache_dir())
-    results = cache.many([e.path for e in entries], config.input.spec(), transform=_Prepare(config.input),
-                         workers=config.workers, on_item=on_item)  # fmt: skip
+    results = cache.many(
+        [e.path for e in entries],
+        config.input.spec(),
+        transform=_Prepare(config.input),
+        workers=config.workers,
+        on_item=on_item,
+    )
     kept = [(e, x) for e, x in zip(entries, results) if not isinstance(x, Failure)]
     return Split([x for _, x in kept], work_labels([e.work for e, _ in kept]))
 

@@ -120,8 +120,13 @@ class Trainer:
         self.scheduler.step()
         self.epoch += 1
         baseline = self.baseline() if not self.history else {}
-        row = {"epoch": self.epoch, "train_loss": float(np.mean(losses)), **self.validate(), **baseline,
-               "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
+        row = {
+            "epoch": self.epoch,
+            "train_loss": float(np.mean(losses)),
+            **self.validate(),
+            **baseline,
+            "seconds": round(time.perf_counter() - started, 1),
+        }
         self.history.append(row)
         is_best = row["val_map"] > self.best_map
         if is_best:
@@ -137,7 +142,10 @@ class Trainer:
         losses = [float(self.loss(self.val_data, b, False, rng)) for b in self._batches(self.val_data, rng, 8)]
         forward = torch_forward(self.net)
         vectors = np.stack([embed_chunks(forward, X, self.config.chunk_frames) for X in self.val_data.inputs])
-        return {"val_loss": float(np.mean(losses)) if losses else float("nan"), "val_map": _map(vectors, self.val_data.labels)}
+        return {
+            "val_loss": float(np.mean(losses)) if losses else float("nan"),
+            "val_map": _map(vectors, self.val_data.labels),
+        }
 
     def baseline(self) -> dict:
         """The "no model" baseline: the same loss, and MAP, on the raw input features."""
@@ -163,8 +171,9 @@ class Trainer:
     def model_checkpoint(self) -> checkpoints.ModelCheckpoint:
         c = self.config
         weights = {k: v.detach().cpu().numpy() for k, v in self.net.state_dict().items()}
-        return checkpoints.ModelCheckpoint(c.network, c.network_args, c.input.__dict__.copy(), c.chunk_frames,
-                                           weights, self.epoch, c.as_dict())  # fmt: skip
+        return checkpoints.ModelCheckpoint(
+            c.network, c.network_args, c.input.__dict__.copy(), c.chunk_frames, weights, self.epoch, c.as_dict()
+        )
 
     def save(self, best: bool) -> None:
         model = self.model_checkpoint()
@@ -193,7 +202,9 @@ class Trainer:
         saved = {k: model.config.get(k, defaults[k]) for k in self.config.learning_settings()}
         if saved != self.config.learning_settings():
             changed = sorted(k for k, v in self.config.learning_settings().items() if saved.get(k) != v)
-            raise ConfigError(f"{path} was written with another configuration ({', '.join(changed)}): use another --out folder")
+            raise ConfigError(
+                f"{path} was written with another configuration ({', '.join(changed)}): use another --out folder"
+            )
         self.net.load_state_dict({k: torch.from_numpy(w) for k, w in model.weights.items()})
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
