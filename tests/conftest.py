@@ -77,8 +77,10 @@ def piece_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
-    """Tests never touch the user's feature cache."""
+    """Tests never touch the user's feature cache; commands run in one process unless a test asks for more
+    (starting worker processes is what a command test would otherwise spend its time on)."""
     monkeypatch.setenv("HOMAGE_CACHE", str(tmp_path / "feature-cache"))
+    monkeypatch.setenv("HOMAGE_WORKERS", "1")
 
 
 def requires_shared(sub: str) -> Path:

@@ -25,7 +25,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def site(piece_dir, tmp_path_factory):
-    pytest.importorskip("selenium")
+    pytest.importorskip("selenium", reason="the browser test needs the [dev] and [api] extras")
+    pytest.importorskip("uvicorn", reason="the browser test needs the [dev] and [api] extras")
     import uvicorn
 
     from homage import pipeline

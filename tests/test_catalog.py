@@ -62,9 +62,9 @@ def test_opening_a_missing_catalog_is_an_error(tmp_path):
 
 
 def test_a_catalog_is_created_whole_or_not_at_all(tmp_path, monkeypatch):
-    from homage.catalog import store
+    from homage.catalog import schema
 
-    monkeypatch.setattr(store, "_SCHEMA", store._SCHEMA + "CREATE TABLE broken (;")  # creation fails half-way
+    monkeypatch.setattr(schema, "SCHEMA", schema.SCHEMA + "CREATE TABLE broken (;")  # creation fails half-way
     with pytest.raises(CatalogError, match="cannot create the catalog"):
         Catalog(tmp_path / "cat", create=True)
     assert list((tmp_path / "cat").iterdir()) == []  # no half-made catalog, no partial file

@@ -17,7 +17,7 @@ import numpy as np
 import pretty_midi
 
 from homage import audio, pipeline
-from homage.catalog.store import DB_NAME
+from homage.catalog.schema import DB_NAME
 from homage.data.render import VersionParams, excerpt, make_version, render
 from homage.features.cache import FeatureCache
 from homage.models import get_embedder

@@ -1,26 +1,24 @@
-"""Catalog store: SQLite holds metadata *and* vectors (the source of truth); FAISS is a derived index.
+"""The catalog: one folder, one SQLite file the source of truth (recordings, their vectors, alignment
+sequences and words), one FAISS index derived from it.
 
 Layout of a catalog folder::
 
-    catalog.sqlite          recordings (path, content hash, duration, tags, vector, alignment sequence) + meta
-    vectors.<n>.faiss       the main FAISS index (flat, HNSW or IVF-PQ: see homage.catalog.index)
+    catalog.sqlite          recordings (path, content hash, duration, tags, vector, alignment sequence), their
+                            words, cohorts and groups, meta (see homage.catalog.schema)
+    vectors.<n>.faiss       the main FAISS index (flat, HNSW or IVF-PQ: see homage.catalog.index,
+                            homage.catalog.vectors)
+    writer.lock             held by the one process writing the catalog
 
 Each recording keeps its alignment sequence (float16 pitch classes at a few frames per second, ≈ 14 kB per
 4-minute song), so re-ranking a query's candidates reads it here instead of decoding their audio.
 
 Every write is one SQLite transaction that also bumps the catalog's generation, so a crash leaves the
-last committed state. Recordings added since the main index was written sit in a small exact *delta*
-index (built from the rows not yet in the main one), and removed ones are filtered out until the next
-merge: adding to a catalog of a million recordings neither rebuilds nor rewrites its index. A merge
-(:meth:`Catalog.optimize`, ``homage optimize``, or on closing once the delta is a tenth of the main index,
-or the catalog small) writes a new main file atomically, then records it in SQLite. A missing, damaged or
-inconsistent main file is rebuilt from the vectors.
+last committed state; the FAISS index follows the generation (:mod:`homage.catalog.vectors`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
 import os
 import sqlite3
@@ -29,50 +27,28 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import faiss
 import numpy as np
 
-from homage.atomic import atomic_write
+from homage import locks
 from homage.catalog import index as vector_index
+from homage.catalog import links
 from homage.catalog import words as stored_words
+from homage.catalog.schema import (
+    DB_NAME,
+    FORMAT_VERSION,
+    Transaction,
+    create_database,
+    migrate,
+    now,
+    read_meta,
+    rows_of,
+    write_meta,
+)
+from homage.catalog.vectors import VectorIndex
 from homage.catalog.words import Words
 from homage.errors import CatalogError
 
-DB_NAME = "catalog.sqlite"
 LOCK_NAME = "writer.lock"
-FORMAT_VERSION = "3"  # 2: alignment sequences; 3: the main index and its delta
-MERGE_SMALL = 20_000  # a catalog up to this size merges its delta whenever it closes
-MERGE_SHARE = 0.1  # a larger one when the delta reaches this share of the main index
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS recordings (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    path TEXT NOT NULL UNIQUE,
-    content_hash TEXT NOT NULL,
-    duration REAL,
-    title TEXT,
-    artist TEXT,
-    album TEXT,
-    added_at TEXT NOT NULL,
-    vector BLOB NOT NULL,
-    sequence BLOB,
-    in_index INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS removed_from_index (id INTEGER PRIMARY KEY);
-CREATE INDEX IF NOT EXISTS recordings_content_hash ON recordings (content_hash);
-CREATE TABLE IF NOT EXISTS cohorts (
-    recording_id INTEGER PRIMARY KEY,
-    size INTEGER NOT NULL,
-    summary BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS groups (
-    recording_id INTEGER PRIMARY KEY,
-    group_id INTEGER NOT NULL,
-    strongest_id INTEGER,
-    probability REAL
-);
-"""
 _COLUMNS = "id, path, content_hash, duration, title, artist, album, added_at"
 
 
@@ -159,7 +135,7 @@ class Catalog:
                 self.root.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise CatalogError(f"{self.root}: cannot create the catalog folder ({exc.strerror})") from exc
-            _create_database(db)
+            create_database(db)
         elif db.stat().st_size == 0:
             raise CatalogError(f"{db}: empty file (0 bytes), not a catalog; remove it or use another folder")
         # a catalog others may read but not write (a shared or read-only folder) opens read-only
@@ -175,7 +151,7 @@ class Catalog:
             else:
                 self._db = sqlite3.connect(db, isolation_level=None, timeout=30, check_same_thread=False)
                 self._db.execute("PRAGMA journal_mode=WAL")
-                self._migrate(index_kind)
+                migrate(self._db, index_kind)
             version = self._meta("format_version")
         except sqlite3.DatabaseError as exc:
             raise CatalogError(f"{db}: not a readable catalog ({exc})") from exc
@@ -185,32 +161,8 @@ class Catalog:
         # the words' tables (created by _migrate; a read-only catalog of an earlier format has none)
         self._has_words = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'lyrics'").fetchone() is not None
         self._has_index_state = version == FORMAT_VERSION
-        self._main: faiss.Index | None = None  # the main index, as the file self._main_file holds it
-        self._main_file: str | None = None
-        self._kind: str | None = None  # the main index's concrete kind
-        self._delta: faiss.Index | None = None  # rows not in the main index
-        self._removed: set[int] = set()  # ids still in the main index, no longer in the catalog
-        self._synced = -1  # the generation main, delta and removed reflect
+        self._index = VectorIndex(self)
         self._counted = (-1, 0)  # (generation, recordings then)
-
-    def _migrate(self, index_kind: str) -> None:
-        """Create the tables, or bring an older catalog up to this format (nothing is lost: the index is derived)."""
-        self._db.executescript(
-            _SCHEMA + stored_words.SCHEMA
-        )  # new tables; an existing recordings table is left as it is
-        version = self._meta("format_version")
-        if not version:
-            self._write_meta(format_version=FORMAT_VERSION, index_kind=index_kind, generation="0")
-        else:
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(recordings)")}
-            with self._transaction():
-                if "sequence" not in columns:  # format 1: no alignment sequences; old rows have none
-                    self._db.execute("ALTER TABLE recordings ADD COLUMN sequence BLOB")
-                if "in_index" not in columns:  # format 2: one index file per generation; rebuilt on first use
-                    self._db.execute("ALTER TABLE recordings ADD COLUMN in_index INTEGER NOT NULL DEFAULT 0")
-                if version != FORMAT_VERSION:
-                    self._write_meta(format_version=FORMAT_VERSION)
-        self._db.execute("CREATE INDEX IF NOT EXISTS recordings_in_index ON recordings (in_index)")
 
     # ---- context -------------------------------------------------------------------------------
     def __enter__(self) -> Catalog:
@@ -326,29 +278,18 @@ class Catalog:
     def cohorts(self, ids: Iterable[int]) -> dict[int, tuple[int, np.ndarray]]:
         """The stored cohort summaries of ``ids`` (what re-ranking S-normalises by): id → (how many
         candidates it summarises, its float32 values)."""
-        try:
-            rows = self._rows_of("SELECT recording_id, size, summary FROM cohorts WHERE recording_id IN ({marks})", ids)
-        except sqlite3.OperationalError:  # a read-only catalog of an earlier format has no cohorts table
-            return {}
-        return {r: (size, np.frombuffer(blob, dtype=np.float32)) for r, size, blob in rows}
+        return links.cohorts_of(self._db, ids)
 
     @_locked
     def without_cohort(self, size: int) -> list[int]:
         """Recordings with an alignment sequence and no cohort of at least ``size`` candidates, by id."""
-        sql = (
-            "SELECT id FROM recordings WHERE sequence IS NOT NULL AND id NOT IN"
-            " (SELECT recording_id FROM cohorts WHERE size >= ?) ORDER BY id"
-        )
-        return [r[0] for r in self._db.execute(sql, (size,))]
+        return links.without_cohort(self._db, size)
 
     @_locked
     def set_cohorts(self, cohorts: dict[int, tuple[int, np.ndarray]]) -> None:
         """Store cohort summaries (id → (size, values)), in one transaction; ids no longer catalogued are skipped."""
         with self._transaction():
-            self._db.executemany(
-                "INSERT OR REPLACE INTO cohorts SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM recordings WHERE id = ?)",
-                [(r, int(size), np.asarray(v, dtype=np.float32).tobytes(), r) for r, (size, v) in cohorts.items()],
-            )
+            links.store_cohorts(self._db, cohorts)
 
     @_locked
     def words_search(self, weights: dict[str, float], k: int, *, exclude: Iterable[int] = ()) -> list[int]:
@@ -386,28 +327,20 @@ class Catalog:
             for rid, w in words.items():
                 if self._db.execute("SELECT 1 FROM recordings WHERE id = ?", (rid,)).fetchone():
                     stored_words.store(self._db, rid, w)
-            self._bump_generation(_now())  # what queries answer changed
+            self._bump_generation()  # what queries answer changed
 
     @_locked
-    def groups(self, ids: Iterable[int] | None = None) -> dict[int, tuple[int, int | None, float]]:
+    def groups(self, ids: Iterable[int] | None = None) -> dict[int, links.Group]:
         """The stored version groups (``homage groups``) of all recordings or of ``ids``: recording id →
         (group id, strongest link, its probability)."""
-        sql = "SELECT recording_id, group_id, strongest_id, probability FROM groups"
-        try:
-            rows = (
-                self._db.execute(sql) if ids is None else self._rows_of(sql + " WHERE recording_id IN ({marks})", ids)
-            )
-        except sqlite3.OperationalError:  # a read-only catalog of an earlier format has no groups table
-            return {}
-        return {r: (g, s, p or 0.0) for r, g, s, p in rows}
+        return links.groups_of(self._db, ids)
 
     @_locked
-    def set_groups(self, groups: dict[int, tuple[int, int | None, float]]) -> None:
+    def set_groups(self, groups: dict[int, links.Group]) -> None:
         """Replace the stored groups, in one transaction."""
         with self._transaction():
-            self._db.execute("DELETE FROM groups")
-            self._db.executemany("INSERT INTO groups VALUES (?, ?, ?, ?)", [(r, *v) for r, v in groups.items()])
-            self._write_meta(updated_at=_now())  # the vectors did not change: the index stays valid
+            links.store_groups(self._db, groups)
+            write_meta(self._db, updated_at=now())  # the vectors did not change: the index stays valid
 
     @_locked
     def search(self, xq: np.ndarray, k: int = 10, *, exclude: Iterable[int] = ()) -> tuple[np.ndarray, np.ndarray]:
@@ -415,41 +348,11 @@ class Catalog:
         their similarities (inner product of unit vectors: cosine), best first; rows shorter than ``k`` are
         padded with id −1. ``exclude`` names ids never to return (the query's own recording)."""
         xq = np.ascontiguousarray(np.atleast_2d(xq), dtype=np.float32)
-        S = np.full((len(xq), k), -np.inf, dtype=np.float32)
-        I = np.full((len(xq), k), -1, dtype=np.int64)
         if len(self) == 0 or k <= 0:
-            return S, I
+            return np.full((len(xq), k), -np.inf, dtype=np.float32), np.full((len(xq), k), -1, dtype=np.int64)
         if xq.shape[1] != self.dim:
             raise CatalogError(f"query vectors have {xq.shape[1]} dimensions, the catalog {self.dim}")
-        self._sync()
-        drop = {int(i) for i in exclude} | self._removed
-        want = k + len({int(i) for i in exclude})
-        width = min(self._main.ntotal, vector_index.search_width(self._main, want) + len(self._removed))
-        with vector_index.threads_for(len(xq)):
-            main_S, main_I = (
-                self._main.search(xq, width) if width else (np.zeros((len(xq), 0)), np.zeros((len(xq), 0), int))
-            )
-        if vector_index.is_approximate(self._main):  # re-score the candidates with the exact vectors
-            candidates = np.unique(main_I[main_I >= 0])
-            found, X = self.vectors(candidates)
-            exact = dict(zip(found.tolist(), X))
-            main_S = np.array(
-                [[float(q @ exact[i]) if i in exact else -np.inf for i in row] for q, row in zip(xq, main_I)]
-            )
-        delta_n = min(self._delta.ntotal, want)
-        delta_S, delta_I = (
-            self._delta.search(xq, delta_n) if delta_n else (np.zeros((len(xq), 0)), np.zeros((len(xq), 0), int))
-        )
-        for row in range(len(xq)):
-            best = {}
-            for scores, ids in ((main_S[row], main_I[row]), (delta_S[row], delta_I[row])):
-                for score, i in zip(scores, ids):
-                    if i >= 0 and int(i) not in drop:
-                        best[int(i)] = max(float(score), best.get(int(i), -np.inf))
-            top = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:k]
-            S[row, : len(top)] = [score for _, score in top]
-            I[row, : len(top)] = [i for i, _ in top]
-        return S, I
+        return self._index.search(xq, k, exclude)
 
     @_locked
     def optimize(self) -> dict:
@@ -458,25 +361,15 @@ class Catalog:
         if self.read_only:
             raise CatalogError(f"{self.root}: read-only catalog (no permission to write it)")
         if len(self):
-            self._sync()
-            if self._delta.ntotal or self._removed or self._kind != vector_index.concrete(self.index_kind, len(self)):
-                self._merge()
+            self._index.optimize()
         return self.index_stats()
 
     @_locked
     def index_stats(self) -> dict:
         """What the derived index holds: its kind, the main part, the delta, removals not merged yet."""
-        self._sync() if len(self) else None
-        main = self._main.ntotal if self._main is not None else 0
-        return {
-            "index_built": self._kind,
-            "index_main": main - len(self._removed),
-            "index_delta": self._delta.ntotal if self._delta is not None else 0,
-            "index_removed": len(self._removed),
-            "index_file_bytes": (self.root / self._main_file).stat().st_size
-            if self._main_file and (self.root / self._main_file).exists()
-            else 0,
-        }
+        if len(self):
+            self._index.sync()
+        return self._index.stats()
 
     @_locked
     def info(self) -> dict:
@@ -515,16 +408,15 @@ class Catalog:
         for entry in entries:
             if np.asarray(entry.vector).shape != (dim,):
                 raise CatalogError(f"{entry.path}: vector of shape {np.shape(entry.vector)}, expected ({dim},)")
-        now = _now()
         added = replaced = 0
         old_ids, new_ids = [], []
         with self._transaction():
             if self.embedder is None:
-                self._write_meta(embedder=embedder, dim=str(dim), created_at=now)
+                write_meta(self._db, embedder=embedder, dim=str(dim), created_at=now())
             if sequence_kind and self._meta("sequence_kind") != sequence_kind:
                 self._db.execute("UPDATE recordings SET sequence = NULL")
                 self._db.execute("DELETE FROM cohorts")
-                self._write_meta(sequence_kind=sequence_kind)
+                write_meta(self._db, sequence_kind=sequence_kind)
             for entry in entries:
                 old = self._db.execute("SELECT id, in_index FROM recordings WHERE path = ?", (entry.path,)).fetchone()
                 if old:
@@ -543,7 +435,7 @@ class Catalog:
                         entry.title,
                         entry.artist,
                         entry.album,
-                        now,
+                        now(),
                         np.asarray(entry.vector, dtype=np.float32).tobytes(),
                         None if entry.sequence is None else np.asarray(entry.sequence, dtype=np.float16).tobytes(),
                     ),
@@ -551,9 +443,9 @@ class Catalog:
                 new_ids.append(cur.lastrowid)
                 if entry.words is not None:
                     stored_words.store(self._db, cur.lastrowid, entry.words)
-            self._bump_generation(now)
+            self._bump_generation()
         vectors = np.stack([np.asarray(e.vector, dtype=np.float32) for e in entries])
-        self._after_write(dropped=old_ids, added_ids=new_ids, added=vectors)
+        self._index.after_write(dropped=old_ids, added_ids=new_ids, added=vectors)
         return added, replaced
 
     @_locked
@@ -565,25 +457,19 @@ class Catalog:
                 row = self._db.execute("SELECT id, in_index FROM recordings WHERE path = ?", (str(path),)).fetchone()
                 if row:
                     self._drop(*row)
-                    self._db.execute("DELETE FROM groups WHERE recording_id = ?", (row[0],))
                     ids.append(row)
             if ids:
-                self._bump_generation(_now())
+                self._bump_generation()
         if ids:
-            self._after_write(dropped=ids)
+            self._index.after_write(dropped=ids)
         return len(ids)
 
     @_locked
     def flush(self) -> None:
         """Merge the delta into the main index when the catalog is small or the delta has grown to a tenth of
         the main index (a rebuilt index is saved at once)."""
-        if self.read_only or not len(self):
-            return
-        self._sync()  # a catalog written but not searched in this session gets its index here
-        main = self._main.ntotal - len(self._removed)
-        pending = self._delta.ntotal + len(self._removed)
-        if pending and (len(self) <= MERGE_SMALL or pending >= MERGE_SHARE * max(main, 1)):
-            self._merge()
+        if not self.read_only and len(self):
+            self._index.flush()
 
     # ---- internals -----------------------------------------------------------------------------
     def _check_embedder(self, embedder: str, dim: int) -> None:
@@ -598,209 +484,37 @@ class Catalog:
     def _transaction(self):
         if self.read_only:
             raise CatalogError(f"{self.root}: read-only catalog (no permission to write it)")
-        return _Transaction(self._db)
+        return Transaction(self._db)
 
-    def writer(self, *, wait: float = 0.0) -> _WriterLock:
+    @contextlib.contextmanager
+    def writer(self, *, wait: float = 0.0):
         """An exclusive lock for a long write (indexing): a second writer waits up to ``wait`` seconds,
         then is refused with a message saying who holds it. Readers are never blocked."""
         if self.read_only:
             raise CatalogError(f"{self.root}: read-only catalog (no permission to write it)")
-        return _WriterLock(self.root / LOCK_NAME, wait)
+        try:
+            with locks.exclusive(self.root / LOCK_NAME, wait):
+                yield
+        except locks.Busy as busy:
+            raise CatalogError(
+                f"{self.root}: another homage process ({busy.holder}) is writing this catalog; "
+                "wait for it to finish, or use another catalog"
+            ) from None
 
     @_locked
     def _meta(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+        return read_meta(self._db, key)
 
-    def _write_meta(self, **values: str) -> None:
-        self._db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", values.items())
-
-    def _bump_generation(self, now: str) -> None:
-        self._write_meta(generation=str(self.generation + 1), updated_at=now)
-        self._wrote = True
+    def _bump_generation(self) -> None:
+        write_meta(self._db, generation=str(self.generation + 1), updated_at=now())
 
     def _rows_of(self, sql: str, ids: Iterable[int]) -> list[tuple]:
-        """The rows of ``sql`` (with ``{marks}`` for the ids) for ``ids``, queried in parts: SQLite caps the
-        parameters of one statement, and numpy integers would be bound as blobs, matching nothing."""
-        ids = sorted({int(i) for i in ids})
-        rows = []
-        for start in range(0, len(ids), 30_000):
-            part = ids[start : start + 30_000]
-            rows += self._db.execute(sql.format(marks=",".join("?" * len(part))), part).fetchall()
-        return rows
+        return rows_of(self._db, sql, ids)
 
     def _drop(self, rid: int, in_main: int) -> None:
         """Delete a recording's row; one the main index holds is remembered until the next merge."""
         self._db.execute("DELETE FROM recordings WHERE id = ?", (rid,))
-        self._db.execute("DELETE FROM cohorts WHERE recording_id = ?", (rid,))
+        links.drop(self._db, rid)
         stored_words.drop(self._db, rid)
         if in_main:
             self._db.execute("INSERT OR IGNORE INTO removed_from_index (id) VALUES (?)", (rid,))
-
-    def _sync(self) -> None:
-        """Bring the in-memory index to the committed state: the main file, the delta, the removals."""
-        generation = self.generation
-        if self._main is not None and self._synced == generation:
-            return
-        name = self._meta("index_file") if self._has_index_state else None
-        if self._main is None or name != self._main_file:
-            self._main, self._main_file = self._read_main(name), name
-            self._kind = self._meta("index_built")
-        if self._main is None:
-            self._rebuild()
-        else:
-            self._removed = {r for (r,) in self._db.execute("SELECT id FROM removed_from_index")}
-            rows = self._db.execute("SELECT id, vector FROM recordings WHERE in_index = 0").fetchall()
-            self._delta = vector_index.empty(self.dim)
-            if rows:
-                X = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), self.dim)
-                self._delta.add_with_ids(X, np.array([r[0] for r in rows], dtype=np.int64))
-        self._synced = self.generation
-
-    def _read_main(self, name: str | None) -> faiss.Index | None:
-        """The main index file, when it is there, readable and agrees with SQLite (else None: rebuild)."""
-        if not name or not (self.root / name).exists():
-            return None
-        try:
-            index = faiss.read_index(str(self.root / name))
-        except RuntimeError:
-            return None  # damaged: rebuilt
-        held = self._db.execute(
-            "SELECT (SELECT COUNT(*) FROM recordings WHERE in_index = 1) + (SELECT COUNT(*) FROM removed_from_index)"
-        ).fetchone()[0]
-        return index if index.ntotal == held and index.d == self.dim else None
-
-    def _rebuild(self) -> None:
-        """A main index of every recording, from the vectors SQLite holds, saved at once when writable."""
-        ids, X = self.vectors()
-        self._kind = vector_index.concrete(self.index_kind, len(ids))
-        self._main, self._main_file = vector_index.build(self._kind, X, ids), None
-        self._delta, self._removed = vector_index.empty(self.dim), set()
-        if not self.read_only:
-            self._save_main(covers_up_to=int(ids.max()) if len(ids) else 0)
-
-    def _merge(self) -> None:
-        """Fold the delta and the removals into the main index — rebuilt instead when the catalog's size calls
-        for another kind, or the kind cannot delete — and save it."""
-        if self._kind != vector_index.concrete(self.index_kind, len(self)) or (
-            self._removed and not vector_index.can_remove(self._main)
-        ):
-            self._rebuild()
-            return
-        if self._removed:
-            self._main.remove_ids(np.array(sorted(self._removed), dtype=np.int64))
-        if self._delta.ntotal:
-            ids, X = self.vectors(faiss.vector_to_array(self._delta.id_map).astype(np.int64))
-            self._main.add_with_ids(X, ids)
-        self._delta, self._removed = vector_index.empty(self.dim), set()
-        self._save_main()
-
-    def _save_main(self, covers_up_to: int | None = None) -> None:
-        """Write the main index under a new name, then record in one transaction which rows it holds (all of
-        them up to id ``covers_up_to`` after a rebuild, else those that were in the delta too)."""
-        number = int(self._meta("index_number") or 0) + 1
-        name = f"vectors.{number}.faiss"
-        atomic_write(self.root / name, lambda fh: fh.write(faiss.serialize_index(self._main).tobytes()))
-        with self._transaction():
-            if covers_up_to is None:
-                self._db.execute("UPDATE recordings SET in_index = 1 WHERE in_index = 0")
-            else:
-                self._db.execute("UPDATE recordings SET in_index = (id <= ?)", (covers_up_to,))
-            self._db.execute("DELETE FROM removed_from_index")
-            self._write_meta(index_file=name, index_number=str(number), index_built=self._kind)
-            self._bump_generation(_now())
-        self._main_file, self._synced = name, self.generation
-        for stale in self.root.glob("vectors.*.faiss"):
-            if stale.name != name:
-                stale.unlink(missing_ok=True)
-
-    def _after_write(self, dropped=(), added_ids=(), added: np.ndarray | None = None) -> None:
-        """Apply one committed change to the in-memory index when nothing else changed the catalog since."""
-        if self._main is None or self._synced != self.generation - 1:
-            return  # the next search syncs from SQLite
-        for rid, in_main in dropped:
-            if in_main:
-                self._removed.add(int(rid))
-            else:
-                self._delta.remove_ids(np.array([rid], dtype=np.int64))
-        if added is not None and len(added_ids):
-            self._delta.add_with_ids(
-                np.ascontiguousarray(added, dtype=np.float32), np.asarray(added_ids, dtype=np.int64)
-            )
-        self._synced = self.generation
-
-
-class _WriterLock:
-    """``flock`` on a file in the catalog folder, which records the holder's process id."""
-
-    def __init__(self, path: Path, wait: float):
-        self.path, self.wait, self._fh = path, wait, None
-
-    def __enter__(self) -> _WriterLock:
-        import fcntl
-        import time
-
-        self._fh = open(self.path, "a+")
-        deadline = time.monotonic() + self.wait
-        while True:
-            try:
-                fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    self._fh.seek(0)
-                    holder = self._fh.read().strip() or "another process"
-                    self._fh.close()
-                    raise CatalogError(
-                        f"{self.path.parent}: another homage process ({holder}) is writing this catalog; "
-                        "wait for it to finish, or use another catalog"
-                    ) from None
-                time.sleep(0.2)
-        self._fh.seek(0)
-        self._fh.truncate()
-        self._fh.write(f"pid {os.getpid()}")
-        self._fh.flush()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._fh.truncate(0)
-        self._fh.close()  # closing releases the lock
-
-
-def _create_database(db: Path) -> None:
-    """An empty catalog database with its tables, put in place whole: a crash while creating it leaves no
-    catalog rather than one without tables; one that another process created meanwhile is kept."""
-    partial = db.with_name(f".{db.name}.{os.getpid()}.partial")
-    try:
-        with contextlib.closing(sqlite3.connect(partial, isolation_level=None)) as new:
-            new.execute("PRAGMA journal_mode=WAL")
-            new.executescript(_SCHEMA + stored_words.SCHEMA)
-        try:
-            os.link(partial, db)  # unlike a rename, never replaces a catalog that appeared meanwhile
-        except FileExistsError:
-            pass
-        except OSError:  # a file system without hard links
-            if not db.exists():
-                os.replace(partial, db)
-    except (OSError, sqlite3.DatabaseError) as exc:
-        raise CatalogError(f"{db.parent}: cannot create the catalog ({exc})") from exc
-    finally:
-        partial.unlink(missing_ok=True)
-
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on any exception."""
-
-    def __init__(self, db: sqlite3.Connection):
-        self._db = db
-
-    def __enter__(self):
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type, exc, tb):
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
-        return False
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

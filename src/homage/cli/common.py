@@ -38,7 +38,10 @@ CacheOpt = Annotated[
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Compute features without reading or writing the cache.")]
 MaxDurOpt = Annotated[float, typer.Option("--max-duration", help="Refuse files longer than this many minutes.")]
 WorkersOpt = Annotated[
-    int, typer.Option("--workers", "-j", help="Parallel worker processes [default: 2, or fewer cores].")
+    int,
+    typer.Option(
+        "--workers", "-j", envvar="HOMAGE_WORKERS", help="Parallel worker processes [default: 2, or fewer cores]."
+    ),
 ]
 RayOpt = Annotated[bool, typer.Option("--ray", help="Run the work on Ray: a local Ray with -j CPUs, or --ray-address.")]
 RayAddressOpt = Annotated[

@@ -10,11 +10,10 @@ then load what it wrote.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import sys
-import tempfile
-from pathlib import Path
+
+from homage.locks import machine_lock
 
 
 @functools.cache
@@ -51,20 +50,3 @@ def _import_beat_cached() -> None:
         import librosa.beat  # noqa: F401
     finally:
         numba.guvectorize = original
-
-
-@contextlib.contextmanager
-def machine_lock(name: str):
-    """Hold an exclusive lock shared by every process of this machine (``flock`` on a file in the temporary
-    folder), waiting for it; no lock where ``flock`` is missing."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX
-        yield
-        return
-    with open(Path(tempfile.gettempdir()) / f"homage-{name}.lock", "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
