@@ -65,7 +65,8 @@ def recordings_digest(catalog: Path) -> str:
 
 
 def make_music(folder: Path, n_pieces: int = 8, versions: int = 5) -> list[Path]:
-    from homage.data.render import VersionParams, excerpt, make_version, render
+    from homage.data.render import VersionParams, make_version, render
+    from homage.data.timing import excerpt
     from homage.demo import PIECES, PROGRAMS, score_to_midi
 
     rng = random.Random(0)

@@ -31,7 +31,8 @@ from homage import audio, pipeline
 from homage.align import Prepared
 from homage.align.rerank import RERANK_DEPTH, rerank
 from homage.catalog import Catalog
-from homage.data.render import VersionParams, excerpt, make_version, render
+from homage.data.render import VersionParams, make_version, render
+from homage.data.timing import excerpt
 from homage.demo import PIECES, PROGRAMS, score_to_midi
 from homage.features.cache import FeatureCache
 from homage.pipeline.analysis import SEQUENCE_KIND, analyze_file

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from homage.data.render import VersionParams, excerpt, make_version, render
+from homage.data.render import VersionParams, make_version, render
+from homage.data.timing import excerpt
 from homage.demo import PIECES, PROGRAMS, score_to_midi
 from homage.features.cache import FeatureCache
 from homage.models.ftm2d import FTM2D, FTM2DConfig

@@ -17,10 +17,13 @@ import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-pytestmark = pytest.mark.skipif(
-    not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
-    reason="Chromium and chromedriver are not installed (apt-get install chromium chromium-driver; .ci/run does)",
-)
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
+        reason="Chromium and chromedriver are not installed (apt-get install chromium chromium-driver; .ci/run does)",
+    ),
+]
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ def library(piece_dir, tmp_path):
 
 def test_index_reports_bad_files_and_goes_on(library, tmp_path):
     catalog = tmp_path / "cat"
-    result = run("index", library, "--catalog", catalog, "--json", "-j", "2")
+    result = run("index", library, "--catalog", catalog, "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["found"] == 11 and report["added"] == 7  # the truncated file is indexed, with a warning
@@ -170,10 +170,11 @@ def test_help_lists_every_command():
 
 
 @needs_fluidsynth
+@pytest.mark.integration  # renders twelve 30-s versions with FluidSynth: half a minute
 def test_demo_finds_the_versions_even_over_a_catalog_left_by_another_embedder(tmp_path, library):
     stale = run("index", library / "work1", "--catalog", tmp_path / "demo" / "catalog", "--embedder", "ftm2d")
     assert stale.exit_code == 0, stale.output
-    result = run("demo", "--out", tmp_path / "demo", "--versions", "2")
+    result = run("demo", "--out", tmp_path / "demo", "--versions", "2", "--no-lyrics")  # rendered music: no words
     assert result.exit_code == 0, result.output
     assert "✓ its other version ranks 1" in result.stdout
     assert pipeline.catalog_info(tmp_path / "demo" / "catalog")["embedder"].startswith("csi@")

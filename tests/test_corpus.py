@@ -15,7 +15,7 @@ pretty_midi = pytest.importorskip(
 )
 
 from homage.audio import load
-from homage.data import arrange
+from homage.data import arrange, timing
 from homage.data.build import BuildSettings, build, split_of
 from homage.data.chain import apply_chain, draw_chain
 from homage.data.manifest import read_corpus, read_manifest, work_labels
@@ -270,8 +270,8 @@ def test_cut_and_repeat_change_the_length():
     part = pretty_midi.Instrument(0)
     part.notes = [pretty_midi.Note(80, 60 + k, k, k + 1) for k in range(8)]
     midi.instruments.append(part)
-    assert arrange.cut_span(midi, 2, 4).get_end_time() == pytest.approx(6)
-    repeated = arrange.repeat_span(midi, 2, 4)
+    assert timing.cut_span(midi, 2, 4).get_end_time() == pytest.approx(6)
+    repeated = timing.repeat_span(midi, 2, 4)
     assert repeated.get_end_time() == pytest.approx(10)
     assert [n.pitch for n in repeated.instruments[0].notes][:6] == [60, 61, 62, 63, 62, 63]
 
@@ -514,3 +514,44 @@ def test_a_resumed_build_drops_the_errors_of_works_it_has_since_rendered(tmp_pat
     resumed = build(tmp_path / "corpus", own)
     assert resumed.skipped == 1 and resumed.works == 2 and not resumed.errors
     assert log.read_text() == ""
+
+
+def _timed_song() -> pretty_midi.PrettyMIDI:
+    """Eight one-second notes; a lyric on each; the key changes at 3 s, the volume at 1 and 3 s."""
+    midi = pretty_midi.PrettyMIDI()
+    part = pretty_midi.Instrument(0)
+    part.notes = [pretty_midi.Note(80, 60 + k, k, k + 1) for k in range(8)]
+    part.control_changes = [pretty_midi.ControlChange(7, 100, 1.0), pretty_midi.ControlChange(7, 50, 3.0)]
+    midi.instruments.append(part)
+    midi.key_signature_changes = [pretty_midi.KeySignature(0, 0.0), pretty_midi.KeySignature(7, 3.0)]
+    midi.time_signature_changes = [pretty_midi.TimeSignature(4, 4, 0.0)]
+    midi.lyrics = [pretty_midi.Lyric(f"w{k}", float(k)) for k in range(8)]
+    return midi
+
+
+def _key_at(midi, t):
+    return [k.key_number for k in midi.key_signature_changes if k.time <= t][-1]
+
+
+def test_every_time_edit_moves_lyrics_and_signatures_as_it_moves_the_notes():
+    song = _timed_song()
+    sung = lambda midi: [(lyric.text, lyric.time) for lyric in midi.lyrics]  # noqa: E731
+
+    cut = timing.cut_span(song, 2, 4)  # w2, w3 go with their notes; the key change at 3 s still happens
+    assert sung(cut) == [("w0", 0), ("w1", 1), ("w4", 2), ("w5", 3), ("w6", 4), ("w7", 5)]
+    assert (
+        _key_at(cut, 1.9) == 0
+        and _key_at(cut, 2.0) == 7
+        and [c.value for c in cut.instruments[0].control_changes] == [100, 50]
+    )
+
+    repeated = timing.repeat_span(song, 2, 4)  # w2, w3 sung twice; the repeat starts in the key it started in
+    assert [t for t, _ in sung(repeated)] == ["w0", "w1", "w2", "w3", "w2", "w3", "w4", "w5", "w6", "w7"]
+    assert [_key_at(repeated, t) for t in (2.5, 3.5, 4.5, 5.5, 6.5)] == [0, 7, 0, 7, 7]
+
+    part = timing.excerpt(song, 3.0, start=3.5)  # from 3.5 s: the key and volume in force, no earlier lyric
+    assert sung(part) == [("w4", 0.5), ("w5", 1.5), ("w6", 2.5)]
+    assert _key_at(part, 0) == 7 and [(c.value, c.time) for c in part.instruments[0].control_changes] == [(50, 0)]
+
+    faster = timing.warp_times(song, lambda t: np.asarray(t) / 2)
+    assert sung(faster)[3] == ("w3", 1.5) and _key_at(faster, 1.49) == 0 and _key_at(faster, 1.5) == 7

@@ -181,6 +181,7 @@ print(len(beat_frames(CQTSpec(tuned=False).compute(y))))
 """
 
 
+@pytest.mark.integration
 def test_processes_that_first_track_beats_at_once_leave_a_cache_a_later_one_loads(tmp_path):
     """Four processes compiling librosa's cached beat kernels at the same moment (the workers of a first
     run on a fresh install), then a fifth that loads what they wrote: none crashes (numba issue #10128)."""

@@ -15,7 +15,7 @@ from homage.lyrics.transcribe import Segment, Transcript, Word
 
 from conftest import SR, synth_piece, write
 
-needs_whisper = pytest.mark.skipif(
+needs_lyrics_extra = pytest.mark.skipif(
     not lyrics.available(), reason="the lyrics extra is not installed (pip install 'homage[lyrics]')"
 )
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed (run setup.sh)")
@@ -69,6 +69,7 @@ def test_instrumental_or_filler_only_transcripts_abstain():
     assert lyrics.clean(transcript(LINE)).terms()  # a real line does not
 
 
+@needs_lyrics_extra  # the general-English background comes from wordfreq
 def test_words_similarity_is_high_for_shared_lyrics_and_none_without_words():
     songs = [
         transcript(LINE, OTHER_A),
@@ -82,6 +83,7 @@ def test_words_similarity_is_high_for_shared_lyrics_and_none_without_words():
     assert np.isnan(W[0, 4]) and np.isnan(W[4, 4])  # no lyric evidence, never a similarity
 
 
+@needs_lyrics_extra  # the general-English background comes from wordfreq
 def test_filler_and_stock_phrases_never_make_unrelated_songs_versions():
     """A catalog of unrelated songs that share only filler and stock lines: the words' evidence stays low,
     and the shipped calibration never says "version" from the words alone (chance-level pitch evidence)."""
@@ -106,6 +108,7 @@ def _chance_alignment():
     return align_cqt(spec.compute(synth_piece(11, sr=spec.sr)), spec.compute(synth_piece(12, sr=spec.sr)))
 
 
+@needs_lyrics_extra  # the general-English background comes from wordfreq
 def test_shared_lines_name_the_run_and_its_times_in_both():
     a = lyrics.clean(transcript(OTHER_A, LINE, start=10.0))
     b = lyrics.clean(transcript(LINE, OTHER_B, start=30.0))
@@ -117,6 +120,7 @@ def test_shared_lines_name_the_run_and_its_times_in_both():
     assert lyrics.shared_lines(a, lyrics.clean(transcript(OTHER_B))) == []
 
 
+@needs_lyrics_extra  # the general-English background comes from wordfreq
 def test_document_frequencies_of_the_background_make_stock_words_light():
     common, rare = lyrics.text.idf({}, 0, "the"), lyrics.text.idf({}, 0, "troubles")
     assert rare > common + 1.0
@@ -142,7 +146,7 @@ def spoken_clip(path, text: str, *, seed: int, lead: float = 2.0, seconds: float
     return write(path, (0.9 * y / np.abs(y).max()).astype(np.float32))
 
 
-@needs_whisper
+@needs_lyrics_extra
 @needs_espeak
 def test_compare_finds_the_line_two_spoken_clips_share_with_its_times(tmp_path):
     from homage import pipeline
@@ -161,7 +165,7 @@ def test_compare_finds_the_line_two_spoken_clips_share_with_its_times(tmp_path):
     assert "## Shared lines" in report and f"| {best.text} |" in report and "real covers" in report
 
 
-@needs_whisper
+@needs_lyrics_extra
 def test_an_instrumental_pair_has_no_lyric_evidence(tmp_path):
     from homage import pipeline
 
@@ -172,7 +176,7 @@ def test_an_instrumental_pair_has_no_lyric_evidence(tmp_path):
     assert pipeline.compare(a, b, words=False).probability == pytest.approx(result.probability)  # nothing either way
 
 
-@needs_whisper
+@needs_lyrics_extra
 @needs_espeak
 def test_the_catalog_keeps_words_finds_versions_by_them_and_transcribes_later(tmp_path):
     from homage import pipeline

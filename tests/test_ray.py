@@ -13,6 +13,8 @@ import time
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.integration  # many processes, kills: run by .ci/run and `pytest -m integration`
+
 pytest.importorskip("ray", reason="Ray is an extra (pip install 'homage[ray]')")
 
 from homage import pipeline  # noqa: E402

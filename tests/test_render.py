@@ -6,7 +6,8 @@ pretty_midi = pytest.importorskip(
 )
 
 from homage import audio
-from homage.data.render import VersionParams, excerpt, make_version, render
+from homage.data.render import VersionParams, make_version, render
+from homage.data.timing import excerpt
 from homage.features import chroma_from_cqt, cqt
 
 from conftest import needs_fluidsynth

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.integration  # many processes, kills: run by .ci/run and `pytest -m integration`
+
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 

@@ -18,7 +18,8 @@ import pretty_midi
 
 from homage import audio, pipeline
 from homage.catalog.schema import DB_NAME
-from homage.data.render import VersionParams, excerpt, make_version, render
+from homage.data.render import VersionParams, make_version, render
+from homage.data.timing import excerpt
 from homage.features.cache import FeatureCache
 from homage.models import get_embedder
 
@@ -74,9 +75,19 @@ def _drop_if_other_embedder(catalog: Path) -> None:
         shutil.rmtree(catalog)
 
 
-def run_demo(out: str | Path, *, n_versions: int = 3, seed: int = 0, on_file=None, on_stage=None) -> DemoResult:
+def run_demo(
+    out: str | Path,
+    *,
+    n_versions: int = 3,
+    seed: int = 0,
+    words: bool | None = None,
+    on_file=None,
+    on_stage=None,
+) -> DemoResult:
     """Render the demo music under ``out/music``, index it into ``out/catalog`` and query with the first
-    piece's second version (other instrument, tempo and key). ``on_stage(text)`` says what is under way."""
+    piece's second version (other instrument, tempo and key); ``words`` as :func:`homage.pipeline.query`
+    takes it (the demo's music has none: with the lyrics extra, every recording abstains). ``on_stage(text)``
+    says what is under way."""
     out = Path(out)
     music, catalog, cache = out / "music", out / "catalog", FeatureCache(out / "cache")
     if on_stage:
@@ -88,12 +99,12 @@ def run_demo(out: str | Path, *, n_versions: int = 3, seed: int = 0, on_file=Non
     if on_stage:
         on_stage(f"Indexing {music} into the catalog {catalog}")
     _drop_if_other_embedder(catalog)
-    pipeline.index_dir(music, catalog, cache=cache, prune=True)
+    pipeline.index_dir(music, catalog, cache=cache, prune=True, words=words)
     query = made[1]
     expected = frozenset(str(audio.absolute(v.path)) for v in made if v.work == query.work) - {
         str(audio.absolute(query.path))
     }
-    result = pipeline.query(query.path, catalog, k=8, cache=cache)
+    result = pipeline.query(query.path, catalog, k=8, cache=cache, words=words)
     return DemoResult(catalog, made, query, expected, result)
 
 

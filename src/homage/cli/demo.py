@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from homage.cli.common import command
+from homage.cli.common import LyricsOpt, command
 
 
 @command
@@ -17,6 +17,7 @@ def demo(
     ),
     versions: Annotated[int, typer.Option(min=2, max=6, help="Versions rendered per piece.")] = 3,
     seed: Annotated[int, typer.Option(help="Seed of the versions' instruments, tempi and keys.")] = 0,
+    lyrics: LyricsOpt = None,
 ):
     """Render a few pieces in several versions, index them, and find one piece's versions from another."""
     from rich.progress import Progress
@@ -33,6 +34,7 @@ def demo(
             out,
             n_versions=versions,
             seed=seed,
+            words=lyrics,
             on_file=lambda p: progress.advance(task),
             on_stage=lambda text: console.print(f"{next(steps)}. {text} …"),
         )

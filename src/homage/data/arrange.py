@@ -2,12 +2,11 @@
 
 Pure functions over ``pretty_midi`` objects. A lead sheet (melody + chords + beats) becomes a new
 arrangement: an accompaniment in one of several styles, a bass line, a drum pattern; structure edits
-(cut or repeat a span) and whole-piece tempo and key changes are applied afterwards.
+(cut or repeat a span: :mod:`homage.data.timing`) and whole-piece tempo and key changes are applied afterwards.
 """
 
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pretty_midi
 
+from homage.data.timing import warp_times
 from homage.errors import ParameterError
 
 PITCH_CLASSES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
@@ -288,48 +288,6 @@ def transpose(part: pretty_midi.Instrument, semitones: int) -> None:
             note.pitch = int(np.clip(note.pitch + semitones, 0, 127))
 
 
-def cut_span(midi: pretty_midi.PrettyMIDI, start: float, end: float) -> pretty_midi.PrettyMIDI:
-    """A copy without [start, end): later events move earlier, notes crossing ``start`` are cut there."""
-    return _edit_time(midi, start, end, repeat=False)
-
-
-def repeat_span(midi: pretty_midi.PrettyMIDI, start: float, end: float) -> pretty_midi.PrettyMIDI:
-    """A copy with [start, end) played twice: later events move later by its length."""
-    return _edit_time(midi, start, end, repeat=True)
-
-
-def _edit_time(midi: pretty_midi.PrettyMIDI, start: float, end: float, repeat: bool) -> pretty_midi.PrettyMIDI:
-    span = end - start
-    out = copy.deepcopy(midi)
-    for instrument in out.instruments:
-        notes = []
-        for note in instrument.notes:
-            if note.start >= end:
-                note.start, note.end = (
-                    (note.start + span, note.end + span) if repeat else (note.start - span, note.end - span)
-                )
-                notes.append(note)
-            elif note.start >= start:
-                if repeat:
-                    notes.append(pretty_midi.Note(note.velocity, note.pitch, note.start + span, note.end + span))
-                    note.end = min(note.end, end)
-                    notes.append(note)
-            else:
-                note.end = min(note.end, start) if not repeat else note.end
-                notes.append(note)
-        instrument.notes = sorted(notes, key=lambda n: n.start)
-        events = []
-        for event in instrument.control_changes + instrument.pitch_bends:
-            if event.time >= end:
-                event.time += span if repeat else -span
-            elif event.time >= start and not repeat:
-                continue
-            events.append(event)
-        instrument.control_changes = [e for e in events if isinstance(e, pretty_midi.ControlChange)]
-        instrument.pitch_bends = [e for e in events if isinstance(e, pretty_midi.PitchBend)]
-    return out
-
-
 def scale_tempo(midi: pretty_midi.PrettyMIDI, ratio: float) -> pretty_midi.PrettyMIDI:
     """A copy played ``ratio`` times faster (all event times divided by ``ratio``)."""
     return warp_times(midi, lambda t: np.asarray(t) / ratio)
@@ -386,22 +344,3 @@ def sing(
     keep = np.concatenate([[True], values[1:] != values[:-1]])
     part.pitch_bends = [pretty_midi.PitchBend(int(v), float(x)) for v, x in zip(values[keep], t[keep])]
     part.pitch_bends.append(pretty_midi.PitchBend(0, float(end)))
-
-
-def warp_times(midi: pretty_midi.PrettyMIDI, new_time) -> pretty_midi.PrettyMIDI:
-    """A copy with every event at ``new_time(t)`` (an increasing map over arrays of seconds)."""
-    out = copy.deepcopy(midi)
-    for instrument in out.instruments:
-        if instrument.notes:
-            times = new_time(np.array([(n.start, n.end) for n in instrument.notes]))
-            for note, (start, end) in zip(instrument.notes, times):
-                note.start, note.end = float(start), float(end)
-        _move(instrument.control_changes + instrument.pitch_bends, new_time)
-    _move(out.time_signature_changes + out.key_signature_changes + out.lyrics + out.text_events, new_time)
-    return out
-
-
-def _move(events: list, new_time) -> None:
-    if events:
-        for event, time in zip(events, new_time(np.array([e.time for e in events]))):
-            event.time = float(time)

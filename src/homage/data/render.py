@@ -6,7 +6,6 @@ key. FluidSynth renders in-process (`homage.data.synth`); General-MIDI SoundFont
 
 from __future__ import annotations
 
-import copy
 import glob
 import os
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import pretty_midi
 from homage import audio
 from homage.data.arrange import scale_tempo, transpose
 from homage.data.synth import synthesize
+from homage.data.timing import excerpt
 from homage.errors import AudioError, ConfigError, HomageError
 
 SOUNDFONT_DIRS = ("/usr/share/sounds/sf2", "/usr/share/soundfonts", "/usr/share/sounds/sf3")
@@ -64,36 +64,6 @@ def make_version(midi: pretty_midi.PrettyMIDI, params: VersionParams) -> pretty_
             instrument.program = params.program
         transpose(instrument, params.transpose)
     return out
-
-
-def excerpt(midi: pretty_midi.PrettyMIDI, seconds: float, start: float = 0.0) -> pretty_midi.PrettyMIDI:
-    """``seconds`` of ``midi`` from ``start``, moved to time 0 (notes sounding at the edges are cut)."""
-    end = start + seconds
-    out = copy.deepcopy(midi)
-    for instrument in out.instruments:
-        instrument.notes = [n for n in instrument.notes if n.start < end and n.end > start]
-        for note in instrument.notes:
-            note.start, note.end = max(note.start, start) - start, min(note.end, end) - start
-        instrument.pitch_bends = _window_events(instrument.pitch_bends, start, end)
-        instrument.control_changes = _window_events(instrument.control_changes, start, end)
-    out.time_signature_changes = _window_events(out.time_signature_changes, start, end)
-    out.key_signature_changes = _window_events(out.key_signature_changes, start, end)
-    out.lyrics = _window_events(out.lyrics, start, end)
-    out.text_events = _window_events(out.text_events, start, end)
-    return out
-
-
-def _window_events(events: list, start: float, end: float) -> list:
-    """Timed events inside [start, end), shifted to start at 0, after the state in force at ``start``
-    (the last earlier event of each controller number, or of each kind for meta events)."""
-    state = {}
-    for event in events:
-        if event.time < start:
-            state[getattr(event, "number", None)] = event
-    kept = (list(state.values()) if start > 0 else []) + [e for e in events if start <= e.time < end]
-    for event in kept:
-        event.time = max(event.time - start, 0.0)
-    return kept
 
 
 def render(

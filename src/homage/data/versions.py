@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import pretty_midi
 
-from homage.data import arrange
-from homage.data.render import excerpt
+from homage.data import arrange, timing
 from homage.data.sources import Work
+from homage.data.timing import excerpt
 from homage.errors import HomageError
 
 LEAD_PROGRAMS = (0, 4, 11, 16, 22, 24, 26, 40, 52, 53, 54, 56, 65, 66, 68, 71, 73, 80, 81, 85)
@@ -137,7 +137,7 @@ def _edit_sections(midi: pretty_midi.PrettyMIDI, edits: list[dict]) -> pretty_mi
 
 def _edit(midi: pretty_midi.PrettyMIDI, kind: str, start: float, end: float) -> pretty_midi.PrettyMIDI:
     """A copy with [start, end) cut out (``kind`` "cut") or played twice ("repeat")."""
-    return (arrange.cut_span if kind == "cut" else arrange.repeat_span)(midi, start, end)
+    return (timing.cut_span if kind == "cut" else timing.repeat_span)(midi, start, end)
 
 
 def read_midi(path: str) -> pretty_midi.PrettyMIDI:

@@ -85,10 +85,10 @@ class TranscribeOptions:
 
 
 def available() -> bool:
-    """Whether this installation can transcribe (the ``lyrics`` extra is installed)."""
+    """Whether this installation can transcribe and weigh the words (the ``lyrics`` extra is installed)."""
     import importlib.util
 
-    return importlib.util.find_spec("faster_whisper") is not None
+    return all(importlib.util.find_spec(name) is not None for name in ("faster_whisper", "wordfreq"))
 
 
 def model_path(name: str) -> str:
