@@ -18,6 +18,18 @@ def run(*args: str):
     return runner.invoke(app, [str(a) for a in args])
 
 
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("feature-cache")
+
+
+@pytest.fixture(autouse=True)
+def _one_cache_for_these_tests(shared_cache, monkeypatch):
+    """The commands here share one feature cache, as a user's runs do: each file is analysed (and its words
+    transcribed) once, not once per test. Keys are file contents, so no test sees another's results."""
+    monkeypatch.setenv("HOMAGE_CACHE", str(shared_cache))
+
+
 @pytest.fixture
 def library(piece_dir, tmp_path):
     """The pieces plus one file of each kind of bad input, in a folder tree."""
