@@ -1,7 +1,7 @@
 """Quality of every pipeline on real covers (covers80-dev), on the corpus validation splits and on rendered
 ASAP piano performances: the one quality table of the README.
 
-    .venv/bin/python bench/quality.py [--pipeline P ...] [--align] [--asap-works 40] [--versions 3] [--cache DIR]
+    .venv/bin/python bench/quality.py [--ranking R ...] [--align] [--asap-works 40] [--versions 3] [--cache DIR]
 
 covers80-dev: 40 works × 2–3 commercial recordings (validation only, never training or choosing).
 corpus/val, corpus-long/val, corpus-kinds/val: the rendered validation works in 30-s versions, whole-song
@@ -27,7 +27,7 @@ from homage.data.manifest import read_asap
 from homage.evaluation.report import kind_pairs, kind_rows
 from homage.features.cache import FeatureCache, default_cache_dir
 from homage.models import available_embedders
-from homage.pipeline import DEFAULT_PIPELINE, evaluate
+from homage.pipeline import DEFAULT_RANKING, evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -56,7 +56,7 @@ def asap_subset(n_works: int, n_versions: int, out_csv: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "-p", "--pipeline", action="append", help="pipelines to score [default: every embedder alone and the default]"
+        "-p", "--ranking", action="append", help="rankings to score [default: every embedder alone and the default]"
     )
     parser.add_argument("--align", action="store_true", help="also alignment alone, every pair (slow on large sets)")
     parser.add_argument("--asap-works", type=int, default=40)
@@ -65,11 +65,11 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=default_cache_dir())
     args = parser.parse_args()
     cache = FeatureCache(args.cache)
-    pipelines = (args.pipeline or available_embedders() + [DEFAULT_PIPELINE]) + (["align"] if args.align else [])
+    rankings = (args.ranking or available_embedders() + [DEFAULT_RANKING]) + (["align"] if args.align else [])
     table = Table(title="homage quality (homage evaluate)", title_justify="left")
     columns = (
         "data set",
-        "pipeline",
+        "ranking",
         "works",
         "recordings",
         "MAP",
@@ -83,9 +83,9 @@ def main() -> None:
         "s/rec",
     )
     for col in columns:
-        table.add_column(col, justify="left" if col in ("data set", "pipeline") else "right")
+        table.add_column(col, justify="left" if col in ("data set", "ranking") else "right")
     kinds = Table(title="MAP by kind of version pair (each kind queries for the other)", title_justify="left")
-    for col in ("data set", "pair (queries)", *pipelines):
+    for col in ("data set", "pair (queries)", *rankings):
         kinds.add_column(col, justify="left" if col in ("data set", "pair (queries)") else "right")
     with tempfile.TemporaryDirectory() as tmp:
         sets = {"covers80-dev (real covers)": SHARED / "covers80-dev", **CORPUS_SPLITS}
@@ -97,11 +97,11 @@ def main() -> None:
             if not Path(source).exists():
                 print(f"skipping {name}: {source} not found")
                 continue
-            results = evaluate(source, pipelines, cache=cache, workers=args.workers)
+            results = evaluate(source, rankings, cache=cache, workers=args.workers)
             for r in results:
                 table.add_row(
                     name,
-                    r.pipeline,
+                    r.ranking,
                     str(r.n_works),
                     str(r.n_recordings),
                     f"{r.map:.3f}",

@@ -66,11 +66,11 @@ def main() -> None:
         label, _, path = item.rpartition("=")
         results = json.loads(Path(path).read_text())["results"]
         lines += ["", f"{label}:", "", "| pipeline | MAP | MR1 | top-1 |", "| --- | ---: | ---: | ---: |"]
-        lines += [f"| {r['pipeline']} | {r['map']:.3f} | {r['mr1']:.1f} | {r['top1']:.3f} |" for r in results]
+        lines += [f"| {r['ranking']} | {r['map']:.3f} | {r['mr1']:.1f} | {r['top1']:.3f} |" for r in results]
         if pairs := sorted({pair for r in results for pair in r.get("map_by_kind", {})}):
             lines += [
                 "",
-                "| MAP by kind of version pair | " + " | ".join(r["pipeline"] for r in results) + " |",
+                "| MAP by kind of version pair | " + " | ".join(r["ranking"] for r in results) + " |",
                 "| --- |" + " ---: |" * len(results),
             ]
             lines += [

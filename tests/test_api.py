@@ -69,7 +69,7 @@ def test_compare_with_a_catalogued_recording_and_query(server, piece_dir):
     found = server.post(
         "/api/query", files={"file": upload(piece_dir / "work1" / "faster.ogg", "my cover.ogg")}, data={"k": "3"}
     ).json()
-    assert found["pipeline"] == "csi+rerank100+lyrics" and found["query"] == "my cover.ogg"
+    assert found["ranking"] == "csi+rerank100+lyrics" and found["query"] == "my cover.ogg"
     assert [r["rank"] for r in found["results"]] == [1, 2, 3]
     assert {r["path"].split("/")[-2] for r in found["results"][:2]} == {"work1"} and found["results"][0]["verdict"]
     best = found["results"][0]

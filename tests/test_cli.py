@@ -232,7 +232,7 @@ def test_library_query_is_what_the_command_prints(library, tmp_path):
     printed = json.loads(run("query", song, "--catalog", catalog, "--json").stdout)
     called = pipeline.query(song, catalog).to_json()  # no arguments: the command's defaults
     expected = "csi+rerank100+lyrics" if lyrics.available() else "csi+rerank100"  # the words when they can be read
-    assert printed["pipeline"] == called["pipeline"] == expected
+    assert printed["ranking"] == called["ranking"] == expected
     assert [r["path"] for r in printed["results"]] == [r["path"] for r in called["results"]]
     assert [r["verdict"] for r in printed["results"]] == [r["verdict"] for r in called["results"]]
 

@@ -17,7 +17,7 @@ runner = CliRunner()
 DEFAULT = "csi+rerank100+lyrics" if lyrics.available() else "csi+rerank100"  # the words where they can be read
 
 REQUIRED_KEYS = {
-    "pipeline",
+    "ranking",
     "n_works",
     "n_recordings",
     "map",
@@ -48,9 +48,9 @@ def test_folder_per_work(piece_dir, tmp_path):
     data, result = evaluate_json(piece_dir, tmp_path, "--report", tmp_path / "report")
     (r,) = data["results"]
     assert REQUIRED_KEYS <= set(r)
-    assert r["pipeline"] == DEFAULT and r["n_works"] == 3 and r["n_recordings"] == 6  # what query does
+    assert r["ranking"] == DEFAULT and r["n_works"] == 3 and r["n_recordings"] == 6  # what query does
     for key in REQUIRED_KEYS - {
-        "pipeline",
+        "ranking",
         "n_works",
         "n_recordings",
         "mr1",
@@ -96,8 +96,8 @@ def test_several_pipelines_side_by_side(piece_dir, tmp_path, monkeypatch):
     from homage.models.ftm2d import FTM2D, FTM2DConfig
 
     monkeypatch.setitem(models._REGISTRY, "ftm2d-mean", lambda: FTM2D(FTM2DConfig(pooling="mean")))
-    data, _ = evaluate_json(piece_dir, tmp_path, "--pipeline", "ftm2d-mean", "--pipeline", "ftm2d")
-    assert [r["pipeline"] for r in data["results"]] == ["ftm2d-mean", "ftm2d"]
+    data, _ = evaluate_json(piece_dir, tmp_path, "--ranking", "ftm2d-mean", "--ranking", "ftm2d")
+    assert [r["ranking"] for r in data["results"]] == ["ftm2d-mean", "ftm2d"]
 
 
 @needs_fluidsynth
@@ -151,9 +151,9 @@ def test_shipped_model_beats_the_baseline_on_covers80_dev(tmp_path):
 
 def test_rerank_twin_and_alignment_alone(piece_dir, tmp_path):
     data, result = evaluate_json(piece_dir, tmp_path, "-p", "ftm2d", "-p", "align", "--rerank", "3")
-    names = [r["pipeline"] for r in data["results"]]
+    names = [r["ranking"] for r in data["results"]]
     assert names == ["ftm2d", "ftm2d+rerank3", "align"]
-    by_name = {r["pipeline"]: r for r in data["results"]}
+    by_name = {r["ranking"]: r for r in data["results"]}
     assert all(r["n_recordings"] == 6 for r in data["results"])
     assert by_name["align"]["map"] > 0.8  # transposed and faster copies align with their originals
     assert by_name["ftm2d+rerank3"]["seconds_per_recording"] > by_name["ftm2d"]["seconds_per_recording"]
@@ -175,13 +175,13 @@ def test_rerank_only_reorders_the_top_k():
 
 
 def test_default_evaluation_ranks_as_query_does(piece_dir, tmp_path):
-    """`homage evaluate` without --pipeline scores exactly what `homage query` returns for each recording."""
+    """`homage evaluate` without --ranking scores exactly what `homage query` returns for each recording."""
     from homage import pipeline
 
     catalog = tmp_path / "cat"
     pipeline.index_dir(piece_dir, catalog, workers=1)
     (result,) = pipeline.evaluate(piece_dir, workers=1)
-    assert result.pipeline == DEFAULT
+    assert result.ranking == DEFAULT
     entries = load_dataset(piece_dir)
     paths = [str(e.path) for e in entries]
     for i, path in enumerate(paths):

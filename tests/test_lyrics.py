@@ -202,7 +202,7 @@ def test_the_catalog_keeps_words_finds_versions_by_them_and_transcribes_later(tm
         )
         assert opened.words_search(weights, 1) == [line_id]  # the full-text first stage
     result = pipeline.query(query, catalog, k=3)
-    assert result.pipeline.endswith("+lyrics")
+    assert result.ranking.endswith("+lyrics")
     top = result.matches[0]
     assert top.recording.path == str(folder / "line.wav") and top.words > 0.3 and top.lines
     assert pipeline.query(query, catalog, k=3, words=False).matches[0].words is None

@@ -114,7 +114,7 @@ def test_trained_checkpoint_embeds_audio_features(tmp_path):
     assert embedder.identity.startswith("cqtnet@")
     from homage.models import get_embedder
 
-    by_path = get_embedder(str(tmp_path / "run" / "best.pt"))  # as `--pipeline`/`--embedder` accept it
+    by_path = get_embedder(str(tmp_path / "run" / "best.pt"))  # as `--ranking`/`--embedder` accept it
     assert by_path.identity.startswith(str(tmp_path / "run" / "best.pt") + "@")
     assert np.allclose(by_path.embed_audio(synth_piece(1, seconds=12)), v, atol=1e-5)
 

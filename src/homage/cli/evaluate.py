@@ -1,4 +1,4 @@
-"""`homage evaluate`: score pipelines on recordings grouped into works."""
+"""`homage evaluate`: score rankings on recordings grouped into works."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ def evaluate(
     data: Annotated[
         Path, typer.Argument(help="Folder per work, CSV of path,work_id, corpus, or covers80 list folder.")
     ],
-    pipeline: Annotated[
+    ranking: Annotated[
         list[str] | None,
         typer.Option(
-            "--pipeline",
+            "--ranking",
             "-p",
             help="csi, csi+rerank50, ftm2d, a checkpoint, or 'align' (alignment alone); "
             "csi+rerank100+lyrics (the words too); repeat for several "
@@ -31,14 +31,14 @@ def evaluate(
     seed: Annotated[int, typer.Option(help="Seed of the random pairs and triplets.")] = 0,
     midi_seconds: Annotated[float, typer.Option(help="Seconds of each MIDI file to render.")] = 60.0,
     rerank: Annotated[
-        int, typer.Option("--rerank", min=0, help="Also score each embedding-alone pipeline with its top K re-ranked.")
+        int, typer.Option("--rerank", min=0, help="Also score each embedding-alone ranking with its top K re-ranked.")
     ] = 0,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
     ray: RayOpt = False,
     ray_address: RayAddressOpt = None,
 ):
-    """Score pipelines on recordings grouped into works: MAP, MR1, P@10, top-1, and the original project's table."""
+    """Score rankings on recordings grouped into works: MAP, MR1, P@10, top-1, and the original project's table."""
     from homage import pipeline as homage_pipeline
     from homage.cli.common import FileProgress, console, executor, feature_cache
     from homage.cli.output import evaluation_table
@@ -47,7 +47,7 @@ def evaluate(
     with FileProgress("reading") as progress:
         results = homage_pipeline.evaluate(
             data,
-            pipeline,
+            ranking,
             rerank_depth=rerank,
             cache=feature_cache(cache, no_cache),
             workers=executor(workers, ray, ray_address),

@@ -1,4 +1,4 @@
-"""Terminal rendering of pipeline results: tables and lines, no computation."""
+"""Terminal rendering of the library's results: tables and lines, no computation."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from homage.cli.common import console
 
 
 def matches_table(result, *, title: str | None = None, highlight: frozenset[str] = frozenset()) -> Table:
-    table = Table(title=title or f"Nearest versions of {result.query} ({result.pipeline})", title_justify="left")
+    table = Table(title=title or f"Nearest versions of {result.query} ({result.ranking})", title_justify="left")
     table.add_column("rank", justify="right")
     table.add_column("similarity", justify="right")
     aligned = any(m.alignment is not None for m in result.matches)
@@ -96,14 +96,14 @@ def info_table(info: dict) -> Table:
 
 
 def evaluation_table(results, source: str) -> Table:
-    """One row per metric, one column per pipeline (fits a narrow terminal); the report's metric list."""
+    """One row per metric, one column per ranking (fits a narrow terminal); the report's metric list."""
     from homage.evaluation.report import FIELD_TABLE, ORIGINAL_TABLE, kind_pairs, kind_rows
 
     first = results[0]
     table = Table(title=f"{source}: {first.n_works} works, {first.n_recordings} recordings", title_justify="left")
     table.add_column("metric")
     for r in results:
-        table.add_column(r.pipeline, justify="right")
+        table.add_column(r.ranking, justify="right")
     for key, label, fmt in FIELD_TABLE + ORIGINAL_TABLE:
         table.add_row(label, *[fmt.format(getattr(r, key)) for r in results])
     for row in kind_rows(results, kind_pairs(results)):

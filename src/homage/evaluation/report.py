@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from homage.evaluation.results import PipelineResult
+from homage.evaluation.results import RankingResult
 
 # (JSON key, label, format) in the order the original project reported them
 ORIGINAL_TABLE = [
@@ -32,19 +32,19 @@ FIELD_TABLE = [
 ]
 
 
-def results_json(results: list[PipelineResult], source: str) -> dict:
+def results_json(results: list[RankingResult], source: str) -> dict:
     return {"dataset": source, "results": [r.to_json() for r in results]}
 
 
-def write_json(results: list[PipelineResult], source: str, path: str | Path) -> Path:
+def write_json(results: list[RankingResult], source: str, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results_json(results, source), indent=2) + "\n")
     return path
 
 
-def write_report(results: list[PipelineResult], source: str, folder: str | Path) -> Path:
-    """``report.md`` plus, per pipeline, ``distances-<name>.png`` and ``pr-<name>.png``."""
+def write_report(results: list[RankingResult], source: str, folder: str | Path) -> Path:
+    """``report.md`` plus, per ranking, ``distances-<name>.png`` and ``pr-<name>.png``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     lines = [f"# homage evaluation: {source}", ""]
@@ -52,8 +52,8 @@ def write_report(results: list[PipelineResult], source: str, folder: str | Path)
     lines += [f"{first.n_works} works, {first.n_recordings} recordings; every recording queries all others.", ""]
     lines += ["## Version identification (every recording as a query)", ""]
     lines += _markdown_table(
-        ["pipeline"] + [label for _, label, _ in FIELD_TABLE],
-        [[r.pipeline] + [fmt.format(getattr(r, key)) for key, _, fmt in FIELD_TABLE] for r in results],
+        ["ranking"] + [label for _, label, _ in FIELD_TABLE],
+        [[r.ranking] + [fmt.format(getattr(r, key)) for key, _, fmt in FIELD_TABLE] for r in results],
     )
     if pairs := kind_pairs(results):
         lines += [
@@ -63,12 +63,12 @@ def write_report(results: list[PipelineResult], source: str, folder: str | Path)
             "Each kind queries for the other, the work's other versions left out.",
             "",
         ]
-        lines += _markdown_table(["pair (queries)"] + [r.pipeline for r in results], kind_rows(results, pairs))
+        lines += _markdown_table(["pair (queries)"] + [r.ranking for r in results], kind_rows(results, pairs))
     for r in results:
-        slug = r.pipeline.replace("/", "_")
+        slug = r.ranking.replace("/", "_")
         plot_distances(r, folder / f"distances-{slug}.png")
         plot_precision_recall(r, folder / f"pr-{slug}.png")
-        lines += ["", f"## {r.pipeline} — the original project's protocol", ""]
+        lines += ["", f"## {r.ranking} — the original project's protocol", ""]
         lines += [
             f"{r.n_pairs} pairs, half versions, half random non-versions; pairs closer than the mean "
             f"distance ({r.pair_threshold:.4f}) are called versions. Embedder `{r.embedder}`.",
@@ -85,13 +85,13 @@ def write_report(results: list[PipelineResult], source: str, folder: str | Path)
     return path
 
 
-def kind_pairs(results: list[PipelineResult]) -> list[str]:
+def kind_pairs(results: list[RankingResult]) -> list[str]:
     """The kinds of version pair any result scores, in order."""
     return sorted({pair for r in results for pair in r.map_by_kind})
 
 
-def kind_rows(results: list[PipelineResult], pairs: list[str]) -> list[list[str]]:
-    """One row per kind of pair: its name with the number of queries, then each pipeline's MAP."""
+def kind_rows(results: list[RankingResult], pairs: list[str]) -> list[list[str]]:
+    """One row per kind of pair: its name with the number of queries, then each ranking's MAP."""
 
     def cell(r, pair):
         return f"{r.map_by_kind[pair][0]:.3f}" if pair in r.map_by_kind else "–"
@@ -100,7 +100,7 @@ def kind_rows(results: list[PipelineResult], pairs: list[str]) -> list[list[str]
     return [[f"{pair} ({counts[pair]})"] + [cell(r, pair) for r in results] for pair in pairs]
 
 
-def plot_distances(result: PipelineResult, path: Path) -> None:
+def plot_distances(result: RankingResult, path: Path) -> None:
     """Histogram of pair distances, versions vs non-versions (the original project's figure)."""
     import matplotlib
 
@@ -116,14 +116,14 @@ def plot_distances(result: PipelineResult, path: Path) -> None:
     ax.hist(d[~same], bins=bins, density=True, alpha=0.6, label=f"non-versions ({(~same).sum()})")
     ax.hist(d[same], bins=bins, density=True, alpha=0.6, label=f"versions ({same.sum()})")
     ax.axvline(result.pair_threshold, color="k", ls="--", lw=1, label="mean-distance threshold")
-    ax.set(xlabel="distance (1 − the pipeline's final score)", ylabel="density", title=f"{result.pipeline}: distances")
+    ax.set(xlabel="distance (1 − the ranking's final score)", ylabel="density", title=f"{result.ranking}: distances")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def plot_precision_recall(result: PipelineResult, path: Path) -> None:
+def plot_precision_recall(result: RankingResult, path: Path) -> None:
     """Precision-recall of "version" over all pairs, sweeping the distance threshold."""
     import matplotlib
 
@@ -143,7 +143,7 @@ def plot_precision_recall(result: PipelineResult, path: Path) -> None:
         ylabel="precision",
         xlim=(0, 1),
         ylim=(0, 1.02),
-        title=f"{result.pipeline}: MAP {result.map:.3f}",
+        title=f"{result.ranking}: MAP {result.map:.3f}",
     )
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -1,5 +1,5 @@
-"""What an evaluation reports per pipeline: the field's retrieval metrics and the original project's
-pair protocol, both read off the pipeline's final scores (distance = 1 − score)."""
+"""What an evaluation reports per ranking: the field's retrieval metrics and the original project's
+pair protocol, both read off the ranking's final scores (distance = 1 − score)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from homage.evaluation.metrics import map_by_kind, nn_accuracy, pair_scores, ret
 
 
 @dataclass
-class PipelineResult:
-    pipeline: str
+class RankingResult:
+    ranking: str
     embedder: str
     n_works: int
     n_recordings: int
@@ -49,7 +49,7 @@ class PipelineResult:
         return {k: round(v, 6) if isinstance(v, float) else v for k, v in data.items()}
 
 
-def score_pipeline(
+def score_ranking(
     name: str,
     identity: str,
     scores: np.ndarray,
@@ -58,16 +58,16 @@ def score_pipeline(
     seconds: float,
     seed: int,
     kinds: np.ndarray | None = None,
-) -> PipelineResult:
-    """Every metric of one pipeline from its (n, n) matrix of final scores (row = query; higher = closer);
+) -> RankingResult:
+    """Every metric of one ranking from its (n, n) matrix of final scores (row = query; higher = closer);
     with ``kinds`` (each recording's kind of version, e.g. its arrangement) also MAP per kind of pair."""
     D = 1.0 - np.asarray(scores, dtype=np.float64)
     if len(D) < 3 or len(set(labels)) < 2:
         raise ParameterError(f"{name}: too few recordings decoded to evaluate ({len(D)})")
     ranked = retrieval_scores(D, labels)
     pairs = pair_scores(D, labels, seed=seed)
-    return PipelineResult(
-        pipeline=name,
+    return RankingResult(
+        ranking=name,
         embedder=identity,
         n_works=len(set(labels)),
         n_recordings=len(labels),

@@ -3,7 +3,7 @@ index a folder, query a catalog, compare two recordings, evaluate pipelines. Not
 each function takes paths and options and returns plain dataclasses with a ``to_json``."""
 
 from homage.pipeline.analysis import analyze_file
-from homage.pipeline.evaluate import ALIGN_PIPELINE, evaluate
+from homage.pipeline.evaluate import ALIGN_RANKING, evaluate
 from homage.pipeline.jobs import GroupReport, ScanReport, group_table, groups, scan, write_scan_report
 from homage.pipeline.library import (
     IndexReport,
@@ -17,19 +17,19 @@ from homage.pipeline.library import (
     remove,
 )
 from homage.pipeline.search import (
-    DEFAULT_PIPELINE,
+    DEFAULT_RANKING,
     Comparison,
     Match,
     QueryResult,
     compare,
-    parse_pipeline,
-    pipeline_name,
+    parse_ranking,
     query,
+    ranking_name,
 )
 
 __all__ = [
-    "ALIGN_PIPELINE",
-    "DEFAULT_PIPELINE",
+    "ALIGN_RANKING",
+    "DEFAULT_RANKING",
     "Comparison",
     "GroupReport",
     "IndexReport",
@@ -50,8 +50,8 @@ __all__ = [
     "list_recordings",
     "open_catalog",
     "optimize",
-    "parse_pipeline",
-    "pipeline_name",
+    "parse_ranking",
+    "ranking_name",
     "query",
     "remove",
 ]

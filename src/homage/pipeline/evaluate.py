@@ -1,9 +1,9 @@
-"""`homage evaluate`: run pipelines over recordings grouped into works and score them as the field does.
+"""`homage evaluate`: run rankings over recordings grouped into works and score them as the field does.
 
-A pipeline is named as ``homage query --json`` names it: an embedder (``csi``: the embedding alone), an
+A ranking is named as ``homage query --json`` names it: an embedder (``csi``: the embedding alone), an
 embedder re-ranked (``csi+rerank100``: its top 100 candidates per query re-ordered by the one re-ranker
 ``homage query`` uses), or ``align`` (every pair aligned, no embedding). The default is what ``homage
-query`` does. Every recording queries all the others; metrics read each pipeline's final score.
+query`` does. Every recording queries all the others; metrics read each ranking's final score.
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ from homage.align import Prepared
 from homage.align.rerank import LYRICS_WEIGHT, align_candidates, cohort_of, rank
 from homage.data.manifest import MIDI_EXTENSIONS, Entry, load_dataset
 from homage.errors import Failure
-from homage.evaluation.results import PipelineResult, score_pipeline
+from homage.evaluation.results import RankingResult, score_ranking
 from homage.features.cache import FeatureCache
 from homage.models import get_embedder
 from homage.parallel import DEFAULT_WORKERS, Executor, as_executor
 from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND, SequenceTask, TranscriptTask
 from homage.pipeline.library import analyze_many
-from homage.pipeline.search import DEFAULT_PIPELINE, WORDS, parse_pipeline, pipeline_name
+from homage.pipeline.search import DEFAULT_RANKING, WORDS, parse_ranking, ranking_name
 
-ALIGN_PIPELINE = "align"
+ALIGN_RANKING = "align"
 MIDI_SECONDS = 60.0  # MIDI recordings are rendered from their first minute
 
 Progress = Callable[[str, str | None], None]
@@ -37,7 +37,7 @@ Progress = Callable[[str, str | None], None]
 
 def evaluate(
     source: str | Path,
-    pipelines: list[str] | None = None,
+    rankings: list[str] | None = None,
     *,
     rerank_depth: int = 0,
     cache: FeatureCache | None = None,
@@ -46,29 +46,29 @@ def evaluate(
     midi_seconds: float = MIDI_SECONDS,
     on_stage: Callable[[str, int], None] | None = None,
     on_item: Progress | None = None,
-) -> list[PipelineResult]:
-    """Evaluate each pipeline (default: the one ``homage query`` uses) on the works of ``source``.
+) -> list[RankingResult]:
+    """Evaluate each ranking (default: the one ``homage query`` uses) on the works of ``source``.
 
-    ``rerank_depth`` > 0 adds, after each embedding-alone pipeline, its twin re-ranked at that depth.
+    ``rerank_depth`` > 0 adds, after each embedding-alone ranking, its twin re-ranked at that depth.
     Recordings that fail to decode are reported in each result's ``failed`` and left out.
     ``on_stage(description, total)`` and ``on_item(path, error_or_None)`` report progress.
     """
     cache = cache if cache is not None else FeatureCache.default()
     names = []
-    for name in pipelines or [DEFAULT_PIPELINE if lyrics.available() else DEFAULT_PIPELINE.removesuffix(WORDS)]:
+    for name in rankings or [DEFAULT_RANKING if lyrics.available() else DEFAULT_RANKING.removesuffix(WORDS)]:
         names.append(name)
-        if rerank_depth and name != ALIGN_PIPELINE and parse_pipeline(name)[1] == 0:
-            names.append(pipeline_name(name, rerank_depth))
+        if rerank_depth and name != ALIGN_RANKING and parse_ranking(name)[1] == 0:
+            names.append(ranking_name(name, rerank_depth))
     entries, failed = _render_midi(load_dataset(source), cache, midi_seconds, on_stage, on_item)
     analysed: dict[str, tuple] = {}
     results = []
     for name in names:
-        if name == ALIGN_PIPELINE:
+        if name == ALIGN_RANKING:
             results.append(_align_all(entries, failed, cache, workers, seed, on_stage, on_item))
             continue
-        embedder_name, depth, with_words = parse_pipeline(name)
+        embedder_name, depth, with_words = parse_ranking(name)
         if embedder_name not in analysed:
-            with_sequences = any(parse_pipeline(n)[0] == embedder_name and parse_pipeline(n)[1] for n in names)
+            with_sequences = any(parse_ranking(n)[0] == embedder_name and parse_ranking(n)[1] for n in names)
             analysed[embedder_name] = _analyse(
                 entries, failed, embedder_name, cache, workers, with_sequences, on_stage, on_item
             )
@@ -95,7 +95,7 @@ def evaluate(
                 words=words,
             )
             seconds += time.perf_counter() - started
-        results.append(score_pipeline(name, embedder.identity, S, labels, errors, seconds, seed, _kinds(kept)))
+        results.append(score_ranking(name, embedder.identity, S, labels, errors, seconds, seed, _kinds(kept)))
     return results
 
 
@@ -170,7 +170,7 @@ def words_similarity(
 
 
 def _analyse(entries, failed, embedder_name, cache, workers, with_sequences, on_stage, on_item):
-    """Embed every entry (and compute its alignment sequence when a pipeline re-ranks): what is kept."""
+    """Embed every entry (and compute its alignment sequence when a ranking re-ranks): what is kept."""
     embedder = get_embedder(embedder_name)
     if on_stage:
         on_stage(f"embedding with {embedder_name}", len(entries))
@@ -189,7 +189,7 @@ def _analyse(entries, failed, embedder_name, cache, workers, with_sequences, on_
     return embedder, kept, np.array(vectors), sequences, errors, time.perf_counter() - started
 
 
-def _align_all(entries, failed, cache, workers, seed, on_stage, on_item) -> PipelineResult:
+def _align_all(entries, failed, cache, workers, seed, on_stage, on_item) -> RankingResult:
     """Alignment alone: every pair aligned, ranked by alignment score."""
     if on_stage:
         on_stage("alignment sequences", len(entries))
@@ -217,7 +217,7 @@ def _align_all(entries, failed, cache, workers, seed, on_stage, on_item) -> Pipe
             on_item(str(kept[i].path), None)
     seconds = time.perf_counter() - started
     labels = np.array([e.work for e in kept])
-    return score_pipeline(ALIGN_PIPELINE, SEQUENCE_KIND, S, labels, errors, seconds, seed, _kinds(kept))
+    return score_ranking(ALIGN_RANKING, SEQUENCE_KIND, S, labels, errors, seconds, seed, _kinds(kept))
 
 
 def _kinds(entries: list[Entry]) -> np.ndarray | None:

@@ -1,7 +1,7 @@
 """The jobs catalog teams run every week: scan a folder of new releases against a catalog (which of them
 borrow from it?), and group a whole catalog into works (which recordings are versions of one another?).
 
-Both use the default pipeline (embedding, then alignment); both run on the one executor and go on past
+Both use the default ranking (embedding and words, then alignment); both run on the one executor and go on past
 bad files; a scan resumes where it stopped, and grouping is incremental.
 """
 
@@ -122,7 +122,7 @@ def scan(
     on_start: Callable[[int], None] | None = None,
     on_file: Callable[[str, str | None], None] | None = None,
 ) -> ScanReport:
-    """Query every audio file under ``root`` against the catalog (the default pipeline: the embedding's top
+    """Query every audio file under ``root`` against the catalog (the default ranking: the embedding's top
     100 re-ranked by alignment) and flag the catalogued recordings each is a version of, at or above
     ``threshold`` ("maybe" or "version"). Bad files are reported and skipped; what is done is kept in
     ``state`` (default: in the feature cache folder), so an interrupted scan resumes where it stopped —

@@ -30,18 +30,18 @@ from homage.pipeline.library import CatalogLike, embedder_for, open_catalog
 RERANKED = "+rerank"
 WORDS = "+lyrics"
 # what `homage query` does, and evaluates: csi's top 100 and the words' top 100 re-ranked, words fused
-DEFAULT_PIPELINE = f"{DEFAULT_EMBEDDER}{RERANKED}{RERANK_DEPTH}{WORDS}"
+DEFAULT_RANKING = f"{DEFAULT_EMBEDDER}{RERANKED}{RERANK_DEPTH}{WORDS}"
 
 
-def pipeline_name(embedder: str, rerank_depth: int, words: bool = False) -> str:
+def ranking_name(embedder: str, rerank_depth: int, words: bool = False) -> str:
     """``csi`` (embedding alone), ``csi+rerank100`` (its top 100 re-ranked by alignment) or
     ``csi+rerank100+lyrics`` (the words' top 100 re-ranked too, and the words' similarity fused)."""
     name = f"{embedder}{RERANKED}{rerank_depth}" if rerank_depth else embedder
     return name + WORDS if words and rerank_depth else name
 
 
-def parse_pipeline(name: str) -> tuple[str, int, bool]:
-    """``(embedder, rerank depth, words)`` of a pipeline name written by :func:`pipeline_name`."""
+def parse_ranking(name: str) -> tuple[str, int, bool]:
+    """``(embedder, rerank depth, words)`` of a ranking's name written by :func:`ranking_name`."""
     base = name.removesuffix(WORDS)
     embedder, sep, depth = base.rpartition(RERANKED)
     if sep and depth.isdigit():
@@ -90,14 +90,14 @@ class Match:
 @dataclass(frozen=True)
 class QueryResult:
     query: str
-    pipeline: str  # e.g. csi+rerank100
+    ranking: str  # e.g. csi+rerank100
     embedder: str  # identity of the embedder
     matches: list[Match]
 
     def to_json(self) -> dict:
         return {
             "query": self.query,
-            "pipeline": self.pipeline,
+            "ranking": self.ranking,
             "embedder": self.embedder,
             "results": [m.to_json() for m in self.matches],
         }
@@ -217,7 +217,7 @@ def query(
         stored = catalog.sequences(ids[aligned], SEQUENCE_KIND, SEQUENCE_COLUMNS) if rerank_depth else {}
         cohorts = catalog.cohorts(ids[aligned]) if rerank_depth else {}
         groups = {r: g for r, (g, _, _) in catalog.groups(ids).items()}
-        name = pipeline_name(embedder.name, rerank_depth, options is not None)
+        name = ranking_name(embedder.name, rerank_depth, options is not None)
         if not rerank_depth:
             matches = [
                 Match(n, recordings[i], s, s, group=groups.get(int(i)))
