@@ -28,7 +28,7 @@ from homage.models import DEFAULT_EMBEDDER, get_embedder
 from homage.parallel import as_executor
 from homage.pipeline.analysis import TranscriptTask
 from homage.pipeline.evaluate import aligned_rows, ranked_scores
-from homage.pipeline.library import analyze_many
+from homage.pipeline.indexing import analyze_many
 
 OPTIONS = {
     "whole": TranscribeOptions(),

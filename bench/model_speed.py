@@ -17,9 +17,9 @@ from rich.console import Console
 from rich.table import Table
 from timing import median_time  # bench/timing.py
 
+from homage.models.architectures import NETWORKS
 from homage.models.inputs import InputSpec
-from homage.models.network import embed_chunks, torch_forward
-from homage.models.networks import NETWORKS
+from homage.models.network_embedder import embed_chunks, torch_forward
 
 INPUTS = {
     "cnn128": InputSpec("logmel", 16),

@@ -24,10 +24,10 @@ from rich.console import Console
 from rich.table import Table
 
 from homage.data.manifest import read_asap
-from homage.evaluation.report import kind_pairs, kind_rows
 from homage.features.cache import FeatureCache, default_cache_dir
 from homage.models import available_embedders
 from homage.pipeline import DEFAULT_RANKING, evaluate
+from homage.reports.evaluation import kind_pairs, kind_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"

@@ -31,7 +31,7 @@ from homage.features.cache import FeatureCache
 from homage.lyrics.text import Lyrics, TimedWord
 from homage.models import DEFAULT_EMBEDDER, get_embedder
 from homage.pipeline.analysis import transcript_of
-from homage.pipeline.library import analyze_many
+from homage.pipeline.indexing import analyze_many
 
 STOCK = ("i love you", "oh oh oh", "yeah yeah yeah", "baby baby", "hold me tight", "all night long")
 

@@ -41,7 +41,7 @@ from homage.data.manifest import load_dataset
 from homage.features.cache import FeatureCache
 from homage.models import DEFAULT_EMBEDDER, get_embedder
 from homage.pipeline.evaluate import aligned_rows, ranked_scores, words_similarity
-from homage.pipeline.library import analyze_many
+from homage.pipeline.indexing import analyze_many
 
 PITCH = ("score_min_z", "melody_min_z", "log_min", "log_max", "similarity")
 # with words: the pitch scores in null units (which already read the lengths), the embeddings and the words;

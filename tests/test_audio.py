@@ -130,8 +130,8 @@ def test_multi_hour_file_is_refused_from_its_header(tmp_path):
 
 def test_max_duration_is_configurable(tmp_path):
     path = write(tmp_path / "piece.wav", synth_piece(1, seconds=8))
-    assert "too long" in _reason(path, max_duration=5.0)
-    assert len(audio.load(path, max_duration=10.0)) == 8 * SR
+    assert "too long" in _reason(path, max_seconds=5.0)
+    assert len(audio.load(path, max_seconds=10.0)) == 8 * SR
 
 
 def test_decoding_in_several_threads_leaves_stderr_where_it_was(tmp_path):

@@ -307,7 +307,7 @@ def test_cohorts_are_computed_once_kept_per_recording_and_refreshed_as_the_catal
     larger catalog measures every recording again against its larger neighbourhood, and a removed
     recording's cohort goes with it."""
     from homage.pipeline.analysis import SEQUENCE_KIND
-    from homage.pipeline.library import refresh_cohorts
+    from homage.pipeline.indexing import refresh_cohorts
 
     rng = np.random.default_rng(4)
     X = unit(rng, 16)

@@ -199,7 +199,7 @@ def test_every_command_reports_a_bad_parameter_as_one_error_line(library, tmp_pa
     (tmp_path / "bad.yaml").write_text("loss: nonsense\n")
     bad_calls = {
         "index": ["index", library, "--catalog", catalog, "-j", "0"],
-        "query": ["query", song, "--catalog", catalog, "--max-duration", "0"],
+        "query": ["query", song, "--catalog", catalog, "--max-minutes", "0"],
         "compare": ["compare", song, song, "--embedder", "nope"],
         "info": ["info", "--catalog", tmp_path / "nowhere"],
         "remove": ["remove", song, "--catalog", tmp_path / "nowhere"],

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from homage import pipeline
+from homage.reports import write_scan_report
 
 from conftest import synth_piece, write
 
@@ -44,7 +45,7 @@ def test_scan_flags_the_planted_version_reports_bad_files_and_resumes(catalog, p
     again = pipeline.scan(releases, catalog, workers=1, state=state)
     assert again.resumed == 2 and again.scanned == 1
     assert any(f.path.endswith("later.wav") and "work2" in f.recording["path"] for f in again.flags)
-    page = pipeline.write_scan_report(again, tmp_path / "report")
+    page = write_scan_report(again, tmp_path / "report")
     text = page.read_text()
     assert "borrowed.flac" in text and "data:image/png;base64," in text and "broken.mp3" in text
     assert "later.wav" in (tmp_path / "report" / "flagged.csv").read_text()

@@ -159,9 +159,9 @@ def test_compare_finds_the_line_two_spoken_clips_share_with_its_times(tmp_path):
     assert len(set(best.text.split()) & set(LINE.split())) >= 6  # the line, as Whisper heard it in both
     assert best.b_start > best.a_start + 2.5  # in B it comes after the other sentence
     assert result.to_json()["shared_lines"][0]["text"]
-    from homage.align.report import write_report
+    from homage.reports import write_comparison_report
 
-    report = write_report(result, tmp_path / "report").read_text()
+    report = write_comparison_report(result, tmp_path / "report").read_text()
     assert "## Shared lines" in report and f"| {best.text} |" in report and "real covers" in report
 
 

@@ -10,9 +10,9 @@ torch = pytest.importorskip("torch", reason="PyTorch is the [train] extra (pip i
 from torch.nn import functional as F
 
 from homage.models import checkpoint as checkpoints
+from homage.models.architectures import NETWORKS
 from homage.models.inputs import InputSpec
-from homage.models.network import NetworkEmbedder, chunks, embed_chunks, torch_forward
-from homage.models.networks import NETWORKS
+from homage.models.network_embedder import NetworkEmbedder, chunks, embed_chunks, torch_forward
 from homage.training.augment import training_chunk
 from homage.training.config import TrainConfig
 from homage.training.loop import Trainer
@@ -79,7 +79,7 @@ def test_ftmnet_ignores_transposition_and_patch_position():
 
 def test_octave_wrap_turns_a_transposition_into_a_shift_along_the_rows():
     from homage.errors import ParameterError
-    from homage.models.networks import wrap_octave
+    from homage.models.architectures import wrap_octave
 
     x = torch.randn(2, 1, 12, 30)
     wrapped, transposed = wrap_octave(x), wrap_octave(torch.roll(x, -5, dims=2))

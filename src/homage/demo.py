@@ -81,7 +81,7 @@ def run_demo(
     n_versions: int = 3,
     seed: int = 0,
     words: bool | None = None,
-    on_file=None,
+    on_item=None,
     on_stage=None,
 ) -> DemoResult:
     """Render the demo music under ``out/music``, index it into ``out/catalog`` and query with the first
@@ -95,7 +95,7 @@ def run_demo(
             f"Rendering {len(PIECES)} pieces from music21's corpus, {n_versions} versions each "
             "(instrument, tempo and key change; flac/mp3/ogg/wav)"
         )
-    made = render_demo_music(music, n_versions=n_versions, seed=seed, on_file=on_file)
+    made = render_demo_music(music, n_versions=n_versions, seed=seed, on_item=on_item)
     if on_stage:
         on_stage(f"Indexing {music} into the catalog {catalog}")
     _drop_if_other_embedder(catalog)
@@ -127,7 +127,7 @@ def version_plan(n_versions: int, seed: int) -> list[list[VersionParams]]:
     return plans
 
 
-def render_demo_music(out_dir: str | Path, *, n_versions: int = 3, seed: int = 0, on_file=None) -> list[DemoVersion]:
+def render_demo_music(out_dir: str | Path, *, n_versions: int = 3, seed: int = 0, on_item=None) -> list[DemoVersion]:
     """Render every piece in ``n_versions`` versions under ``out_dir/<work>/``; existing files are reused."""
     out_dir = Path(out_dir)
     made = []
@@ -141,8 +141,8 @@ def render_demo_music(out_dir: str | Path, *, n_versions: int = 3, seed: int = 0
                 _tag(path, title=f"{title} (v{i + 1}: {params.describe()})", artist=composer)
         for params, path in zip(versions, paths):
             made.append(DemoVersion(work, title, composer, params, path))
-            if on_file:
-                on_file(path)
+            if on_item:
+                on_item(str(path), None)
     return made
 
 

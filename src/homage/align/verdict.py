@@ -25,6 +25,15 @@ from homage.errors import ParameterError
 
 CALIBRATION_FILE = Path(__file__).with_name("assets") / "calibration.json"
 VERSION_AT, MAYBE_AT = 0.7, 0.3  # probability thresholds of the verdicts
+THRESHOLDS = {"maybe": MAYBE_AT, "version": VERSION_AT}
+
+
+def threshold(name: str) -> float:
+    """The probability at which a verdict named ``name`` ("maybe" or "version") begins."""
+    if name not in THRESHOLDS:
+        raise ParameterError(f"threshold must be one of {', '.join(THRESHOLDS)}, not {name!r}")
+    return THRESHOLDS[name]
+
 
 # What a calibration may read of a pair: its alignment, the cosine similarity of its embeddings and the
 # similarity of its words (frames: of the delay-embedded sequences). None: the pair does not have it.

@@ -161,7 +161,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         comparison = await run_in_threadpool(state(request).recent.comparison, key)
         if comparison is None:
             raise HTTPException(404, "no such comparison (only the most recent are kept)")
-        from homage.align.report import plot_alignment
+        from homage.reports import plot_alignment
 
         png = await run_in_threadpool(lambda: plot_alignment(comparison, io.BytesIO()).getvalue())
         return Response(png, media_type="image/png")
@@ -266,7 +266,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
                     cache=s.cache,
                     state=folder / "scan.jsonl",
                     on_start=job.start,
-                    on_file=job.item,
+                    on_item=job.item,
                 )
                 data = report.to_json()
                 for flag in data["flagged"]:

@@ -6,8 +6,8 @@ can report it and go on; a problem worked around (a truncated file) is an :class
 """
 
 from homage.audio.decode import (
-    MAX_DURATION_S,
-    MIN_DURATION_S,
+    MAX_SECONDS,
+    MIN_SECONDS,
     SILENCE_DBFS,
     TRUNCATION_TOLERANCE,
     AudioInfo,
@@ -22,8 +22,8 @@ from homage.errors import AudioError
 
 __all__ = [
     "AUDIO_EXTENSIONS",
-    "MAX_DURATION_S",
-    "MIN_DURATION_S",
+    "MAX_SECONDS",
+    "MIN_SECONDS",
     "SILENCE_DBFS",
     "TRUNCATION_TOLERANCE",
     "AudioError",

@@ -24,8 +24,8 @@ import soxr
 from homage.audio.files import check_file
 from homage.errors import AudioError
 
-MIN_DURATION_S = 1.0
-MAX_DURATION_S = 30 * 60.0
+MIN_SECONDS = 1.0
+MAX_SECONDS = 30 * 60.0
 SILENCE_DBFS = -60.0
 TRUNCATION_TOLERANCE = 0.9  # decoded/expected duration below this means the file is cut short
 BLOCK_SAMPLES = 1 << 21  # samples (frames × channels) read at a time: ≈ 8 MB of float32
@@ -72,8 +72,8 @@ def load(
     sr: int = 16000,
     offset: float = 0.0,
     duration: float | None = None,
-    min_duration: float = MIN_DURATION_S,
-    max_duration: float = MAX_DURATION_S,
+    min_seconds: float = MIN_SECONDS,
+    max_seconds: float = MAX_SECONDS,
     on_warning: Callable[[str], None] | None = None,
 ) -> np.ndarray:
     """Decode ``path`` to a mono float32 signal at ``sr`` Hz.
@@ -81,7 +81,7 @@ def load(
     Parameters
     ----------
     offset, duration : seconds of the file to keep (from ``offset``; to the end when ``duration`` is None).
-    min_duration, max_duration : the file (after offset/duration) must last this long; longer files
+    min_seconds, max_seconds : the file (after offset/duration) must last this long; longer files
         are refused from their header, before decoding.
     on_warning : called with a problem worked around, as one line naming the file (default: an
         :class:`AudioWarning` is issued).
@@ -99,17 +99,17 @@ def load(
     path = check_file(path)
     if offset < 0 or (duration is not None and duration <= 0):
         raise AudioError(path, f"invalid offset/duration ({offset}, {duration})")
-    decoded = _decode(path, sr, offset, duration, max_duration)
+    decoded = _decode(path, sr, offset, duration, max_seconds)
     if decoded.expected and decoded.seconds < TRUNCATION_TOLERANCE * decoded.expected:
         cut = (
             f"truncated: the header says {_clock(decoded.expected)} but only {_clock(decoded.seconds)} could be decoded"
         )
-        if decoded.seconds < min_duration:
+        if decoded.seconds < min_seconds:
             raise AudioError(path, cut)
         message = f"{path}: {cut}; the decoded part is used"
         on_warning(message) if on_warning else warnings.warn(AudioWarning(message), stacklevel=2)
-    if decoded.seconds < min_duration:
-        raise AudioError(path, f"too short ({decoded.seconds:.2f} s; at least {min_duration:g} s needed)")
+    if decoded.seconds < min_seconds:
+        raise AudioError(path, f"too short ({decoded.seconds:.2f} s; at least {min_seconds:g} s needed)")
     y = np.clip(np.nan_to_num(decoded.y, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)
     rms_db = 10 * np.log10(float(np.mean(np.square(y, dtype=np.float64))) + 1e-20)
     if rms_db < SILENCE_DBFS:
@@ -165,10 +165,10 @@ class _NotForSoundfile(Exception):
     """libsndfile does not know this container, or stopped early: FFmpeg should try."""
 
 
-def _decode(path: Path, sr: int, offset: float, duration: float | None, max_duration: float) -> _Decoded:
+def _decode(path: Path, sr: int, offset: float, duration: float | None, max_seconds: float) -> _Decoded:
     first = None
     try:
-        first = _decode_soundfile(path, sr, offset, duration, max_duration)
+        first = _decode_soundfile(path, sr, offset, duration, max_seconds)
         if (
             path.suffix.lower() in LOSSLESS
             or not first.expected
@@ -178,7 +178,7 @@ def _decode(path: Path, sr: int, offset: float, duration: float | None, max_dura
     except _NotForSoundfile:
         pass
     try:
-        second = _decode_av(path, sr, offset, duration, max_duration)
+        second = _decode_av(path, sr, offset, duration, max_seconds)
     except AudioError:
         if first is not None:
             return first
@@ -186,7 +186,7 @@ def _decode(path: Path, sr: int, offset: float, duration: float | None, max_dura
     return second if first is None or second.seconds > first.seconds else first
 
 
-def _decode_soundfile(path: Path, sr: int, offset: float, duration: float | None, max_duration: float) -> _Decoded:
+def _decode_soundfile(path: Path, sr: int, offset: float, duration: float | None, max_seconds: float) -> _Decoded:
     with open(path, "rb") as fh:
         try:
             with _quiet_native_stderr():
@@ -198,7 +198,7 @@ def _decode_soundfile(path: Path, sr: int, offset: float, duration: float | None
             if native <= 0:
                 raise AudioError(path, unreadable(path))
             total = handle.frames / native if handle.frames > 0 else None
-            expected = _check_length(path, total, offset, duration, max_duration) if total else None
+            expected = _check_length(path, total, offset, duration, max_seconds) if total else None
             declared = _declared_riff_seconds(path, handle)
             if declared is not None:
                 expected = declared
@@ -245,7 +245,7 @@ def _declared_riff_seconds(path: Path, handle) -> float | None:
     return declared / bytes_per_second
 
 
-def _decode_av(path: Path, sr: int, offset: float, duration: float | None, max_duration: float) -> _Decoded:
+def _decode_av(path: Path, sr: int, offset: float, duration: float | None, max_seconds: float) -> _Decoded:
     av = _import_av()
     try:
         with open(path, "rb") as fh, av.open(fh) as container:
@@ -254,7 +254,7 @@ def _decode_av(path: Path, sr: int, offset: float, duration: float | None, max_d
             if not native:
                 raise AudioError(path, unreadable(path))
             total = _av_duration(container, stream)
-            expected = _check_length(path, total, offset, duration, max_duration) if total else None
+            expected = _check_length(path, total, offset, duration, max_seconds) if total else None
             blocks = _av_blocks(
                 av,
                 container,
@@ -308,11 +308,11 @@ def _mix_and_resample(blocks: Iterator[np.ndarray], native: int, sr: int) -> tup
     return (np.concatenate(out) if out else np.zeros(0, np.float32)), n
 
 
-def _check_length(path: Path, total: float, offset: float, duration: float | None, max_duration: float) -> float:
+def _check_length(path: Path, total: float, offset: float, duration: float | None, max_seconds: float) -> float:
     """Seconds that will be decoded; refuses over-long files before any decoding."""
     span = max(0.0, total - offset) if duration is None else min(duration, max(0.0, total - offset))
-    if span > max_duration:
-        raise AudioError(path, f"too long ({_clock(span)}; limit {_clock(max_duration)}, set a larger max duration)")
+    if span > max_seconds:
+        raise AudioError(path, f"too long ({_clock(span)}; limit {_clock(max_seconds)}, set a larger max duration)")
     return span
 
 

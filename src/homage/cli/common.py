@@ -36,7 +36,7 @@ CacheOpt = Annotated[
     Path | None, typer.Option("--cache", help="Feature cache folder [default: $HOMAGE_CACHE or ~/.cache/homage].")
 ]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Compute features without reading or writing the cache.")]
-MaxDurOpt = Annotated[float, typer.Option("--max-duration", help="Refuse files longer than this many minutes.")]
+MaxMinutesOpt = Annotated[float, typer.Option("--max-minutes", help="Refuse files longer than this many minutes.")]
 WorkersOpt = Annotated[
     int,
     typer.Option(
@@ -117,11 +117,11 @@ def feature_cache(cache: Path | None, no_cache: bool):
 
 
 def minutes(value: float) -> float:
-    """``--max-duration`` minutes → seconds, refused when not positive."""
+    """``--max-minutes`` minutes → seconds, refused when not positive."""
     from homage.errors import ParameterError
 
     if value <= 0:
-        raise ParameterError(f"--max-duration must be a positive number of minutes, not {value:g}")
+        raise ParameterError(f"--max-minutes must be a positive number of minutes, not {value:g}")
     return value * 60
 
 

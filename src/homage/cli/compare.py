@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from homage.cli.common import CacheOpt, EmbedderOpt, JsonOpt, LyricsModelOpt, LyricsOpt, MaxDurOpt, NoCacheOpt, command
+from homage.cli.common import (
+    CacheOpt,
+    EmbedderOpt,
+    JsonOpt,
+    LyricsModelOpt,
+    LyricsOpt,
+    MaxMinutesOpt,
+    NoCacheOpt,
+    command,
+)
 
 
 @command
@@ -20,7 +29,7 @@ def compare(
     report: Annotated[
         Path | None, typer.Option("--report", help="Write alignment.png and report.md into this folder.")
     ] = None,
-    max_duration: MaxDurOpt = 30.0,
+    max_minutes: MaxMinutesOpt = 30.0,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
     json_out: JsonOpt = False,
@@ -36,7 +45,7 @@ def compare(
         words=lyrics,
         lyrics_model=lyrics_model,
         cache=feature_cache(cache, no_cache),
-        max_duration=minutes(max_duration),
+        max_seconds=minutes(max_minutes),
     )
     if json_out:
         print_json(result.to_json())
@@ -45,7 +54,7 @@ def compare(
 
         print_comparison(result)
     if report:
-        from homage.align.report import write_report
+        from homage.reports import write_comparison_report
 
-        path = write_report(result, report)
+        path = write_comparison_report(result, report)
         (errors if json_out else console).print(f"report: {path}", highlight=False)

@@ -35,7 +35,7 @@ def demo(
             n_versions=versions,
             seed=seed,
             words=lyrics,
-            on_file=lambda p: progress.advance(task),
+            on_item=lambda path, error: progress.advance(task),
             on_stage=lambda text: console.print(f"{next(steps)}. {text} …"),
         )
     query = outcome.query

@@ -42,7 +42,7 @@ def evaluate(
     from homage import pipeline as homage_pipeline
     from homage.cli.common import FileProgress, console, executor, feature_cache
     from homage.cli.output import evaluation_table
-    from homage.evaluation.report import write_json, write_report
+    from homage.reports import write_evaluation_json, write_evaluation_report
 
     with FileProgress("reading") as progress:
         results = homage_pipeline.evaluate(
@@ -58,6 +58,6 @@ def evaluate(
         )
     console.print(evaluation_table(results, str(data)))
     if json_file:
-        console.print(f"JSON: {write_json(results, str(data), json_file)}")
+        console.print(f"JSON: {write_evaluation_json(results, str(data), json_file)}")
     if report:
-        console.print(f"report: {write_report(results, str(data), report)}")
+        console.print(f"report: {write_evaluation_report(results, str(data), report)}")

@@ -53,7 +53,7 @@ def _short(path: str) -> str:
 
 def flags_table(report) -> Table:
     """The pairs a scan flagged: new file, catalogued recording, verdict, key, tempo, matched spans."""
-    from homage.align.report import clock
+    from homage.reports import clock
 
     table = Table(title=f"Flagged by a scan of {report.root} (threshold: {report.threshold})", title_justify="left")
     for col in ("new file", "catalogued recording", "verdict (p)", "key", "tempo", "matched (new = catalogued)"):
@@ -97,7 +97,7 @@ def info_table(info: dict) -> Table:
 
 def evaluation_table(results, source: str) -> Table:
     """One row per metric, one column per ranking (fits a narrow terminal); the report's metric list."""
-    from homage.evaluation.report import FIELD_TABLE, ORIGINAL_TABLE, kind_pairs, kind_rows
+    from homage.reports.evaluation import FIELD_TABLE, ORIGINAL_TABLE, kind_pairs, kind_rows
 
     first = results[0]
     table = Table(title=f"{source}: {first.n_works} works, {first.n_recordings} recordings", title_justify="left")
@@ -112,7 +112,7 @@ def evaluation_table(results, source: str) -> Table:
 
 
 def print_comparison(result) -> None:
-    from homage.align.report import clock
+    from homage.reports import clock
 
     al = result.alignment
     colour = {"version": "green", "maybe": "yellow", "unrelated": "red"}[result.verdict]

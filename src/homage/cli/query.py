@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from homage.cli.common import CacheOpt, CatalogOpt, JsonOpt, LyricsModelOpt, LyricsOpt, MaxDurOpt, NoCacheOpt, command
+from homage.cli.common import (
+    CacheOpt,
+    CatalogOpt,
+    JsonOpt,
+    LyricsModelOpt,
+    LyricsOpt,
+    MaxMinutesOpt,
+    NoCacheOpt,
+    command,
+)
 
 
 @command
@@ -25,7 +34,7 @@ def query(
     ] = None,
     lyrics: LyricsOpt = None,
     lyrics_model: LyricsModelOpt = None,
-    max_duration: MaxDurOpt = 30.0,
+    max_minutes: MaxMinutesOpt = 30.0,
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
     json_out: JsonOpt = False,
@@ -42,7 +51,7 @@ def query(
         words=lyrics,
         lyrics_model=lyrics_model,
         cache=feature_cache(cache, no_cache),
-        max_duration=minutes(max_duration),
+        max_seconds=minutes(max_minutes),
         **depth,
     )
     if json_out:

@@ -41,6 +41,7 @@ def scan(
     (an interrupted scan resumes; bad files are reported, not fatal)."""
     from homage import pipeline
     from homage.cli.common import FileProgress, console, executor, feature_cache, print_json
+    from homage.reports import write_scan_report
 
     features = feature_cache(cache, no_cache)
     with FileProgress("scanning", disable=json_out) as progress:
@@ -53,9 +54,9 @@ def scan(
             cache=features,
             state=state,
             on_start=lambda n: progress.stage("scanning", n),
-            on_file=progress.item,
+            on_item=progress.item,
         )
-    written = pipeline.write_scan_report(result, report, cache=features) if report else None
+    written = write_scan_report(result, report, cache=features) if report else None
     if json_out:
         print_json(result.to_json() | ({"report": str(written)} if written else {}))
         return

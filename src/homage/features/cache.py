@@ -65,7 +65,7 @@ class FeatureCache:
         content_hash: str | None = None,
         offset: float = 0.0,
         duration: float | None = None,
-        max_duration: float = audio.MAX_DURATION_S,
+        max_seconds: float = audio.MAX_SECONDS,
         on_warning: Callable[[str], None] | None = None,
     ) -> np.ndarray:
         """The features of ``path`` under ``spec``, from the cache or freshly computed (then stored);
@@ -73,7 +73,7 @@ class FeatureCache:
 
         def compute() -> np.ndarray:
             y = audio.load(
-                path, sr=spec.sr, offset=offset, duration=duration, max_duration=max_duration, on_warning=on_warning
+                path, sr=spec.sr, offset=offset, duration=duration, max_seconds=max_seconds, on_warning=on_warning
             )
             return spec.compute(y)
 

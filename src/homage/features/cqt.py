@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft
 
-from homage.features.libs import librosa
+from homage.features.librosa_loader import librosa
 
 CRP_DROP = 0.3  # share of the lowest pitch-cepstral coefficients CRP removes
 CRP_ETA = 1000.0  # log compression: log(1 + eta · energy)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from homage.features.libs import librosa
+from homage.features.librosa_loader import librosa
 
 
 @dataclass(frozen=True)

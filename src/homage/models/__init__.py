@@ -29,7 +29,7 @@ def _ftm2d() -> Embedder:
 
 
 def _csi() -> Embedder:
-    from homage.models.network import load_network
+    from homage.models.network_embedder import load_network
 
     return load_network(str(SHIPPED_CSI), "csi")
 
@@ -51,7 +51,7 @@ def get_embedder(name: str | None = None) -> Embedder:
 @functools.lru_cache(maxsize=16)
 def _cached(name: str, factory: Callable[[], Embedder] | None) -> Embedder:
     if name.endswith((".pt", ".npz")):
-        from homage.models.network import load_network
+        from homage.models.network_embedder import load_network
 
         return load_network(name, name)
     if factory is None:

@@ -29,7 +29,7 @@ FORMAT = 2  # 2: the training config travels with the weights
 
 @dataclass(frozen=True)
 class ModelCheckpoint:
-    network: str  # a name in homage.models.networks.NETWORKS
+    network: str  # a name in homage.models.architectures.NETWORKS
     network_args: dict
     input: dict  # homage.models.inputs.InputSpec fields
     chunk_frames: int  # input frames per embedded chunk

@@ -1,6 +1,6 @@
 """The ``ftmnet`` forward pass in NumPy (evaluation mode), so the shipped model runs without PyTorch.
 
-It computes what :class:`homage.models.networks.FTMNet` computes in eval mode — |2D FFT| of every patch,
+It computes what :class:`homage.models.architectures.FTMNet` computes in eval mode — |2D FFT| of every patch,
 log, per patch length a batch norm, linear layer, batch norm and ReLU, GeM over the patches, then the
 BNNeck head — from that network's state dict; a test checks the two agree to float precision.
 """

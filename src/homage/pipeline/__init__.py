@@ -4,8 +4,8 @@ each function takes paths and options and returns plain dataclasses with a ``to_
 
 from homage.pipeline.analysis import analyze_file
 from homage.pipeline.evaluate import ALIGN_RANKING, evaluate
-from homage.pipeline.jobs import GroupReport, ScanReport, group_table, groups, scan, write_scan_report
-from homage.pipeline.library import (
+from homage.pipeline.grouping import GroupReport, group_table, groups
+from homage.pipeline.indexing import (
     IndexReport,
     analyze_many,
     catalog_info,
@@ -16,6 +16,7 @@ from homage.pipeline.library import (
     optimize,
     remove,
 )
+from homage.pipeline.scanning import ScanReport, scan
 from homage.pipeline.search import (
     DEFAULT_RANKING,
     Comparison,
@@ -40,7 +41,6 @@ __all__ = [
     "group_table",
     "groups",
     "scan",
-    "write_scan_report",
     "analyze_many",
     "catalog_info",
     "compare",

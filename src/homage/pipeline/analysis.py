@@ -32,7 +32,7 @@ def analyze_file(
     content_hash: str | None = None,
     sequence: bool = True,
     words: TranscribeOptions | None = None,
-    max_duration: float = audio.MAX_DURATION_S,
+    max_seconds: float = audio.MAX_SECONDS,
 ) -> NewRecording:
     """Decode, extract features, embed one file, (with ``sequence``) compute its alignment sequence and
     (with ``words``) transcribe its words, reusing what the cache holds; each feature is computed at most
@@ -48,7 +48,7 @@ def analyze_file(
     def feature(spec) -> np.ndarray:
         if spec not in features:
             features[spec] = cache.features(
-                path, spec, content_hash=content_hash, max_duration=max_duration, on_warning=problems.append
+                path, spec, content_hash=content_hash, max_seconds=max_seconds, on_warning=problems.append
             )
         return features[spec]
 
@@ -58,7 +58,7 @@ def analyze_file(
 
     with ThreadPoolExecutor(1) as beside:  # the words are transcribed while the pitch features are computed
         transcript = (
-            beside.submit(transcript_of, path, cache, words, content_hash=content_hash, max_duration=max_duration)
+            beside.submit(transcript_of, path, cache, words, content_hash=content_hash, max_seconds=max_seconds)
             if words is not None
             else None
         )
@@ -87,12 +87,12 @@ def analyze_pair(
     cache: FeatureCache,
     *,
     words: TranscribeOptions | None = None,
-    max_duration: float = audio.MAX_DURATION_S,
+    max_seconds: float = audio.MAX_SECONDS,
 ) -> tuple[NewRecording, NewRecording]:
     """:func:`analyze_file` of two files at once, on two threads (decoding, the CQT and transcription
     release the GIL): a comparison of two new files waits for the slower one, not for both."""
     with ThreadPoolExecutor(2) as threads:
-        ea, eb = threads.map(lambda p: analyze_file(p, embedder, cache, words=words, max_duration=max_duration), (a, b))
+        ea, eb = threads.map(lambda p: analyze_file(p, embedder, cache, words=words, max_seconds=max_seconds), (a, b))
     return ea, eb
 
 
@@ -115,14 +115,14 @@ def sequence_of(
     cache: FeatureCache,
     *,
     content_hash: str | None = None,
-    max_duration: float = audio.MAX_DURATION_S,
+    max_seconds: float = audio.MAX_SECONDS,
 ) -> np.ndarray:
     """The alignment sequence of one file alone (no embedding), through the cache."""
     content_hash = content_hash or audio.file_hash(path)
     return _cached_sequence(
         cache,
         content_hash,
-        lambda: cache.features(path, CQTSpec(), content_hash=content_hash, max_duration=max_duration),
+        lambda: cache.features(path, CQTSpec(), content_hash=content_hash, max_seconds=max_seconds),
     )
 
 
@@ -132,14 +132,14 @@ def transcript_of(
     options: TranscribeOptions = TranscribeOptions(),
     *,
     content_hash: str | None = None,
-    max_duration: float = audio.MAX_DURATION_S,
+    max_seconds: float = audio.MAX_SECONDS,
 ) -> Transcript:
     """The transcript of one file's words (with word times), through the cache: transcription is the
     slowest step of all, done once per file content and model."""
     content_hash = content_hash or audio.file_hash(path)
 
     def compute() -> np.ndarray:
-        y = audio.load(path, sr=SAMPLE_RATE, max_duration=max_duration)
+        y = audio.load(path, sr=SAMPLE_RATE, max_seconds=max_seconds)
         return np.frombuffer(transcribe(y, options).to_json().encode(), dtype=np.uint8)
 
     stored = cache.get_or_compute("transcript", options.identity, content_hash, compute)
@@ -230,9 +230,9 @@ class Analyze:
         *,
         sequence: bool = True,
         words: TranscribeOptions | None = None,
-        max_duration: float = audio.MAX_DURATION_S,
+        max_seconds: float = audio.MAX_SECONDS,
     ):
-        self.embedder, self.cache, self.sequence, self.max_duration = embedder, cache, sequence, max_duration
+        self.embedder, self.cache, self.sequence, self.max_seconds = embedder, cache, sequence, max_seconds
         self.words = words
 
     def __call__(self, item: tuple[str, str | None]) -> NewRecording:
@@ -244,7 +244,7 @@ class Analyze:
             content_hash=content_hash,
             sequence=self.sequence,
             words=self.words,
-            max_duration=self.max_duration,
+            max_seconds=self.max_seconds,
         )
 
 

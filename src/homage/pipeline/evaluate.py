@@ -26,7 +26,7 @@ from homage.features.cache import FeatureCache
 from homage.models import get_embedder
 from homage.parallel import DEFAULT_WORKERS, Executor, as_executor
 from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND, SequenceTask, TranscriptTask
-from homage.pipeline.library import analyze_many
+from homage.pipeline.indexing import analyze_many
 from homage.pipeline.search import DEFAULT_RANKING, WORDS, parse_ranking, ranking_name
 
 ALIGN_RANKING = "align"

@@ -25,7 +25,7 @@ from homage.pipeline.analysis import (
     pair_evidence,
     transcription,
 )
-from homage.pipeline.library import CatalogLike, embedder_for, open_catalog
+from homage.pipeline.indexing import CatalogLike, embedder_for, open_catalog
 
 RERANKED = "+rerank"
 WORDS = "+lyrics"
@@ -177,7 +177,7 @@ def query(
     words: bool | None = None,
     lyrics_model: str | None = None,
     cache: FeatureCache | None = None,
-    max_duration: float = audio.MAX_DURATION_S,
+    max_seconds: float = audio.MAX_SECONDS,
 ) -> QueryResult:
     """The ``k`` catalogued recordings most likely to be versions of ``path`` (the file itself excluded).
 
@@ -193,7 +193,7 @@ def query(
     options = transcription(words, lyrics_model) if rerank_depth else None
     with open_catalog(catalog_path) as catalog:
         embedder = embedder_for(catalog)
-        item = analyze_file(path, embedder, cache, sequence=rerank_depth > 0, words=options, max_duration=max_duration)
+        item = analyze_file(path, embedder, cache, sequence=rerank_depth > 0, words=options, max_seconds=max_seconds)
         own = catalog.get(item.path)
         exclude = [own.id] if own else []
         S, I = catalog.search(item.vector, max(k, rerank_depth), exclude=exclude)
@@ -225,7 +225,7 @@ def query(
             ]
             return QueryResult(item.path, name, embedder.identity, matches)
         candidates = [
-            _sequence(recordings[i], stored, embedder, cache, max_duration) if aligned[n] else None
+            _sequence(recordings[i], stored, embedder, cache, max_seconds) if aligned[n] else None
             for n, i in enumerate(ids)
         ]
         ranked = rerank(
@@ -300,13 +300,13 @@ def _words_of_pair(a: Words | None, b: Words | None) -> tuple[float | None, list
     return float(score), lyrics.shared_lines(la, lb, df, documents)
 
 
-def _sequence(recording: Recording, stored: dict, embedder: Embedder, cache: FeatureCache, max_duration: float):
+def _sequence(recording: Recording, stored: dict, embedder: Embedder, cache: FeatureCache, max_seconds: float):
     """A candidate's alignment sequence: as the catalog stores it, else from its file (None if unreadable)."""
     if recording.id in stored:
         return stored[recording.id]
     try:
         return analyze_file(
-            recording.path, embedder, cache, content_hash=recording.content_hash, max_duration=max_duration
+            recording.path, embedder, cache, content_hash=recording.content_hash, max_seconds=max_seconds
         ).sequence
     except audio.AudioError:
         return None
@@ -320,7 +320,7 @@ def compare(
     words: bool | None = None,
     lyrics_model: str | None = None,
     cache: FeatureCache | None = None,
-    max_duration: float = audio.MAX_DURATION_S,
+    max_seconds: float = audio.MAX_SECONDS,
 ) -> Comparison:
     """Whether two recordings are versions of one work: the calibrated verdict from their alignment, their
     embeddings' cosine similarity (1 = identical, about 0 = unrelated) and (with ``words``; None: when
@@ -329,7 +329,7 @@ def compare(
     embedder = embedder if isinstance(embedder, Embedder) else get_embedder(embedder)
     cache = cache if cache is not None else FeatureCache.default()
     options = transcription(words, lyrics_model)
-    ea, eb = analyze_pair(a, b, embedder, cache, words=options, max_duration=max_duration)
+    ea, eb = analyze_pair(a, b, embedder, cache, words=options, max_seconds=max_seconds)
     alignment, similarity = pair_evidence(ea, eb)
     word_score, lines = _words_of_pair(ea.words, eb.words)
     probability, verdict = judge(alignment, similarity, word_score)

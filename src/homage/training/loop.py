@@ -22,7 +22,7 @@ from homage.errors import ConfigError, ParameterError
 from homage.evaluation.metrics import retrieval_scores
 from homage.models import checkpoint as checkpoints
 from homage.models.base import Embedder
-from homage.models.network import build_network, embed_chunks, torch_forward
+from homage.models.network_embedder import build_network, embed_chunks, torch_forward
 from homage.training.augment import augment_original, training_chunk
 from homage.training.config import TrainConfig
 from homage.training.curves import plot_curves

@@ -55,8 +55,8 @@ def torch_forward(net) -> Forward:
 
 
 def build_network(name: str, args: dict | None = None):
-    """A fresh PyTorch network by name (see ``homage.models.networks.NETWORKS``)."""
-    from homage.models.networks import NETWORKS
+    """A fresh PyTorch network by name (see ``homage.models.architectures.NETWORKS``)."""
+    from homage.models.architectures import NETWORKS
 
     try:
         return NETWORKS[name](**(args or {}))

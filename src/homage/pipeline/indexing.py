@@ -85,14 +85,14 @@ def analyze_many(
     *,
     sequence: bool = True,
     words: TranscribeOptions | None = None,
-    max_duration: float = audio.MAX_DURATION_S,
+    max_seconds: float = audio.MAX_SECONDS,
 ) -> Iterator[tuple[str, NewRecording | Failure]]:
     """Analyse ``(path, content hash or None)`` items; yield ``(path, NewRecording or Failure)`` in order.
     A file that fails never stops the others."""
     executor = as_executor(workers)
     if executor.workers > 1 and len(todo) > 1:
         warm_up(embedder)
-    task = Analyze(embedder, cache, sequence=sequence, words=words, max_duration=max_duration)
+    task = Analyze(embedder, cache, sequence=sequence, words=words, max_seconds=max_seconds)
     for (path, _), result in executor.map(task, todo):
         yield path, result
 
@@ -109,9 +109,9 @@ def index_dir(
     words: bool | None = None,
     lyrics_model: str | None = None,
     index_kind: str = "auto",
-    max_duration: float = audio.MAX_DURATION_S,
+    max_seconds: float = audio.MAX_SECONDS,
     on_start: Callable[[int], None] | None = None,
-    on_file: Callable[[str, str | None], None] | None = None,
+    on_item: Callable[[str, str | None], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
     on_stage: Callable[[str, int], None] | None = None,
     lock_wait: float = 0.0,
@@ -125,9 +125,9 @@ def index_dir(
     can transcribe) transcribes each recording's sung words (with ``lyrics_model``, default the packaged
     ``tiny.en``), and those of recordings under ``root`` indexed earlier without them. ``embedder`` (for a new
     catalog; a name or an Embedder) defaults to the catalog's own, or the shipped one.
-    ``on_start(n_files_to_report)``, ``on_file(path, error_or_None)`` and ``on_warning(line)`` (a file
+    ``on_start(n_files_to_report)``, ``on_item(path, error_or_None)`` and ``on_warning(line)`` (a file
     indexed with a problem worked around, e.g. truncated) report progress; ``on_stage(name, total)`` starts
-    the cohort stage (:func:`refresh_cohorts`), whose recordings ``on_file`` reports too. Another process writing the
+    the cohort stage (:func:`refresh_cohorts`), whose recordings ``on_item`` reports too. Another process writing the
     catalog is waited for up to ``lock_wait`` seconds, then reported as a CatalogError.
     """
     started = time.perf_counter()
@@ -157,18 +157,18 @@ def index_dir(
                 todo.append((str(path), content_hash))
         if on_start:
             on_start(len(todo) + len(report.failed))
-        for failure in report.failed if on_file else ():  # unreadable before any decoding
-            on_file(failure.path, failure.reason)
+        for failure in report.failed if on_item else ():  # unreadable before any decoding
+            on_item(failure.path, failure.reason)
         batch: list[NewRecording] = []
         try:
-            for path, result in analyze_many(todo, embedder, cache, executor, words=options, max_duration=max_duration):
+            for path, result in analyze_many(todo, embedder, cache, executor, words=options, max_seconds=max_seconds):
                 if isinstance(result, Failure):
                     report.failed.append(result)
                 else:
                     batch.append(result)
                     report.warnings += result.warnings
-                if on_file:
-                    on_file(path, result.reason if isinstance(result, Failure) else None)
+                if on_item:
+                    on_item(path, result.reason if isinstance(result, Failure) else None)
                 if on_warning:
                     for warning in getattr(result, "warnings", ()):
                         on_warning(warning)
@@ -181,7 +181,7 @@ def index_dir(
             gone = [r.path for r in catalog.recordings(under=audio.absolute(root)) if r.path not in present]
             report.removed = catalog.remove(gone)
         if cohorts:
-            report.cohorts = refresh_cohorts(catalog, on_stage=on_stage, on_item=on_file)
+            report.cohorts = refresh_cohorts(catalog, on_stage=on_stage, on_item=on_item)
     report.seconds = time.perf_counter() - started
     return report
 

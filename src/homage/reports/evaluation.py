@@ -36,14 +36,14 @@ def results_json(results: list[RankingResult], source: str) -> dict:
     return {"dataset": source, "results": [r.to_json() for r in results]}
 
 
-def write_json(results: list[RankingResult], source: str, path: str | Path) -> Path:
+def write_evaluation_json(results: list[RankingResult], source: str, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results_json(results, source), indent=2) + "\n")
     return path
 
 
-def write_report(results: list[RankingResult], source: str, folder: str | Path) -> Path:
+def write_evaluation_report(results: list[RankingResult], source: str, folder: str | Path) -> Path:
     """``report.md`` plus, per ranking, ``distances-<name>.png`` and ``pr-<name>.png``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -116,7 +116,7 @@ def markdown(comparison, image: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(comparison, folder: str | Path) -> Path:
+def write_comparison_report(comparison, folder: str | Path) -> Path:
     """Write ``alignment.png`` and ``report.md`` into ``folder``; returns the Markdown path."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
