@@ -162,3 +162,24 @@ def test_compare_query_and_groups_judge_a_pair_alike(tmp_path):
     assert match.probability == pytest.approx(compared, abs=1e-4) and linked["a.wav"] == pytest.approx(
         compared, abs=1e-4
     )
+
+
+def test_cohorts_and_groups_on_two_workers_are_those_of_one(tmp_path):
+    """The cohorts `index` measures and the links `groups` aligns run on the executor; the answers do not
+    depend on how many processes computed them."""
+    from homage.catalog import Catalog
+
+    root = tmp_path / "twelve"  # enough recordings for cohorts (11 candidates each)
+    for work in range(6):
+        write(root / f"work{work}" / "a.wav", synth_piece(10 + work, seconds=12))
+        write(root / f"work{work}" / "b.wav", synth_piece(10 + work, seconds=12, transpose=2, tempo=1.1))
+    for workers in (1, 2):
+        pipeline.index_dir(root, tmp_path / f"cat{workers}", workers=workers, words=False)
+        pipeline.groups(tmp_path / f"cat{workers}", workers=workers)
+    with Catalog(tmp_path / "cat1") as one, Catalog(tmp_path / "cat2") as two:
+        ids = one.ids()
+        assert ids == two.ids() and len(one.cohorts(ids)) == len(ids) == 12
+        for rid in ids:
+            np.testing.assert_allclose(one.cohorts([rid])[rid][1], two.cohorts([rid])[rid][1], rtol=1e-5)
+        grouped = one.groups()
+        assert grouped == two.groups() and all(grouped[a][0] == grouped[a + 1][0] for a in ids[::2])  # a, b together

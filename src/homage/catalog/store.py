@@ -116,7 +116,7 @@ class Catalog:
     """A catalog folder. Use as a context manager, or call :meth:`close`, so the index is saved.
     Safe to share between threads."""
 
-    def __init__(self, root: str | Path, *, create: bool = False, index_kind: str = "auto"):
+    def __init__(self, root: str | Path, *, create: bool = False, index_kind: str = "auto", read_only: bool = False):
         self.root = Path(root)
         self._lock = threading.RLock()
         db = self.root / DB_NAME
@@ -138,12 +138,14 @@ class Catalog:
             create_database(db)
         elif db.stat().st_size == 0:
             raise CatalogError(f"{db}: empty file (0 bytes), not a catalog; remove it or use another folder")
-        # a catalog others may read but not write (a shared or read-only folder) opens read-only
-        self.read_only = db.exists() and not (os.access(db, os.W_OK) and os.access(self.root, os.W_OK))
+        # a catalog others may read but not write (a shared or read-only folder) opens read-only, as it is; one
+        # opened read_only by choice (a worker reading what its parent process writes) sees each commit
+        unwritable = db.exists() and not (os.access(db, os.W_OK) and os.access(self.root, os.W_OK))
+        self.read_only = read_only or unwritable
         try:
             if self.read_only:
                 self._db = sqlite3.connect(
-                    f"{db.absolute().as_uri()}?mode=ro&immutable=1",
+                    f"{db.absolute().as_uri()}?mode=ro{'&immutable=1' if unwritable else ''}",
                     uri=True,
                     isolation_level=None,
                     check_same_thread=False,
@@ -254,6 +256,11 @@ class Catalog:
         dim = self.dim or 0
         X = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
         return np.array([r[0] for r in rows], dtype=np.int64), X
+
+    @_locked
+    def ids(self) -> list[int]:
+        """Every recording's id, in the order they were added."""
+        return [r for (r,) in self._db.execute("SELECT id FROM recordings ORDER BY id")]
 
     @_locked
     def by_ids(self, ids: Iterable[int]) -> dict[int, Recording]:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from homage.cli.common import CatalogOpt, JsonOpt, command
+from homage.cli.common import CatalogOpt, JsonOpt, RayAddressOpt, RayOpt, WorkersOpt, command
 
 
 @command
@@ -21,16 +21,20 @@ def groups(
         bool, typer.Option("--regroup", help="Start over instead of adding new recordings to the groups.")
     ] = False,
     json_out: JsonOpt = False,
+    workers: WorkersOpt = 2,
+    ray: RayOpt = False,
+    ray_address: RayAddressOpt = None,
 ):
     """Group the catalog's recordings into works (versions of one another), and store the groups in it."""
     from homage import pipeline
-    from homage.cli.common import FileProgress, console, print_json
+    from homage.cli.common import FileProgress, console, executor, print_json
 
     with FileProgress("grouping", disable=json_out) as progress:
         report = pipeline.groups(
             catalog,
             threshold=threshold,
             regroup=regroup,
+            workers=executor(workers, ray, ray_address),
             on_start=lambda n: progress.stage("grouping", n),
             on_item=progress.item,
         )

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from homage import audio
 from homage.align import SEQUENCE_COLUMNS, Prepared
 from homage.align.rerank import MIN_COHORT, RERANK_DEPTH, align_candidates, cohort_of
 from homage.catalog import Catalog, NewRecording
+from homage.catalog.schema import DB_NAME
 from homage.errors import AudioError, CatalogError, Failure
 from homage.features.cache import FeatureCache
 from homage.lyrics import TranscribeOptions
@@ -181,7 +185,7 @@ def index_dir(
             gone = [r.path for r in catalog.recordings(under=audio.absolute(root)) if r.path not in present]
             report.removed = catalog.remove(gone)
         if cohorts:
-            report.cohorts = refresh_cohorts(catalog, on_stage=on_stage, on_item=on_item)
+            report.cohorts = refresh_cohorts(catalog, workers=executor, on_stage=on_stage, on_item=on_item)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -190,41 +194,72 @@ def refresh_cohorts(
     catalog: Catalog,
     *,
     depth: int = RERANK_DEPTH,
+    workers: int | Executor = 1,
     on_stage: Callable[[str, int], None] | None = None,
     on_item: Callable[[str, str | None], None] | None = None,
 ) -> int:
     """Give each recording without a cohort, or with one measured against fewer candidates than the catalog
     now offers, its cohort (:class:`homage.align.rerank.Cohort`): its own top ``depth`` candidates aligned
     as a query aligns them, in summary. Re-ranking S-normalises by it. About one query's alignments per
-    recording (≈ 0.3 s for 4-minute songs); stored every few recordings. Returns how many were stored."""
+    recording (≈ 0.3 s for 4-minute songs), measured on ``workers`` (each reads the catalog as committed,
+    a few recordings in flight per worker: memory does not grow with the catalog); stored every few
+    recordings. Returns how many were stored."""
     size = min(depth, len(catalog) - 1)
     todo = catalog.without_cohort(size) if size >= MIN_COHORT else []
     if not todo:
         return 0
     if on_stage:
         on_stage("cohorts", len(todo))
+    catalog.flush()  # the index the workers load is on disk, not rebuilt by each of them
     paths = {i: r.path for i, r in catalog.by_ids(todo).items()}
-    stored = 0
-    for start in range(0, len(todo), COMMIT_EVERY):
-        ids, X = catalog.vectors(todo[start : start + COMMIT_EVERY])
-        batch = {}
-        for rid, vector in zip(ids.tolist(), X):
-            S, I = catalog.search(vector, depth, exclude=[rid])
-            found = I[0] >= 0
-            neighbours, similarity = I[0][found], S[0][found].astype(float)
-            sequences = catalog.sequences([rid, *neighbours.tolist()], SEQUENCE_KIND, SEQUENCE_COLUMNS)
-            if rid in sequences:
-                candidates = [sequences.get(int(i)) for i in neighbours]
-                cohort = cohort_of(
-                    align_candidates(Prepared(sequences[rid], ALIGN_CONFIG), candidates, ALIGN_CONFIG), similarity
-                )
-                if cohort is not None:
-                    batch[rid] = (len(neighbours), cohort.to_array())
-            if on_item:
-                on_item(paths.get(rid, str(rid)), None)
-        catalog.set_cohorts(batch)
-        stored += len(batch)
-    return stored
+    stored, batch = 0, {}
+    task = _Cohort(str(catalog.root), depth)
+    for rid, result in as_executor(workers).map(task, todo, ordered=False):
+        if isinstance(result, tuple):
+            batch[rid] = result
+        if on_item:
+            on_item(paths.get(rid, str(rid)), result.reason if isinstance(result, Failure) else None)
+        if len(batch) >= COMMIT_EVERY:
+            catalog.set_cohorts(batch)
+            stored, batch = stored + len(batch), {}
+    catalog.set_cohorts(batch)
+    return stored + len(batch)
+
+
+def reader(path: str) -> Catalog:
+    """The catalog at ``path`` opened read-only, once per process: what a worker reads its parent's catalog
+    through (it sees each commit; it never writes). A catalog removed and made anew is opened anew."""
+    try:
+        identity = (Path(path) / DB_NAME).stat().st_ino
+    except OSError:
+        identity = None  # no catalog: opening it says so
+    return _reader(path, identity)
+
+
+@functools.lru_cache(maxsize=4)
+def _reader(path: str, identity: int | None) -> Catalog:
+    return Catalog(path, read_only=True)
+
+
+class _Cohort:
+    """One recording's cohort — ``(candidates, summary)``, or None without a sequence — as a picklable task."""
+
+    def __init__(self, catalog: str, depth: int):
+        self.catalog, self.depth = catalog, depth
+
+    def __call__(self, rid: int) -> tuple[int, np.ndarray] | None:
+        catalog = reader(self.catalog)
+        (vector,) = catalog.vectors([rid])[1]
+        S, I = catalog.search(vector, self.depth, exclude=[rid])
+        found = I[0] >= 0
+        neighbours, similarity = I[0][found], S[0][found].astype(float)
+        sequences = catalog.sequences([rid, *neighbours.tolist()], SEQUENCE_KIND, SEQUENCE_COLUMNS)
+        if rid not in sequences:
+            return None
+        candidates = [sequences.get(int(i)) for i in neighbours]
+        aligned = align_candidates(Prepared(sequences[rid], ALIGN_CONFIG), candidates, ALIGN_CONFIG)
+        cohort = cohort_of(aligned, similarity)
+        return None if cohort is None else (len(neighbours), cohort.to_array())
 
 
 def _commit(catalog: Catalog, batch: list[NewRecording], embedder: Embedder, report: IndexReport) -> None:

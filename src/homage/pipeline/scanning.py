@@ -9,7 +9,6 @@ same): see :func:`_answer_key`.
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from homage.features.cache import FeatureCache, default_cache_dir
 from homage.models import Embedder
 from homage.parallel import DEFAULT_WORKERS, Executor, as_executor
 from homage.pipeline.analysis import transcription
-from homage.pipeline.indexing import embedder_for
+from homage.pipeline.indexing import embedder_for, reader
 from homage.pipeline.search import alignment_json, query
 
 
@@ -88,7 +87,7 @@ class _ScanOne:
 
     def __call__(self, item: tuple[str, str]) -> dict:
         path, content_hash = item
-        result = query(path, _shared_catalog(self.catalog), k=self.k, words=self.words, cache=self.cache)
+        result = query(path, reader(self.catalog), k=self.k, words=self.words, cache=self.cache)
         flags = [
             Flag(
                 result.query, m.recording.to_json(), m.verdict, m.probability, m.similarity, alignment_json(m.alignment)
@@ -97,11 +96,6 @@ class _ScanOne:
             if m.probability is not None and m.probability >= self.threshold
         ]
         return {"path": path, "hash": content_hash, "flags": flags}
-
-
-@functools.lru_cache(maxsize=4)
-def _shared_catalog(path: str) -> Catalog:
-    return Catalog(path)
 
 
 def scan(
