@@ -44,11 +44,16 @@ def shell_commands() -> list[tuple[str, list[str]]]:
 
 
 HOMAGE = [(n, w[1:]) for n, w in shell_commands() if Path(w[0]).name == "homage"]
-SCRIPTS = [(n, w[1]) for n, w in shell_commands() if Path(w[0]).name.startswith("python") and w[1].endswith(".py")]
+SCRIPTS = [(n, w[1]) for n, w in shell_commands() if Path(w[0]).name.startswith("python") and w[1].endswith(".py")] + [
+    (n, w[2].replace(".", "/") + ".py")  # `python -m bench.speed.align_speed`
+    for n, w in shell_commands()
+    if Path(w[0]).name.startswith("python") and w[1] == "-m" and w[2].startswith(("bench.", "scripts."))
+]
 
 
 def test_the_documents_show_commands():
     assert len(HOMAGE) >= 20 and {"README.md", "tasks.md"} <= {n for n, _ in HOMAGE}
+    assert any(script.startswith("bench/") for _, script in SCRIPTS)
 
 
 @pytest.mark.parametrize("document, words", HOMAGE, ids=[f"{n}: homage {' '.join(w)}"[:80] for n, w in HOMAGE])

@@ -1,34 +1,23 @@
-"""Fast subsets of the robustness harnesses (bench/fuzz_inputs.py, bench/crash_index.py): every kind of bad
-and odd input once, and a few index runs killed mid-way."""
+"""Fast subsets of the robustness harnesses (bench/robustness/fuzz_inputs.py, crash_index.py): every kind of
+bad and odd input once, and a few index runs killed mid-way."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
 
+from bench.robustness import crash_index, fuzz_inputs
+
 pytestmark = pytest.mark.integration  # many processes, kills: run by .ci/run and `pytest -m integration`
-
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-
-
-def bench_module(name: str):
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed (run setup.sh)")
 def test_every_kind_of_bad_input_is_refused_clearly_or_used(tmp_path):
-    fuzz = bench_module("fuzz_inputs")
-    cases = fuzz.make_inputs(tmp_path / "run", per_kind=1, seed=3)
+
+    cases = fuzz_inputs.make_inputs(tmp_path / "run", per_kind=1, seed=3)
     assert len({c.kind for c in cases}) >= 15
-    rows = fuzz.exercise(tmp_path / "run", cases, timeout=120)
+    rows = fuzz_inputs.exercise(tmp_path / "run", cases, timeout=120)
     (tmp_path / "run" / "odd" / "permissions" / "closed").chmod(0o755)
     assert not [r for r in rows if r["traceback"] or r["hang"]]
     assert not [r["path"] for r in rows if r["refused"] and not r["clear"]]
@@ -38,10 +27,10 @@ def test_every_kind_of_bad_input_is_refused_clearly_or_used(tmp_path):
 
 
 def test_killed_index_runs_leave_a_sound_catalog(tmp_path):
-    crash = bench_module("crash_index")
+
     from homage.catalog import Catalog
 
-    good = crash.make_library(tmp_path / "library", 8, seed=1)
+    good = crash_index.make_library(tmp_path / "library", 8, seed=1)
     env = {"HOMAGE_CACHE": str(tmp_path / "cache")}
     import os
 
@@ -49,13 +38,13 @@ def test_killed_index_runs_leave_a_sound_catalog(tmp_path):
     catalog = tmp_path / "catalog"
     committed: set[str] = set()
     for after in (0.8, 2.0, 3.5):
-        crash.run_and_kill(["index", str(tmp_path / "library"), "--catalog", str(catalog), "-j", "2"], after, env)
-        state = crash.catalog_state(catalog)
+        crash_index.run_and_kill(["index", str(tmp_path / "library"), "--catalog", str(catalog), "-j", "2"], after, env)
+        state = crash_index.catalog_state(catalog)
         assert state["ok"] and len(state["paths"]) == len(set(state["paths"]))
         assert committed <= set(state["paths"])  # nothing committed is lost
-        assert crash.opens_and_answers(catalog)
+        assert crash_index.opens_and_answers(catalog)
         committed = set(state["paths"])
-    crash.run_and_kill(["index", str(tmp_path / "library"), "--catalog", str(catalog)], 120, env)
+    crash_index.run_and_kill(["index", str(tmp_path / "library"), "--catalog", str(catalog)], 120, env)
     with Catalog(catalog) as cat:
         assert sorted(r.path for r in cat.recordings()) == sorted(map(str, good))
 
@@ -66,14 +55,13 @@ def test_ctrl_c_keeps_what_was_finished_and_says_so(tmp_path):
     import subprocess
     import time
 
-    crash = bench_module("crash_index")
-    crash.make_library(tmp_path / "library", 80, seed=2)
+    crash_index.make_library(tmp_path / "library", 80, seed=2)
     env = {**os.environ, "HOMAGE_CACHE": str(tmp_path / "cache")}
     catalog = tmp_path / "catalog"
     # A job started in the background by a non-interactive shell inherits SIGINT ignored: undo that in the
     # child, as a terminal's Ctrl-C reaches a foreground command.
     process = subprocess.Popen(
-        [*crash.HOMAGE, "index", str(tmp_path / "library"), "--catalog", str(catalog), "-j", "1"],
+        [*crash_index.HOMAGE, "index", str(tmp_path / "library"), "--catalog", str(catalog), "-j", "1"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -88,5 +76,5 @@ def test_ctrl_c_keeps_what_was_finished_and_says_so(tmp_path):
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert "interrupted; what was finished is kept" in err and "Traceback" not in err
-    kept = crash.catalog_state(catalog)["paths"]
+    kept = crash_index.catalog_state(catalog)["paths"]
     assert 0 < len(kept) < 80  # the files finished before Ctrl-C were committed, not thrown away

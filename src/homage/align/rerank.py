@@ -24,7 +24,7 @@ from homage.align import AlignConfig, Alignment, Prepared
 RERANK_DEPTH = 100
 # Weights of the embedding similarity, the chroma alignment and the top-line (melody) alignment in the fused
 # score, chosen on the mean MAP of the three validation sets (corpus/val, corpus-long/val, corpus-kinds/val;
-# bench/fusion.py): 0.658 for the earlier 0.3 / 0.7 / none, 0.685 for these. Without melody evidence (older
+# bench/quality/fusion.py): 0.658 for the earlier 0.3 / 0.7 / none, 0.685 for these. Without melody evidence (older
 # sequences) the first two are used, in the same proportion (≈ 0.3 / 0.7).
 FUSION_WEIGHTS = (0.2, 0.5, 0.3)
 # Fewest aligned candidates whose evidence makes a cohort (a recording's own mean and spread).
@@ -128,7 +128,7 @@ def rank(
     With the candidates' ``cohorts`` the fused score is S-normalised: the mean of the pair's z-fusion
     among the query's candidates and among the candidate's own (its :class:`Cohort`), so a candidate that
     aligns well with everything gains less (on the six validation sets mean MAP 0.733 → 0.741, better or
-    level on each; ``bench/fusion.py``). A candidate without a cohort is measured from the query's side
+    level on each; ``bench/quality/fusion.py``). A candidate without a cohort is measured from the query's side
     only. Unaligned candidates follow the aligned ones in embedding order; their final scores lie below
     every aligned one's, so one score orders the whole list. Ties keep the embedding order. The melody
     scores count when every aligned candidate has one. The words add ``words_weight`` × their z-score among

@@ -68,7 +68,7 @@ def global_profile(x: np.ndarray) -> np.ndarray:
     """A sequence's pitch-class profile (12,): each (unit-length) frame's energy share of every pitch class,
     summed over the frames and scaled to a maximum of 1. Energy rather than magnitude lets each frame's
     strongest pitch classes outweigh the floor CRP leaves under the others (the best-shift choice on the
-    three validation sets: mean MAP 0.680 → 0.683 re-ranked; ``bench/transpositions.py``)."""
+    three validation sets: mean MAP 0.680 → 0.683 re-ranked; ``bench/quality/transpositions.py``)."""
     x = np.asarray(x, dtype=np.float32)
     g = (x * x).sum(axis=0)
     return g / max(float(g.max()), 1e-9)

@@ -23,7 +23,7 @@ IVFPQ_MIN = 2_000
 HNSW_NEIGHBOURS = 32
 PQ_BYTES = 32  # bytes per vector in an ivfpq index
 TRAIN_SAMPLE = 100_000
-PROBED = 16  # an ivfpq search visits one list in 16: recall@10 0.995 at 1M, ≈ 3 ms (bench/catalog_scale.py)
+PROBED = 16  # an ivfpq search visits one list in 16: recall@10 0.995 at 1M, ≈ 3 ms (bench/speed/catalog_scale.py)
 REFINE = 4  # and re-scores max(REFINE × k, 200) candidates with the exact vectors (more changed nothing)
 
 

@@ -2,7 +2,7 @@
 re-ranking), a one-shot `homage compare` of two new files, re-ranking 100 candidates in-process, and
 indexing one new song into the catalog (warm).
 
-    .venv/bin/python bench/query_speed.py [--catalog-size 120] [--repeats 3] [--work DIR]
+    .venv/bin/python -m bench.speed.query_speed [--catalog-size 120] [--repeats 3] [--work DIR]
 
 The catalog holds 4-minute songs made from music21's pieces (FluidSynth renders in versions of other
 instrument, tempo and key, looped to 4 minutes, MP3 16 kHz mono as covers80 is distributed), indexed
@@ -13,7 +13,6 @@ re-ranking 100 candidates ≤ 0.3 s, indexing a song ≤ 1.5 s.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import subprocess
@@ -23,10 +22,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
 from rich.table import Table
-from timing import median_time  # bench/timing.py
 
+from bench.common import arguments, median_time, show
 from homage import audio, pipeline
 from homage.align import Prepared
 from homage.align.rerank import RERANK_DEPTH, rerank
@@ -68,7 +66,7 @@ def wall(args: list[str], env: dict) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__)
     parser.add_argument("--catalog-size", type=int, default=120)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--work", type=Path, default=None, help="keep the songs, cache and catalog here")
@@ -125,7 +123,7 @@ def main() -> None:
         "≤ 1.5",
     )
     table.add_row("`homage --help` (start-up alone)", f"{statistics.median(help_s):.2f}", "")
-    Console(width=120).print(table)
+    show(table, args.markdown, width=120)
 
 
 if __name__ == "__main__":

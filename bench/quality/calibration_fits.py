@@ -1,11 +1,11 @@
 """Which evidence the verdict's calibration should read: alternative logistic fits on the same rendered pairs
 as `scripts/calibrate_alignment.py`, each scored on them and, for information only, on a real data set.
 
-    .venv/bin/python bench/calibration_fits.py corpus/val corpus-long/val --report ../shared/data/covers80-dev
+    .venv/bin/python -m bench.quality.calibration_fits corpus/val corpus-long/val --report ../shared/data/covers80-dev
 
 The real set's pairs: every version pair and ``--others`` seeded random other pairs, whole against whole,
 then a ``--clip``-second excerpt of one (embedded on its own) against the whole other, in both orders, as
-`bench/verdicts.py` draws them. The fits: the one shipped before (score, both log lengths, similarity), fits
+`bench/quality/verdicts.py` draws them. The fits: the one shipped before (score, both log lengths, similarity), fits
 in which the lengths enter only through the null, the non-version pairs' score at those lengths (a linear
 fit on their log lengths): the excess over the null's mean, or the same in units of the null's spread,
 each alone or with its twin on the top-line (melody) alignment, and the shipped one (both scores in units of
@@ -14,22 +14,16 @@ their nulls, both log lengths, similarity). Prints one table.
 
 from __future__ import annotations
 
-import argparse
-import sys
-from pathlib import Path
-
 import numpy as np
-from rich.console import Console
 from rich.table import Table
-from verdicts import seeded_pairs  # the verdict bench's real pairs
 
+from bench.common import arguments, show
+from bench.quality.verdicts import seeded_pairs  # the verdict bench's real pairs
 from homage.align.verdict import MAYBE_AT, VERSION_AT, Null, evidence_of, fit_calibration
 from homage.data.manifest import load_dataset
 from homage.models import DEFAULT_EMBEDDER, get_embedder
 from homage.pipeline.analysis import pair_evidence, recorded
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from calibrate_alignment import calibration_pairs  # noqa: E402  the calibration's own pairs
+from scripts.calibrate_alignment import calibration_pairs  # the calibration's own pairs
 
 
 def evidence(a, b) -> tuple:
@@ -92,7 +86,7 @@ FITS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__)
     parser.add_argument("data", nargs="+", help="built corpus splits (rendered versions): the calibration's pairs")
     parser.add_argument("--report", required=True, help="a real data set, only shown")
     parser.add_argument("--pairs", type=int, default=4000)
@@ -134,7 +128,7 @@ def main() -> None:
             *(cells[c] for c in cells if "versions" in c),
             *(cells[c] for c in cells if "others" in c),
         )
-    Console(width=220).print(table)
+    show(table, args.markdown, width=220)
 
 
 if __name__ == "__main__":

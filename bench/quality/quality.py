@@ -1,7 +1,7 @@
 """Quality of every pipeline on real covers (covers80-dev), on the corpus validation splits and on rendered
 ASAP piano performances: the one quality table of the README.
 
-    .venv/bin/python bench/quality.py [--ranking R ...] [--align] [--asap-works 40] [--versions 3] [--cache DIR]
+    .venv/bin/python -m bench.quality.quality [--ranking R ...] [--align] [--asap-works 40] [--versions 3] [--cache DIR]
 
 covers80-dev: 40 works × 2–3 commercial recordings (validation only, never training or choosing).
 corpus/val, corpus-long/val, corpus-kinds/val: the rendered validation works in 30-s versions, whole-song
@@ -15,14 +15,13 @@ then MAP per kind of version pair where a data set names its kinds.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import tempfile
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
+from bench.common import arguments, show
 from homage.data.manifest import read_asap
 from homage.features.cache import FeatureCache, default_cache_dir
 from homage.models import available_embedders
@@ -54,7 +53,7 @@ def asap_subset(n_works: int, n_versions: int, out_csv: Path) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__)
     parser.add_argument(
         "-p", "--ranking", action="append", help="rankings to score [default: every embedder alone and the default]"
     )
@@ -116,10 +115,9 @@ def main() -> None:
                 )
             for row in kind_rows(results, kind_pairs(results)):
                 kinds.add_row(name, *row)
-    console = Console(width=160)
-    console.print(table)
+    show(table, args.markdown, width=160)
     if kinds.row_count:
-        console.print(kinds)
+        show(kinds, args.markdown, width=160)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Seconds per minute of audio for decode, features and embedding, on this machine.
 
-    .venv/bin/python bench/embed_speed.py [--embedder ftm2d] [--repeats 5]
+    .venv/bin/python -m bench.speed.embed_speed [--embedder ftm2d] [--repeats 5]
 
 A 4-minute piece is rendered (FluidSynth, music21's Maple Leaf Rag, looped) and encoded as the two kinds
 of file users have: 16 kHz mono 32 kbps MP3 (as covers80 is distributed) and 44.1 kHz stereo 128 kbps MP3.
@@ -9,16 +9,14 @@ Each step is timed warm (after one untimed run), median of the repeats. Target: 
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
 from rich.table import Table
-from timing import median_time  # bench/timing.py
 
+from bench.common import arguments, median_time, show
 from homage import audio
 from homage.models import get_embedder
 
@@ -43,7 +41,7 @@ def encode(wav: Path, out: Path, *args: str) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__)
     parser.add_argument("--embedder", default=None)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
@@ -78,7 +76,7 @@ def main() -> None:
                     f"{seconds / (SONG_S / 60):.3f}",
                     style="bold" if step == "whole path" else None,
                 )
-    Console().print(table)
+    show(table, args.markdown)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """What the words are worth against what they cost: transcription options on a set of real covers.
 
-    .venv/bin/python bench/lyrics_options.py ../shared/data/covers80-dev [--options whole,first60,first120,beam5]
+    .venv/bin/python -m bench.quality.lyrics_options ../shared/data/covers80-dev \
+        [--options whole,first60,first120,beam5]
 
 For each option (the whole recording or its first N seconds; beam 1 or 5) every recording is transcribed
 (cached per option: a second run only scores), and the table gives the seconds of transcription per
@@ -11,12 +12,12 @@ thread each on this 2-core machine), the MAP and top-1 of the words alone, and o
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections import Counter
 
 import numpy as np
 
+from bench.common import arguments
 from homage import lyrics
 from homage.align.rerank import RERANK_DEPTH
 from homage.data.manifest import load_dataset
@@ -40,7 +41,7 @@ OPTIONS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__)
     parser.add_argument("data")
     parser.add_argument("--options", default="whole,first60,first120,beam5")
     parser.add_argument("--workers", type=int, default=2)

@@ -1,6 +1,6 @@
 """A catalog of a million recordings, measured: build, size, query latency and recall at 10k, 100k and 1M.
 
-    .venv/bin/python bench/catalog_scale.py [--size 10000 --size 100000 --size 1000000] \
+    .venv/bin/python -m bench.speed.catalog_scale [--size 10000 --size 100000 --size 1000000] \
         [--fit corpus/val] [--real corpus/test] [--work DIR]
 
 This machine cannot embed a million real songs, so the catalogs are built from real embeddings: the shipped
@@ -12,13 +12,12 @@ recording in the index and in SQLite, query p50/p95 one at a time and in batches
 @100 against exact search, and the share of each held-out version's other versions found in its top 100
 (what the re-ranking stage needs), exact and by the catalog; then the time to add 1,000 recordings, and
 what `homage groups` would take on it in one process: every recording's 21 nearest (measured, in batches
-of 100) plus 25 alignments per recording (`bench/groups_quality.py` aligned 24 per recording on the corpus
+of 100) plus 25 alignments per recording (`bench/quality/groups_quality.py` aligned 24 per recording on the corpus
 validation split) at the measured time of one alignment of two 4-minute songs.
 """
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import statistics
 import tempfile
@@ -26,9 +25,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
 from rich.table import Table
 
+from bench.common import arguments, show
 from homage import pipeline
 from homage.catalog import Catalog, NewRecording
 from homage.data.manifest import load_dataset
@@ -126,7 +125,7 @@ def latency(catalog: Catalog, xq: np.ndarray, k: int, batch: int) -> list[float]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__)
     parser.add_argument("--size", type=int, action="append", default=None)
     parser.add_argument("--fit", type=Path, default=Path("corpus/val"))
     parser.add_argument("--real", type=Path, default=Path("corpus/test"))
@@ -221,7 +220,7 @@ def main() -> None:
         )
         print(f"{size:,} done", flush=True)
         shutil.rmtree(folder, ignore_errors=True)
-    Console(width=230).print(table)
+    show(table, args.markdown, width=230)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Seconds a person waits with the words on: indexing songs with their words, a one-shot `homage query` of
 a new file, a one-shot `homage compare` of two new files — each a new process, with an empty feature cache.
 
-    .venv/bin/python bench/lyrics_cost.py FOLDER [--songs 6] [--catalog CAT] [--markdown]
+    .venv/bin/python -m bench.speed.lyrics_cost FOLDER [--songs 6] [--catalog CAT] [--markdown]
 
 FOLDER holds songs (e.g. ../shared/data/covers80-dev); the files nearest 4 minutes are used. Indexing is
 timed on ``--songs`` of them with two workers and given per 4 minutes of audio; the query runs against
@@ -12,7 +12,6 @@ two files. Each command is run with and without the words (``--no-lyrics``). Bud
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import soundfile as sf
 
+from bench.common import arguments
 from homage import audio
 
 HOMAGE = Path(sys.executable).with_name("homage")
@@ -35,11 +35,10 @@ def timed(*args: str, cache: str) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__)
     parser.add_argument("folder")
     parser.add_argument("--songs", type=int, default=6)
     parser.add_argument("--catalog")
-    parser.add_argument("--markdown", action="store_true", help="(the table is Markdown in any case)")
     args = parser.parse_args()
     files = sorted(audio.find_audio(args.folder), key=lambda p: abs(sf.info(str(p)).duration - 240.0))
     songs, (query_file, compare_a, compare_b) = files[: args.songs], files[args.songs : args.songs + 3]

@@ -1,7 +1,7 @@
 """The verdicts `homage compare` gives, counted: on every version pair of a data set and on seeded random
 other pairs, whole recordings and 20-second excerpts.
 
-    .venv/bin/python bench/verdicts.py ../shared/data/covers80-dev [--others 600] [--clip 20] [--seed 0]
+    .venv/bin/python -m bench.quality.verdicts ../shared/data/covers80-dev [--others 600] [--clip 20] [--seed 0]
 
 Prints, per kind of pair, how many get "version", "maybe" and "unrelated". An excerpt is a clip of one
 recording (at a seeded place) compared with the whole other one — in either order, as a scan compares a
@@ -10,14 +10,13 @@ borrowed passage with a catalogued song, or a song with a catalogued clip.
 
 from __future__ import annotations
 
-import argparse
 from collections import Counter
 from itertools import combinations
 
 import numpy as np
-from rich.console import Console
 from rich.table import Table
 
+from bench.common import arguments, show
 from homage.align.verdict import CALIBRATION_FILE, load_calibration
 from homage.data.manifest import load_dataset
 from homage.models import DEFAULT_EMBEDDER, get_embedder
@@ -37,7 +36,7 @@ def seeded_pairs(works: list, others: int, rng: np.random.Generator) -> tuple[li
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__)
     parser.add_argument("data")
     parser.add_argument("--others", type=int, default=600)
     parser.add_argument("--clip", type=float, default=20.0)
@@ -87,7 +86,7 @@ def main() -> None:
             str(counts["unrelated"]),
             f"{counts['version'] / n:.1%}",
         )
-    Console(width=160).print(table)
+    show(table, args.markdown, width=160)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Per-network cost on this machine: parameters, one training step, and embedding a 4-minute song.
 
-    .venv/bin/python bench/model_speed.py [--repeats 5]
+    .venv/bin/python -m bench.speed.model_speed [--repeats 5]
 
 A training step is forward + backward + Adam update on 64 chunks of 24 s at each network's input rate;
 embedding is the whole 4-minute input in 24-second chunks (half overlapping), from prepared features.
@@ -9,14 +9,11 @@ Medians of the repeats, after one untimed run, with torch's default threads.
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import torch
-from rich.console import Console
 from rich.table import Table
-from timing import median_time  # bench/timing.py
 
+from bench.common import arguments, median_time, show
 from homage.models.architectures import NETWORKS
 from homage.models.inputs import InputSpec
 from homage.models.network_embedder import embed_chunks, torch_forward
@@ -31,7 +28,7 @@ INPUTS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     table = Table(title=f"Networks, {torch.get_num_threads()} threads, median of {args.repeats}", title_justify="left")
@@ -62,7 +59,7 @@ def main() -> None:
             f"{train_s:.2f} s",
             f"{embed_s * 1000:.0f} ms",
         )
-    Console().print(table)
+    show(table, args.markdown)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 another worker process may serve) and health against one server on loopback, for a bounded time and number
 of requests.
 
-    .venv/bin/python bench/api_load.py [--clients 50] [--seconds 60] [--workers 1] [--kill-worker-at 20]
+    .venv/bin/python -m bench.robustness.api_load [--clients 50] [--seconds 60] [--workers 1] [--kill-worker-at 20]
 
 The catalog holds 30 recordings of 30 s (six music21 pieces in five FluidSynth versions each); queries and
 comparisons upload recordings of those pieces (features cached after their first request, as a catalog
@@ -16,7 +16,6 @@ temporary folder is left behind.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import random
@@ -33,8 +32,9 @@ from collections import defaultdict
 from pathlib import Path
 
 import httpx
-from rich.console import Console
 from rich.table import Table
+
+from bench.common import arguments, show
 
 HOMAGE = [sys.executable, "-c", "from homage.cli.app import main; main()"]
 
@@ -83,7 +83,7 @@ def make_music(folder: Path, n_pieces: int = 8, versions: int = 5) -> list[Path]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=1)
@@ -245,7 +245,7 @@ def main() -> None:
         str(sum(killed.values())),
         style="bold",
     )
-    Console(width=160).print(table)
+    show(table, args.markdown, width=160)
     print(
         f"server memory (resident, all its processes): {memory_start:.0f} MB at the start, "
         f"{memory_end:.0f} MB at the end"

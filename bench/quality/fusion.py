@@ -2,7 +2,7 @@
 side only, the weights of embedding, chroma alignment and top-line (melody) alignment, and (query side only)
 length normalisation, query expansion, the melody score for the best few only.
 
-    .venv/bin/python bench/fusion.py corpus/val corpus-long/val corpus-kinds/val \\
+    .venv/bin/python -m bench.quality.fusion corpus/val corpus-long/val corpus-kinds/val \\
         --report ../shared/data/covers80-dev [--embedder csi] [--depth 100]
 
 For each data set every recording queries all others; its top ``--depth`` candidates by embedding are
@@ -19,9 +19,9 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
 from rich.table import Table
 
+from bench.common import arguments, show
 from homage.align import Alignment, Prepared
 from homage.align.rerank import FUSION_WEIGHTS, cohort_of, fuse, rank
 from homage.data.manifest import load_dataset
@@ -46,14 +46,16 @@ def cached_rows_path(folder: Path, data: str, entries: list, embedder_name: str,
 
 def choosing_sets_parser(doc: str, **defaults) -> argparse.ArgumentParser:
     """The command line of a bench that chooses on some data sets and only shows others."""
-    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(doc)
     parser.add_argument("data", nargs="+", help="data sets that choose (the corpus validation splits)")
     parser.add_argument("--report", nargs="*", default=[], help="data sets only shown (real covers)")
     parser.add_argument("--depth", type=int, default=defaults.get("depth", 100))
     return parser
 
 
-def print_variants(title: str, first_column: str, sets: dict, report: list[str], variants: list) -> None:
+def print_variants(
+    title: str, first_column: str, sets: dict, report: list[str], variants: list, markdown: bool = False
+) -> None:
     """One table: each variant's MAP (top-1) on every data set, and its mean MAP over the choosing sets
     (those not in ``report``). ``variants``: (label, function of a set's cached rows → (MAP, top-1))."""
     table = Table(title=title, title_justify="left")
@@ -69,7 +71,7 @@ def print_variants(title: str, first_column: str, sets: dict, report: list[str],
             if name not in report:
                 chosen.append(m)
         table.add_row(label, *cells, f"{np.mean(chosen):.3f}")
-    Console(width=200).print(table)
+    show(table, markdown, width=200)
 
 
 def aligned_candidates(data: str, embedder_name: str, depth: int, workers: int) -> dict:
@@ -185,6 +187,7 @@ def main() -> None:
         sets,
         args.report,
         [(label, variant_scores(*v)) for label, *v in variants],
+        args.markdown,
     )
 
 

@@ -1,7 +1,7 @@
 """Would two embedders do better as one? MAP of each embedder alone and of the mean of their cosine
 similarities (what one embedding made of both vectors side by side, each scaled by 1/√2, would give).
 
-    .venv/bin/python bench/ensemble.py csi runs/cnn128-crp/best.pt \\
+    .venv/bin/python -m bench.quality.ensemble csi runs/cnn128-crp/best.pt \\
         --data corpus/val corpus-long/val corpus-kinds/val ../shared/data/covers80-dev
 
 Every recording queries all others, embedding alone. Prints one table (choose on the corpus validation
@@ -10,12 +10,10 @@ splits; covers80-dev is only shown).
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
-from rich.console import Console
 from rich.table import Table
 
+from bench.common import arguments, show
 from homage.data.manifest import load_dataset
 from homage.evaluation.metrics import retrieval_scores
 from homage.models import get_embedder
@@ -31,7 +29,7 @@ def similarities(data: str, embedder_name: str, workers: int) -> tuple[np.ndarra
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__)
     parser.add_argument("embedders", nargs="+", help="registered names or checkpoints")
     parser.add_argument("--data", nargs="+", required=True)
     parser.add_argument("--workers", type=int, default=1)
@@ -47,7 +45,7 @@ def main() -> None:
             raise SystemExit(f"{data}: the embedders read different recordings")
         scores = [S for S, _ in results] + [np.mean([S for S, _ in results], axis=0)]
         table.add_row(data, *(f"{retrieval_scores(1.0 - S, works).map:.3f}" for S in scores))
-    Console(width=160).print(table)
+    show(table, args.markdown, width=160)
 
 
 if __name__ == "__main__":

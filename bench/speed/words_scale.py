@@ -1,7 +1,7 @@
 """The words as a second first stage at catalog scale: how many real versions the candidates hold, with and
 without the words' full-text search, among 100k or 1M recordings.
 
-    .venv/bin/python bench/words_scale.py ../shared/data/covers80-dev [--size 100000 --size 1000000] [--depth 100]
+    .venv/bin/python -m bench.speed.words_scale ../shared/data/covers80-dev [--size 100000 --size 1000000] [--depth 100]
 
 The real recordings (their `csi` vectors and transcripts, from the feature cache) are hidden among
 synthetic distractors: vectors drawn from a Gaussian with the real vectors' mean and per-dimension spread
@@ -15,7 +15,6 @@ embedding's top ``depth`` alone, the words' top ``depth`` alone, and both (what 
 
 from __future__ import annotations
 
-import argparse
 import sqlite3
 import tempfile
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.common import arguments
 from homage import lyrics
 from homage.catalog import words as stored_words
 from homage.data.manifest import load_dataset
@@ -46,7 +46,7 @@ def synthetic_terms(rng: np.random.Generator, vocabulary: np.ndarray, cdf: np.nd
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__)
     parser.add_argument("data")
     parser.add_argument("--size", type=int, action="append")
     parser.add_argument("--depth", type=int, default=100)

@@ -1,6 +1,6 @@
 """Milliseconds per comparison for the alignment stage, features already cached.
 
-    .venv/bin/python bench/align_speed.py [--repeats 20]
+    .venv/bin/python -m bench.speed.align_speed [--repeats 20]
 
 Two renders of music21's Maple Leaf Rag (the second 3 semitones up, 10 % faster, other instrument),
 looped to 30 s, 2, 4 and 8 minutes. Timed warm (numba compiled), median of the repeats:
@@ -10,15 +10,13 @@ segments). Target: ≤ 10 ms per pair of 4-minute songs.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
 from rich.table import Table
-from timing import median_time  # bench/timing.py
 
+from bench.common import arguments, median_time, show
 from homage import audio
 from homage.align import AlignConfig, align_sequences
 from homage.align.sequences import fixed_rate_chroma
@@ -43,7 +41,7 @@ def loop(C: np.ndarray, seconds: float, frame_rate: float) -> np.ndarray:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__)
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
     spec, config = CQTSpec(), AlignConfig()
@@ -72,7 +70,7 @@ def main() -> None:
             f"{result.transposition:+d}",
             f"{result.tempo_ratio:.2f}",
         )
-    Console().print(table)
+    show(table, args.markdown)
 
 
 if __name__ == "__main__":

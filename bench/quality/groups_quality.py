@@ -1,7 +1,7 @@
 """How well `homage groups` recovers works: a data set of recordings grouped into works is indexed into a
 fresh catalog, grouped, and the groups are scored against the true works.
 
-    .venv/bin/python bench/groups_quality.py ../shared/data/covers80-dev [corpus/val ...] [--threshold version]
+    .venv/bin/python -m bench.quality.groups_quality ../shared/data/covers80-dev [corpus/val ...] [--threshold version]
 
 Per data set: pairwise precision, recall and F1 of "same group" (over all pairs of recordings), the
 adjusted Rand index, how many works are recovered exactly (one group holding all their recordings and
@@ -10,14 +10,13 @@ nothing else), groups found, aligned pairs and seconds (indexing excluded).
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from itertools import combinations
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
+from bench.common import arguments, show
 from homage import pipeline
 from homage.data.manifest import load_dataset
 
@@ -53,7 +52,7 @@ def scores(truth: dict[str, str], found: dict[str, int]) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__)
     parser.add_argument("data", nargs="+", type=Path)
     parser.add_argument("--threshold", default="version")
     parser.add_argument("--workers", type=int, default=2)
@@ -101,7 +100,7 @@ def main() -> None:
             str(report.aligned_pairs),
             f"{report.seconds:.1f}",
         )
-    Console(width=160).print(table)
+    show(table, args.markdown, width=160)
 
 
 if __name__ == "__main__":

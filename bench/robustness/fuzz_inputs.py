@@ -1,7 +1,7 @@
 """Bad and odd input, measured: every kind of broken, lying or strange file (and name, link, pipe, permission)
 beside good MP3s, through `homage index`, `query` and `compare`.
 
-    .venv/bin/python bench/fuzz_inputs.py [--per-kind 11] [--seed 0] [--timeout 120] [--work DIR]
+    .venv/bin/python -m bench.robustness.fuzz_inputs [--per-kind 11] [--seed 0] [--timeout 120] [--work DIR]
 
 Prints, per kind: files tried, and over the three commands: refused with a clear reason (one line naming
 the file, in homage's words), refused unclearly, accepted, indexed with a warning (truncated), tracebacks,
@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from bench.common import arguments, show
 
 SR = 16000
 # The reasons homage gives, in words: a refusal matching none of these is not "clear".
@@ -356,7 +358,7 @@ def summarise(rows: list[dict]) -> list[tuple]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__)
     parser.add_argument("--per-kind", type=int, default=11)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=120.0)
@@ -395,7 +397,6 @@ def main() -> None:
         flush=True,
     )
     rows = exercise(root, cases, args.timeout)
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="homage on bad and odd input (index, query, compare)", title_justify="left")
@@ -416,7 +417,7 @@ def main() -> None:
         table.add_row(kind, *map(str, counts))
         totals = [a + b for a, b in zip(totals, counts)]
     table.add_row("all", *map(str, totals), style="bold")
-    Console(width=140).print(table)
+    show(table, args.markdown, width=140)
     unclear = [r for r in rows if r["refused"] and not r["clear"]]
     for row in unclear[:20]:
         print("unclear:", row["command"], row["path"])

@@ -1,7 +1,7 @@
 """`homage scan`, measured: new releases scanned against a catalog that holds one version of each of their
 works among distractors.
 
-    .venv/bin/python bench/scan_quality.py ../shared/data/covers80-dev --distractors corpus/test
+    .venv/bin/python -m bench.quality.scan_quality ../shared/data/covers80-dev --distractors corpus/test
 
 The catalog holds the first recording (by file name) of each work of the data set, plus every recording of
 ``--distractors`` (rendered versions of other works); the scan folder holds the data set's other
@@ -11,21 +11,20 @@ scanned files (pairs flagged that are not versions), and seconds per scanned fil
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
+from bench.common import arguments, show
 from homage import pipeline
 from homage.data.manifest import load_dataset
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__)
     parser.add_argument("data", type=Path)
     parser.add_argument("--distractors", type=Path, default=None)
     parser.add_argument("--workers", type=int, default=2)
@@ -77,7 +76,7 @@ def main() -> None:
                 f"{100 * false / scanned:.1f}",
                 f"{seconds / scanned:.2f}",
             )
-    Console(width=140).print(table)
+    show(table, args.markdown, width=140)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Crashes, measured: `homage index` (and `remove`, `index --prune`) killed with SIGKILL at random moments,
 then the catalog checked each time.
 
-    .venv/bin/python bench/crash_index.py [--kills 55] [--files 40] [--seed 0] [--work DIR]
+    .venv/bin/python -m bench.robustness.crash_index [--kills 55] [--files 40] [--seed 0] [--work DIR]
 
 Before each index run a third of the files get new content, so every run has analyses to do and
 replacements to commit. After each kill: SQLite's integrity check, the catalog opens and answers a search
@@ -13,7 +13,6 @@ Bounded: a fixed number of runs, each killed or finished within its timeout.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -27,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from bench.common import arguments, show
 
 SR = 16000
 HOMAGE = [sys.executable, "-c", "from homage.cli.app import main; main()"]
@@ -94,7 +95,7 @@ def run_and_kill(args: list[str], after: float, env: dict) -> bool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(__doc__)
     parser.add_argument("--kills", type=int, default=55)  # a few runs finish before their kill
     parser.add_argument("--files", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
@@ -166,7 +167,6 @@ def main() -> None:
     state = catalog_state(catalog)
     complete = final.returncode == 0 and sorted(state["paths"]) == sorted(map(str, good))
     report = json.loads(final.stdout) if final.returncode == 0 else {}
-    from rich.console import Console
     from rich.table import Table
 
     killed = [r for r in rows if r["killed"]]
@@ -197,7 +197,7 @@ def main() -> None:
         f"{'yes' if complete else 'NO'} ({len(state['paths'])} of {len(good)} files once; "
         f"{len(report.get('failed', []))} bad files reported)",
     )
-    Console(width=160).print(table)
+    show(table, args.markdown, width=160)
 
 
 if __name__ == "__main__":

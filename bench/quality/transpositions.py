@@ -1,7 +1,7 @@
 """Which transpositions the alignment tries: the global pitch-class profile that ranks the 12 shifts, and
 how many of the best it aligns at.
 
-    .venv/bin/python bench/transpositions.py corpus/val corpus-long/val corpus-kinds/val \\
+    .venv/bin/python -m bench.quality.transpositions corpus/val corpus-long/val corpus-kinds/val \\
         --report ../shared/data/covers80-dev
 
 Every recording queries all others. Its top 100 candidates by embedding are aligned once at all 12
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import threadpoolctl
-from fusion import cached_rows_path, choosing_sets_parser, print_variants  # bench/fusion.py
 
+from bench.quality.fusion import cached_rows_path, choosing_sets_parser, print_variants
 from homage.align import CHROMA, Prepared
 from homage.align.rerank import RERANK_DEPTH, fuse
 from homage.align.sequences import global_profile
@@ -116,6 +116,7 @@ def main() -> None:
         sets,
         args.report,
         [(label, functools.partial(map_of, profile=p, n_shifts=n)) for label, p, n in variants],
+        args.markdown,
     )
 
 

@@ -1,0 +1,51 @@
+"""What every bench script shares: its command line (its docstring as help, ``--markdown``), how it shows a
+table (Rich in a terminal, Markdown with ``--markdown``), and timing.
+
+Benches run as modules from the repository's root: ``.venv/bin/python -m bench.speed.align_speed``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+
+def arguments(doc: str) -> argparse.ArgumentParser:
+    """A bench's parser: ``doc`` as its help, and ``--markdown``."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--markdown", action="store_true", help="print tables as Markdown (for docs/results.md)")
+    return parser
+
+
+def show(table: Table, markdown: bool = False, width: int = 200) -> None:
+    """Print ``table``: as Rich draws it, or as a Markdown table under its title."""
+    if not markdown:
+        Console(width=width).print(table)
+        return
+    cells = [[_plain(cell) for cell in column.cells] for column in table.columns]
+    lines = [f"### {_plain(table.title)}", ""] if table.title else []
+    lines.append("| " + " | ".join(_plain(c.header) for c in table.columns) + " |")
+    lines.append("|" + "|".join("---" if c.justify == "left" else "---:" for c in table.columns) + "|")
+    lines += ["| " + " | ".join(row) + " |" for row in zip(*cells)]
+    print("\n".join(lines) + "\n")
+
+
+def _plain(cell) -> str:
+    return cell.plain if isinstance(cell, Text) else str(cell)
+
+
+def median_time(fn, repeats: int) -> tuple[float, object]:
+    """Median seconds of ``repeats`` calls of ``fn`` after one untimed call (numba compiles, caches fill),
+    and the last call's result."""
+    result = fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
