@@ -29,7 +29,7 @@ from homage.evaluation.metrics import retrieval_scores
 from homage.models import DEFAULT_EMBEDDER, get_embedder
 from homage.pipeline.analysis import ALIGN_CONFIG, SEQUENCE_KIND, recorded
 
-OUT = Path(__file__).resolve().parent / "out" / "fusion"
+OUT = Path(__file__).resolve().parents[1] / "out" / "fusion"  # bench/out: ignored by git
 # (similarity, chroma alignment, melody alignment); melody 0: the earlier two-way fusion
 WEIGHT_GRID = [(ws, round(1 - ws - wm, 2), wm) for ws in (0.2, 0.3, 0.4) for wm in (0.0, 0.1, 0.2, 0.3, 0.4)]
 WEIGHT_GRID += [(ws, round(1 - ws, 2), 0.0) for ws in (0.1, 0.5)]

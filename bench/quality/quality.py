@@ -28,7 +28,7 @@ from homage.models import available_embedders
 from homage.pipeline import DEFAULT_RANKING, evaluate
 from homage.reports.evaluation import kind_pairs, kind_rows
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data"
 CORPUS_SPLITS = {
     "corpus/val (rendered, 30 s)": ROOT / "corpus" / "val",

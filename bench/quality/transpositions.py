@@ -29,7 +29,7 @@ from homage.evaluation.metrics import retrieval_scores
 from homage.models import DEFAULT_EMBEDDER, get_embedder
 from homage.pipeline.analysis import ALIGN_CONFIG, recorded
 
-OUT = Path(__file__).resolve().parent / "out" / "transpositions"
+OUT = Path(__file__).resolve().parents[1] / "out" / "transpositions"  # bench/out: ignored by git
 SHIFTS = np.arange(12)
 ROLLS = (SHIFTS[None, :] - SHIFTS[:, None]) % 12  # row k: the pitch classes of np.roll(x, k)
 

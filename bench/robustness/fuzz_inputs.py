@@ -375,7 +375,8 @@ def main() -> None:
             f"--inh-caps={drop}",
             f"--bounding-set={drop}",
             sys.executable,
-            __file__,
+            "-m",
+            "bench.robustness.fuzz_inputs",
             "--per-kind",
             str(args.per_kind),
             "--seed",
@@ -386,6 +387,7 @@ def main() -> None:
             str(work),
             "--unprivileged",
         ]
+        os.chdir(Path(__file__).resolve().parents[2])  # the module is found from the repository's root
         os.execvp(command[0], command)
     root = (args.work or Path(tempfile.mkdtemp(prefix="homage-fuzz-"))) / "run"
     shutil.rmtree(root, ignore_errors=True)

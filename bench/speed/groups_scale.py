@@ -123,7 +123,8 @@ def main() -> None:
         for stage in ("groups", "cohorts"):
             reset(root, stage, args.new)
             out = subprocess.run(
-                [sys.executable, __file__, "--measure", str(root), stage, str(workers)],
+                [sys.executable, "-m", "bench.speed.groups_scale", "--measure", str(root), stage, str(workers)],
+                cwd=Path(__file__).resolve().parents[2],
                 check=True,
                 capture_output=True,
                 text=True,
