@@ -9,17 +9,18 @@ minutes at the alignment's 2.5 frames/s, float16, with the top line) transposed,
 and noised. All but the last ``new`` recordings are stored as grouped and with cohorts, as after earlier
 runs; each measurement then places the ``new`` ones — ``homage groups`` — or measures their cohorts — the
 last stage of ``homage index`` — in a fresh process, and reports recordings per second and the peak
-resident memory of that process and of its workers (the largest worker's).
+resident memory of that process and of its workers (the largest worker's), sampled every 0.2 s.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -81,10 +82,23 @@ def build(root: Path, size: int, new: int, seed: int) -> None:
 
 
 def measure(root: Path, what: str, workers: int) -> dict:
-    """One stage on the new recordings, in this process; what it took."""
+    """One stage on the new recordings, in this process; what it took. Memory is sampled from /proc (resident
+    memory of this process, and of each of its worker processes), as a peak a spawned process inherits from
+    its parent (``ru_maxrss``) would mislead."""
     from homage import pipeline
     from homage.pipeline.indexing import refresh_cohorts
 
+    peaks = {"main": 0.0, "worker": 0.0}
+    done_sampling = threading.Event()
+
+    def sample() -> None:
+        while not done_sampling.wait(0.2):
+            peaks["main"] = max(peaks["main"], resident_mb(os.getpid()))
+            for child in children(os.getpid()):
+                peaks["worker"] = max(peaks["worker"], resident_mb(child))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     started = time.perf_counter()
     if what == "groups":
         done = pipeline.groups(root, workers=workers).grouped
@@ -92,14 +106,29 @@ def measure(root: Path, what: str, workers: int) -> dict:
         with Catalog(root) as catalog:
             done = refresh_cohorts(catalog, workers=workers)
     seconds = time.perf_counter() - started
+    done_sampling.set()
+    sampler.join()
     return {
         "stage": what,
         "workers": workers,
         "recordings": done,
         "seconds": seconds,
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "worker_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "peak_mb": peaks["main"],
+        "worker_peak_mb": peaks["worker"],
     }
+
+
+def children(pid: int) -> list[int]:
+    found = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in found.read_text().split()] if found.exists() else []
+
+
+def resident_mb(pid: int) -> float:
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except FileNotFoundError:
+        return 0.0
+    return sum(int(line.split()[1]) / 1024 for line in lines if line.startswith("VmRSS:"))
 
 
 def main() -> None:
