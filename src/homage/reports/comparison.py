@@ -15,17 +15,16 @@ def clock(seconds: float) -> str:
 
 def plot_alignment(comparison, target: str | Path | BinaryIO, config: AlignConfig = AlignConfig()):
     """Cross-recurrence of A (rows) against B (columns), best path in red, segments boxed: a PNG written to
-    ``target`` (a path or a binary file object), which is returned."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    ``target`` (a path or a binary file object), which is returned. A Figure of its own, not pyplot's global
+    state: the server draws pictures in several threads at once."""
+    from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
     al = comparison.alignment
     R = al.cross_recurrence
     to_s = 1.0 / config.frame_rate
-    fig, ax = plt.subplots(figsize=(6.5, 6))
+    fig = Figure(figsize=(6.5, 6))
+    ax = fig.subplots()
     ax.imshow(
         R,
         origin="lower",
@@ -48,7 +47,6 @@ def plot_alignment(comparison, target: str | Path | BinaryIO, config: AlignConfi
         ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(target, dpi=110, format="png")
-    plt.close(fig)
     return target
 
 
