@@ -45,37 +45,33 @@ def excerpt(midi: pretty_midi.PrettyMIDI, seconds: float, start: float = 0.0) ->
 
 def cut_span(midi: pretty_midi.PrettyMIDI, start: float, end: float) -> pretty_midi.PrettyMIDI:
     """A copy without [start, end): later events move earlier, notes crossing ``start`` are cut there."""
-    span = end - start
-    out = copy.deepcopy(midi)
-    for instrument in out.instruments:
-        notes = []
-        for note in instrument.notes:
-            if note.start >= end:
-                note.start, note.end = note.start - span, note.end - span
-                notes.append(note)
-            elif note.start < start:
-                note.end = min(note.end, start)
-                notes.append(note)
-        instrument.notes = notes
-    _edit_events(out, lambda events: _cut(events, start, end))
-    return out
+    return _splice(midi, start, end, repeat=False)
 
 
 def repeat_span(midi: pretty_midi.PrettyMIDI, start: float, end: float) -> pretty_midi.PrettyMIDI:
     """A copy with [start, end) played twice: later events move later by its length."""
+    return _splice(midi, start, end, repeat=True)
+
+
+def _splice(midi: pretty_midi.PrettyMIDI, start: float, end: float, repeat: bool) -> pretty_midi.PrettyMIDI:
     span = end - start
+    shift = span if repeat else -span
     out = copy.deepcopy(midi)
     for instrument in out.instruments:
         notes = []
         for note in instrument.notes:
             if note.start >= end:
-                note.start, note.end = note.start + span, note.end + span
+                note.start, note.end = note.start + shift, note.end + shift
             elif note.start >= start:
+                if not repeat:
+                    continue
                 notes.append(pretty_midi.Note(note.velocity, note.pitch, note.start + span, note.end + span))
                 note.end = min(note.end, end)
+            elif not repeat:
+                note.end = min(note.end, start)
             notes.append(note)
         instrument.notes = sorted(notes, key=lambda n: n.start)
-    _edit_events(out, lambda events: _repeat(events, start, end))
+    _edit_events(out, lambda events: (_repeat if repeat else _cut)(events, start, end))
     return out
 
 
