@@ -8,7 +8,6 @@ at the threshold.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -18,7 +17,7 @@ import numpy as np
 
 from homage import lyrics
 from homage.align import SEQUENCE_COLUMNS, Prepared
-from homage.align.verdict import among_candidates, judge, load_calibration
+from homage.align.verdict import judge, load_calibration
 from homage.align.verdict import threshold as verdict_threshold
 from homage.catalog import Catalog
 from homage.errors import CatalogError, Failure
@@ -64,10 +63,8 @@ def groups(
     member aligned, a missing link counting as 0 — when that average reaches ``threshold`` ("version" or
     "maybe"); otherwise it starts a group of its own. So one strong link cannot chain two works together.
     Incremental: recordings grouped before keep their groups and new ones join them (``regroup`` starts
-    over). A link weighs as the candidates of the recording placed were judged together (as a query weighs
-    its matches: :func:`homage.align.verdict.among_candidates`). Recordings are placed a batch at a time,
-    their links aligned on ``workers`` (each reads the catalog itself), so memory stays bounded by the
-    batch, not the catalog.
+    over). Recordings are placed a batch at a time, their links aligned on ``workers`` (each reads the
+    catalog itself), so memory stays bounded by the batch, not the catalog.
     """
     started = time.perf_counter()
     cut = verdict_threshold(threshold)
@@ -104,15 +101,13 @@ def groups(
             report.aligned_pairs += len(pairs)
             paths = {i: r.path for i, r in catalog.by_ids(part).items()}
             for rid, near in zip(part, nearest):
-                judged = len(set(near) - {rid})  # the links weigh as the candidates they were judged among
-                weighed = functools.partial(_weighed, probability, rid, judged)
                 candidates = {group_of[j] for j in near if j in group_of and j != rid}
                 best_group, best_average = None, cut
                 for g in sorted(candidates):
-                    average = float(np.mean([weighed(m) for m in members[g]]))
+                    average = float(np.mean([probability(rid, m) for m in members[g]]))
                     if average >= best_average:
                         best_group, best_average = g, average
-                links = [(weighed(j), j) for j in set(near) if j != rid and j in group_of]
+                links = [(probability(rid, j), j) for j in set(near) if j != rid and j in group_of]
                 link_p, link_id = max(links, default=(0.0, None))
                 if best_group is None:
                     best_group = rid  # a group of its own, named after its first recording
@@ -130,10 +125,6 @@ def groups(
     report.multi = sum(len(m) > 1 for m in members.values())
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _weighed(probability: Callable[[int, int], float], rid: int, judged: int, other: int) -> float:
-    return among_candidates(probability(rid, other), judged)
 
 
 def _pairs_to_judge(
