@@ -215,12 +215,11 @@ def _verdicts(p: np.ndarray, same: np.ndarray, pairs: list, works: np.ndarray, j
 
 def _print(args, ap_rows, chosen, weight_all, verdict_rows, recordings, n_works, best) -> None:
     title = f"{args.data} ({n_works} works, {recordings} recordings), leave-one-work-out"
-    lines = [f"### Ranking — {title}", "", "| pipeline | MAP | top-1 |", "|---|---|---|"]
+    lines = [f"### Ranking — {title}", "", "| ranking | MAP | top-1 |", "|---|---:|---:|"]
     lines += [f"| {name} | {m:.3f} | {t:.3f} |" for name, (m, t) in ap_rows.items()]
     lines += [
         "",
-        f"words weight chosen per fold: {dict(zip(*np.unique(chosen, return_counts=True)))}; "
-        f"on all works: {weight_all}",
+        f"words weight chosen per fold: {_counts(chosen)}; on all works: {weight_all}",
         "",
     ]
     lines += [
@@ -238,6 +237,12 @@ def _print(args, ap_rows, chosen, weight_all, verdict_rows, recordings, n_works,
             f"| {v['scan flagged']:.1%} | {v['scan false per 100']:.1f} |"
         )
     print("\n".join(lines))
+
+
+def _counts(values) -> str:
+    """``0.5 × 38, 2 × 2``: each value and how often it came."""
+    found, counts = np.unique(values, return_counts=True)
+    return ", ".join(f"{float(v):g} × {int(c)}" for v, c in zip(found, counts))
 
 
 if __name__ == "__main__":
