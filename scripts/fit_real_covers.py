@@ -82,6 +82,7 @@ def main() -> None:
     parser.add_argument("data")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--write", action="store_true", help="write the fit on all works as the shipped calibration")
+    parser.add_argument("--markdown", action="store_true", help="(the tables are Markdown in any case)")
     parser.add_argument(
         "--judged",
         type=int,

@@ -190,8 +190,9 @@ def among_candidates(probability: float, candidates: int) -> float:
     return _logistic(np.log(p / (1 - p)) - np.log(candidates - 1))
 
 
-def _logistic(z: float) -> float:
-    return float(1.0 / (1.0 + np.exp(-z)))
+def _logistic(z):
+    """1 / (1 + e^−z), without overflow for a pair far on either side."""
+    return np.exp(-np.logaddexp(0.0, -z))
 
 
 def verdict_of(probability: float) -> str:
@@ -248,7 +249,7 @@ def fit_calibration(
 
     def gradient(theta):
         z = A @ theta
-        return A.T @ (weights * (1.0 / (1.0 + np.exp(-z)) - y)) + penalty * theta
+        return A.T @ (weights * (_logistic(z) - y)) + penalty * theta
 
     start = np.zeros(A.shape[1])
     theta = minimize(loss, start, jac=gradient, method="BFGS").x
