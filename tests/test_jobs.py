@@ -164,6 +164,7 @@ def test_compare_query_and_groups_judge_a_pair_alike(tmp_path):
     )
 
 
+@pytest.mark.integration  # worker processes: half a minute
 def test_cohorts_and_groups_on_two_workers_are_those_of_one(tmp_path):
     """The cohorts `index` measures and the links `groups` aligns run on the executor; the answers do not
     depend on how many processes computed them."""
