@@ -104,14 +104,7 @@ def groups(
             report.aligned_pairs += len(pairs)
             paths = {i: r.path for i, r in catalog.by_ids(part).items()}
             for rid, near in zip(part, nearest):
-                candidates = {group_of[j] for j in near if j in group_of and j != rid}
-                best_group, best_average = None, cut
-                for g in sorted(candidates):
-                    average = float(np.mean([probability(rid, m) for m in members[g]]))
-                    if average >= best_average:
-                        best_group, best_average = g, average
-                links = [(probability(rid, j), j) for j in set(near) if j != rid and j in group_of]
-                link_p, link_id = max(links, default=(0.0, None))
+                best_group, link_p, link_id = place(rid, near, group_of, members, probability, cut)
                 if best_group is None:
                     best_group = rid  # a group of its own, named after its first recording
                     members[best_group] = []
@@ -128,6 +121,27 @@ def groups(
     report.multi = sum(len(m) > 1 for m in members.values())
     report.seconds = time.perf_counter() - started
     return report
+
+
+def place(
+    rid: int,
+    near: list[int],
+    group_of: dict[int, int],
+    members: dict[int, list[int]],
+    probability: Callable[[int, int], float],
+    cut: float,
+) -> tuple[int | None, float, int | None]:
+    """Where recording ``rid`` goes, given its candidates ``near`` and the groups so far: the group among its
+    candidates' whose members it matches best on average (every member, a missing link counting as 0), if
+    that average reaches ``cut`` (None: a group of its own); and its strongest link (probability, id)."""
+    best_group, best_average = None, cut
+    for g in sorted({group_of[j] for j in near if j in group_of and j != rid}):
+        average = float(np.mean([probability(rid, m) for m in members[g]]))
+        if average >= best_average:
+            best_group, best_average = g, average
+    links = [(probability(rid, j), j) for j in set(near) if j != rid and j in group_of]
+    link_p, link_id = max(links, default=(0.0, None))
+    return best_group, link_p, link_id
 
 
 def _pairs_to_judge(
