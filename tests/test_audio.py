@@ -128,7 +128,7 @@ def test_multi_hour_file_is_refused_from_its_header(tmp_path):
     assert "too long (3.0 h" in _reason(path)
 
 
-def test_max_duration_is_configurable(tmp_path):
+def test_the_longest_accepted_duration_is_configurable(tmp_path):
     path = write(tmp_path / "piece.wav", synth_piece(1, seconds=8))
     assert "too long" in _reason(path, max_seconds=5.0)
     assert len(audio.load(path, max_seconds=10.0)) == 8 * SR
