@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -49,3 +50,23 @@ def median_time(fn, repeats: int) -> tuple[float, object]:
         result = fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times), result
+
+
+def children(pid: int) -> list[int]:
+    """The process ids of ``pid``'s children (Linux /proc)."""
+    found = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in found.read_text().split()] if found.exists() else []
+
+
+def resident_mb(pid: int, *, descendants: bool = False) -> float:
+    """Resident memory of process ``pid`` (with ``descendants``: and of all its descendants); 0 when gone."""
+    total, pending = 0.0, [pid]
+    while pending:
+        one = pending.pop()
+        try:
+            lines = Path(f"/proc/{one}/status").read_text().splitlines()
+            pending += children(one) if descendants else []
+        except FileNotFoundError:
+            continue
+        total += sum(int(line.split()[1]) / 1024 for line in lines if line.startswith("VmRSS:"))
+    return total

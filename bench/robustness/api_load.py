@@ -34,28 +34,9 @@ from pathlib import Path
 import httpx
 from rich.table import Table
 
-from bench.common import arguments, show
+from bench.common import arguments, children, resident_mb, show
 
 HOMAGE = [sys.executable, "-c", "from homage.cli.app import main; main()"]
-
-
-def children(pid: int) -> list[int]:
-    found = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(c) for c in found.read_text().split()] if found.exists() else []
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants."""
-    total, pending = 0.0, [pid]
-    while pending:
-        one = pending.pop()
-        try:
-            lines = Path(f"/proc/{one}/status").read_text().splitlines()
-            pending += children(one)
-        except FileNotFoundError:
-            continue
-        total += sum(int(line.split()[1]) / 1024 for line in lines if line.startswith("VmRSS:"))
-    return total
 
 
 def recordings_digest(catalog: Path) -> str:
@@ -137,7 +118,7 @@ def main() -> None:
                     break
             except httpx.TransportError:
                 time.sleep(0.2)
-        memory_start = rss_mb(server.pid)
+        memory_start = resident_mb(server.pid, descendants=True)
         latencies, errors, deliberate, killed = defaultdict(list), defaultdict(int), defaultdict(int), defaultdict(int)
         kill_at = None if args.kill_worker_at is None else time.monotonic() + args.kill_worker_at
         killing = [None]  # the worker killed, and until when its requests count as killed
@@ -202,7 +183,7 @@ def main() -> None:
             print(f"killed worker process {victim} at {args.kill_worker_at:g} s", flush=True)
         for thread in threads:
             thread.join(args.seconds + 180)
-        memory_end = rss_mb(server.pid)
+        memory_end = resident_mb(server.pid, descendants=True)
     finally:
         server.terminate()
         server.wait(30)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import arguments
+from bench.common import arguments, children, resident_mb
 from homage.align import SEQUENCE_COLUMNS
 from homage.catalog import Catalog, NewRecording
 from homage.models import get_embedder
@@ -116,19 +116,6 @@ def measure(root: Path, what: str, workers: int) -> dict:
         "peak_mb": peaks["main"],
         "worker_peak_mb": peaks["worker"],
     }
-
-
-def children(pid: int) -> list[int]:
-    found = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(c) for c in found.read_text().split()] if found.exists() else []
-
-
-def resident_mb(pid: int) -> float:
-    try:
-        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    except FileNotFoundError:
-        return 0.0
-    return sum(int(line.split()[1]) / 1024 for line in lines if line.startswith("VmRSS:"))
 
 
 def main() -> None:
