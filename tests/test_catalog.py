@@ -224,40 +224,43 @@ def test_a_second_writer_is_refused_with_who_holds_the_lock(tmp_path, vectors):
         again.add(records(vectors[:2]), embedder=EMB)
 
 
-def test_a_catalog_without_write_permission_is_read(tmp_path, vectors):
-    """As another user (not root, which may write anything): query works, writes say read-only."""
-    import shutil
+def _as_nobody(code: str):
+    """Run Python code as the unprivileged user 65534 with this interpreter."""
     import subprocess
     import sys
 
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("needs root and setpriv to read as an unprivileged user")
+    command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code]
+    return subprocess.run(command, capture_output=True, text=True, cwd="/")
+
+
+def test_a_catalog_without_write_permission_is_read(vectors):
+    """As another user (not root, which may write anything): query works, writes say read-only."""
+    import shutil
     import tempfile
 
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to read as an unprivileged user")
+    if _as_nobody("import numpy, homage.catalog").returncode != 0:
+        pytest.skip("this Python environment is not readable by an unprivileged user")
     tmp_path = Path(tempfile.mkdtemp(prefix="homage-ro-"))  # pytest's own folder is closed to other users
     root = tmp_path / "cat"
-    with Catalog(root, create=True) as cat:
-        cat.add(records(vectors[:5]), embedder=EMB)
-    os.chmod(tmp_path, 0o755)
-    for path in [root, *root.iterdir()]:
-        os.chmod(path, 0o555 if path.is_dir() else 0o444)
-    code = (
-        "import numpy as np; from homage.catalog import Catalog; from homage.errors import CatalogError\n"
-        f"c = Catalog({str(root)!r}); assert c.read_only and len(c) == 5\n"
-        f"S, I = c.search(np.load({str(tmp_path / 'q.npy')!r}), 1); print(c.by_ids(I[0])[int(I[0][0])].path)\n"
-        "try:\n    c.remove(['/music/song0.mp3'])\nexcept CatalogError as e:\n    print(e)\n"
-    )
-    np.save(tmp_path / "q.npy", vectors[3])
-    os.chmod(tmp_path / "q.npy", 0o444)
-    out = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd="/",
-    )
-    for path in [root, *root.iterdir()]:
-        os.chmod(path, 0o755)
-    shutil.rmtree(tmp_path)
+    try:
+        with Catalog(root, create=True) as cat:
+            cat.add(records(vectors[:5]), embedder=EMB)
+        np.save(tmp_path / "q.npy", vectors[3])
+        os.chmod(tmp_path, 0o755)
+        for path in [root, *root.iterdir(), tmp_path / "q.npy"]:
+            os.chmod(path, 0o555 if path.is_dir() else 0o444)
+        out = _as_nobody(
+            "import numpy as np; from homage.catalog import Catalog; from homage.errors import CatalogError\n"
+            f"c = Catalog({str(root)!r}); assert c.read_only and len(c) == 5\n"
+            f"S, I = c.search(np.load({str(tmp_path / 'q.npy')!r}), 1); print(c.by_ids(I[0])[int(I[0][0])].path)\n"
+            "try:\n    c.remove(['/music/song0.mp3'])\nexcept CatalogError as e:\n    print(e)\n"
+        )
+    finally:
+        for path in [root, *root.iterdir()]:
+            os.chmod(path, 0o755)
+        shutil.rmtree(tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["/music/song3.mp3", f"{root}: read-only catalog (no permission to write it)"]
 
