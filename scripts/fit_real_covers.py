@@ -11,14 +11,16 @@ a fit that saw neither). The figures printed are those cross-validated ones, nev
 ``src/homage/align/assets/calibration.json`` (pairs without lyric evidence keep the shipped fit on rendered
 versions: instrumental music is judged as before), and the words weight to set in
 ``homage.align.rerank.LYRICS_WEIGHT`` is printed. Network weights are never
-trained here. The scan row simulates a scan of a catalog holding the first version of each work, the others
-scanned, at the candidate count a catalog query judges (embedding and words top 100).
+trained here. The scan columns simulate a scan of a catalog holding the first version of each work, the others
+scanned, at the candidate count a catalog query judges (embedding and words top 100): the candidates of a
+query judged together — how far each stands out among the others (:class:`homage.align.verdict.Standout`,
+fitted per held-out work on the cross-validated log-odds of every query × candidate of the other works) — and,
+for comparison, each on its own with only the prior of the candidate count.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections import defaultdict
 from dataclasses import replace
 from itertools import combinations
 
@@ -28,14 +30,17 @@ from homage.align.rerank import LYRICS_WEIGHT, RERANK_DEPTH
 from homage.align.verdict import (
     CALIBRATION_FILE,
     MAYBE_AT,
+    MIN_RIVALS,
     VERSION_AT,
     Calibration,
-    among_candidates,
+    Standout,
+    among_rivals,
     evidence_of,
     feature_values,
     fit_calibration,
     fit_nulls,
     load_calibration,
+    log_odds_of,
 )
 from homage.data.manifest import load_dataset
 from homage.features.cache import FeatureCache
@@ -147,7 +152,7 @@ def main() -> None:
         evidence.append(evidence_of(al, float(S[i, j]), None if np.isnan(W[i, j]) else float(W[i, j])))
     same = np.array([works[i] == works[j] for i, j in pairs])
     pair_works = [(works[i], works[j]) for i, j in pairs]
-    verdict_rows, fits, cv_probabilities = {}, {}, {}
+    verdict_rows, fits, cv_probabilities, standouts = {}, {}, {}, {}
     shipped = load_calibration()
     without_words = shipped.without_words or shipped  # the fit on rendered (instrumental) versions
     for label, (names, l2) in VARIANTS.items():
@@ -161,9 +166,13 @@ def main() -> None:
                     [evidence[m] for m in train], same[train], names, "cross-validation fold", l2, without_words
                 )
             p_cv[n] = models[key].probability_of(evidence[n])
-        verdict_rows[label] = _verdicts(p_cv, same, pairs, works, args.judged)
+        P = np.full(S.shape, np.nan)
+        P[tuple(np.array(pairs).T)] = P[tuple(np.array(pairs).T[::-1])] = p_cv
+        verdict_rows[label] = _verdicts(p_cv, same, P, W, works, held, args.judged)
         cv_probabilities[label] = p_cv
-        fits[label] = _fit(evidence, same, names, _fitted_on(args.data, len(pairs), int(same.sum())), l2, without_words)
+        fitted_on = _fitted_on(args.data, len(pairs), int(same.sum()))
+        fits[label] = _fit(evidence, same, names, fitted_on, l2, without_words)
+        standouts[label] = _standout(P, works, everyone, f"every query × candidate of {args.data}, {fitted_on}")
 
     best = _choose(verdict_rows)
     _print(args, ap_rows, chosen, weight_all, verdict_rows, len(kept), len(held), best)
@@ -175,7 +184,8 @@ def main() -> None:
         f"{grouped['exact']} of {len(held)} works recovered exactly\n"
     )
     if args.write:  # pairs without lyric evidence keep the shipped fit on rendered (instrumental) versions
-        print(f"written ({best}; without words: {without_words.fitted_on[:60]}…): {fits[best].save(CALIBRATION_FILE)}")
+        shipped = replace(fits[best], standout=standouts[best])
+        print(f"written ({best}; without words: {without_words.fitted_on[:60]}…): {shipped.save(CALIBRATION_FILE)}")
         print(f"words weight on all works: {weight_all} (homage.align.rerank.LYRICS_WEIGHT is {LYRICS_WEIGHT})")
 
 
@@ -234,8 +244,28 @@ def _fitted_on(data: str, n: int, versions: int) -> str:
     )
 
 
-def _verdicts(p: np.ndarray, same: np.ndarray, pairs: list, works: np.ndarray, judged: int) -> dict:
-    """Shares of verdicts on version and other pairs (even odds, as compare judges), and a simulated scan."""
+def _standout(P: np.ndarray, works: np.ndarray, keep: np.ndarray, fitted_on: str) -> Standout:
+    """The second stage fitted on every query × candidate among the recordings ``keep`` (each query's
+    candidates: all the others kept) from their cross-validated pair probabilities ``P``: what the
+    shipped calibration says of recordings it has not seen."""
+    X, y = [], []
+    for q in keep:
+        others = keep[keep != q]
+        X.append(Standout.features(log_odds_of(P[q, others])))
+        y.append(works[others] == works[q])
+    X = np.vstack(X)
+    fit = fit_calibration(X, np.concatenate(y), fitted_on, ("standing", "rivals"))
+    rivals_range = (float(X[:, 1].min()), float(X[:, 1].max()))
+    return Standout(fit.weights, fit.intercept, rivals_range, fitted_on, fit.n_pairs)
+
+
+def _verdicts(
+    p: np.ndarray, same: np.ndarray, P: np.ndarray, W: np.ndarray, works: np.ndarray, held: dict, judged: int
+) -> dict:
+    """Shares of verdicts on version and other pairs (even odds, as compare judges), and a simulated scan
+    (``P``: the pair probabilities as a matrix; ``W``: the words' similarities, NaN without lyric evidence)
+    with the candidates judged together (as :func:`homage.align.verdict.judge_candidates` does) and each on
+    its own."""
     out = {
         "versions unrelated": float(np.mean(p[same] < MAYBE_AT)),
         "versions version": float(np.mean(p[same] >= VERSION_AT)),
@@ -244,25 +274,20 @@ def _verdicts(p: np.ndarray, same: np.ndarray, pairs: list, works: np.ndarray, j
     }
     clipped = np.clip(p, 1e-9, 1 - 1e-9)
     out["log loss"] = float(-(np.log(clipped[same]).mean() + np.log(1 - clipped[~same]).mean()) / 2)
-    first = {}
-    for i, w in enumerate(works):
-        first.setdefault(w, i)
-    catalogued = set(first.values())
-    by_pair = {pair: prob for pair, prob in zip(pairs, p)}
-    flagged = false = scanned = 0
-    by_query = defaultdict(list)
-    for q in range(len(works)):
-        if q in catalogued:
-            continue
-        scanned += 1
-        for c in catalogued:
-            prob = among_candidates(by_pair[tuple(sorted((q, c)))], judged)
-            if prob >= MAYBE_AT:
-                by_query[q].append(c)
-        flagged += any(works[c] == works[q] for c in by_query[q])
-        false += sum(works[c] != works[q] for c in by_query[q])
-    out["scan flagged"] = flagged / scanned
-    out["scan false per 100"] = 100 * false / scanned
+    catalogued = np.array([mine[0] for mine in held.values()])
+    everyone = np.arange(len(works))
+    for suffix, together in (("", True), (" alone", False)):
+        flagged = false = 0
+        for work, mine in held.items():
+            standout = _standout(P, works, np.setdiff1d(everyone, mine), "fold") if together else None
+            for q in mine[1:]:
+                sung = np.sum(~np.isnan(W[q, catalogued])) > MIN_RIVALS
+                flags = catalogued[among_rivals(P[q, catalogued], standout if sung else None, judged) >= MAYBE_AT]
+                flagged += bool(np.any(works[flags] == work))
+                false += int(np.sum(works[flags] != work))
+        scanned = len(works) - len(catalogued)
+        out["scan flagged" + suffix] = flagged / scanned
+        out["scan false per 100" + suffix] = 100 * false / scanned
     return out
 
 
@@ -279,15 +304,17 @@ def _print(args, ap_rows, chosen, weight_all, verdict_rows, recordings, n_works,
         f"### Verdicts — {title}; scan judged among {args.judged} candidates",
         "",
         "| calibration | log loss | versions 'unrelated' | versions 'version' | others 'version' "
-        "| others 'maybe' or 'version' | scan: covers flagged (maybe) | scan: false flags / 100 files |",
-        "|---|---|---|---|---|---|---|---|",
+        "| others 'maybe' or 'version' | scan: covers flagged (maybe) | scan: false flags / 100 files "
+        "| candidates judged alone: flagged | alone: false / 100 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for label, v in verdict_rows.items():
         lines.append(
             f"| {label}{' (shipped)' if label == best else ''} | {v['log loss']:.3f} "
             f"| {v['versions unrelated']:.1%} "
             f"| {v['versions version']:.1%} | {v['others version']:.2%} | {v['others maybe+']:.2%} "
-            f"| {v['scan flagged']:.1%} | {v['scan false per 100']:.1f} |"
+            f"| {v['scan flagged']:.1%} | {v['scan false per 100']:.1f} "
+            f"| {v['scan flagged alone']:.1%} | {v['scan false per 100 alone']:.1f} |"
         )
     print("\n".join(lines))
 

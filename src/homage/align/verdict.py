@@ -1,21 +1,22 @@
 """From an alignment to what a person needs: a probability that two recordings are versions, and a verdict
 (version / maybe / unrelated).
 
-The probability is a logistic fit on labelled pairs of the versions corpus (``scripts/calibrate_alignment.py``:
-rendered versions, never real covers) of the evidence about a pair: the alignment's score and its top-line
-(melody) twin, each in units of its :class:`Null` — how the score is spread over non-version pairs of those
-lengths, so that what is read is how far a pair stands out from chance rather than how strongly rendered
-versions align —, how long the compared material is (a short clip can match a stretch of anything by
-chance, so it needs more to be called a version), and the cosine similarity of the two embeddings, a second
-witness that errs on other pairs than the alignment does. The fit ships as ``assets/calibration.json`` and
-names the data that set it.
+The probability is a logistic fit on labelled pairs of the evidence about a pair: the alignment's score and
+its top-line (melody) twin, each in units of its :class:`Null` — how the score is spread over non-version pairs
+of those lengths, so that what is read is how far a pair stands out from chance —, the cosine similarity of the
+two embeddings, a second witness that errs on other pairs than the alignment does, and the similarity of their
+sung words. Pairs with words are judged by a fit on real covers (``scripts/fit_real_covers.py``), pairs without
+(an instrumental recording) by one on rendered versions that also reads how long the compared material is
+(``scripts/calibrate_alignment.py``). A query's candidates are then judged together (:func:`judge_candidates`):
+how far a candidate stands out among the others (:class:`Standout`), and how many were judged. The fit ships
+as ``assets/calibration.json`` and names the data that set it.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -116,6 +117,47 @@ def fit_nulls(non_versions: list[dict], features: tuple[str, ...]) -> dict[str, 
     return nulls
 
 
+MIN_RIVALS = 10  # fewest other candidates with words whose spread can say how far one of them stands out
+MIN_SPREAD = 1.0  # the rivals' spread of log-odds is read as at least this (a set of near-equal rivals)
+
+
+@dataclass(frozen=True)
+class Standout:
+    """The second stage for a query's candidates: the probability that a candidate is a version from how far
+    its pair's log-odds stand out among the other candidates' (z-score among them), and how high those of
+    the rivals lie on average. A query that aligns well with everything (a stock blues progression, a hub
+    of the catalog) so raises its own bar, and a version that stands alone above its rivals is believed more
+    than its pair evidence alone says; for given rivals the probability grows with the pair's evidence (a
+    positive weight on the standing). A logistic fit at even odds, like :class:`Calibration`, on real
+    covers with words; the rivals' mean is held within the range the fit saw."""
+
+    weights: tuple[float, float]  # of the standing and of the rivals' mean log-odds
+    intercept: float
+    rivals_range: tuple[float, float]  # the rivals' mean log-odds seen in the fit
+    fitted_on: str
+    n_pairs: int
+
+    @staticmethod
+    def features(log_odds: np.ndarray) -> np.ndarray:
+        """(n, 2): each candidate's standing among the others and the others' mean log-odds."""
+        values = np.asarray(log_odds, dtype=float)
+        n = len(values)
+        mean = (values.sum() - values) / (n - 1)
+        spread = np.sqrt(np.maximum((np.sum(values**2) - values**2) / (n - 1) - mean**2, 0.0))
+        return np.column_stack([(values - mean) / np.maximum(spread, MIN_SPREAD), mean])
+
+    def log_odds(self, log_odds: np.ndarray) -> np.ndarray:
+        """The second stage's log-odds for one query's candidates, from their pair log-odds."""
+        standing, mean = self.features(log_odds).T
+        return self.weights[0] * standing + self.weights[1] * np.clip(mean, *self.rivals_range) + self.intercept
+
+
+def log_odds_of(probability) -> np.ndarray:
+    """The log-odds of a probability, held within ±20.7 (a probability within 1e-9 of certainty)."""
+    p = np.clip(np.asarray(probability, dtype=float), 1e-9, 1 - 1e-9)
+    return np.log(p / (1 - p))
+
+
 @dataclass(frozen=True)
 class Calibration:
     weights: tuple[float, ...]
@@ -128,6 +170,7 @@ class Calibration:
     # not transcribed): abstention, not penalty — such a pair is judged on what it has, as if words did
     # not exist, never as two songs whose words differ
     without_words: Calibration | None = None
+    standout: Standout | None = None  # how a query's candidates are judged together
 
     @property
     def slope(self) -> float:
@@ -162,19 +205,48 @@ class Calibration:
 
 
 def judge(
-    alignment,
-    similarity: float,
-    words: float | None = None,
-    *,
-    candidates: int = 1,
-    calibration: Calibration | None = None,
+    alignment, similarity: float, words: float | None = None, *, calibration: Calibration | None = None
 ) -> tuple[float, str]:
-    """The one judgement of a pair, which compare, query, scan and groups all make: the probability that the
-    two are versions (the shipped calibration, or ``calibration``, weighed by how many ``candidates`` were
-    judged together, :func:`among_candidates`) and its verdict."""
+    """The judgement of two recordings on their own (compare, the links of groups): :func:`judge_candidates`
+    of one candidate."""
+    return judge_candidates([alignment], [similarity], [words], calibration=calibration)[0]
+
+
+def judge_candidates(
+    alignments: Sequence,
+    similarities: Sequence[float],
+    words: Sequence[float | None] | None = None,
+    *,
+    calibration: Calibration | None = None,
+) -> list[tuple[float, str] | None]:
+    """The one judgement that compare, query, scan and groups all make: for each candidate compared with one
+    query (None: not aligned, not judged), the probability that the two are versions and its verdict.
+
+    Each pair's probability at even odds (the shipped calibration, or ``calibration``); when more than
+    ``MIN_RIVALS`` candidates have lyric evidence (the second stage was fitted on sung real covers; an
+    instrumental query is judged as the rendered versions set), how far its log-odds stand out among the
+    others' (:class:`Standout`); then the prior of a search that picked among that many
+    (:func:`among_candidates`). A lone pair is judged at even odds: the right prior for two recordings
+    someone suspects."""
     calibration = calibration or load_calibration()
-    p = among_candidates(calibration.probability(alignment, similarity, words), candidates)
-    return p, verdict_of(p)
+    words = [None] * len(alignments) if words is None else words
+    judged = [n for n, al in enumerate(alignments) if al is not None]
+    p = [calibration.probability(alignments[n], similarities[n], words[n]) for n in judged]
+    sung = sum(words[n] is not None for n in judged) > MIN_RIVALS
+    out: list[tuple[float, str] | None] = [None] * len(alignments)
+    for n, probability in zip(judged, among_rivals(np.array(p), calibration.standout if sung else None)):
+        out[n] = (float(probability), verdict_of(probability))
+    return out
+
+
+def among_rivals(probabilities: np.ndarray, standout: Standout | None, candidates: int | None = None) -> np.ndarray:
+    """The even-odds probabilities of one query's judged candidates, each weighed by its rivals: how far it
+    stands out among them (``standout``, with more than ``MIN_RIVALS`` candidates), then the prior of
+    picking among ``candidates`` (default: as many as given; :func:`among_candidates`)."""
+    p = np.asarray(probabilities, dtype=float)
+    if standout is not None and len(p) > MIN_RIVALS:
+        p = _logistic(standout.log_odds(log_odds_of(p)))
+    return np.array([among_candidates(float(x), candidates or len(p)) for x in p])
 
 
 def among_candidates(probability: float, candidates: int) -> float:
@@ -211,6 +283,7 @@ def _calibration_of(data: dict) -> Calibration:
         data = {"weights": [data.pop("slope")], **data, "features": ["score"]}
     nulls = {name: Null(tuple(null["mean"]), tuple(null["log_spread"])) for name, null in data.pop("nulls", {}).items()}
     without = data.pop("without_words", None)
+    standout = data.pop("standout", None)
     return Calibration(
         **{
             **data,
@@ -218,8 +291,13 @@ def _calibration_of(data: dict) -> Calibration:
             "features": tuple(data["features"]),
             "nulls": nulls,
             "without_words": None if without is None else _calibration_of(without),
+            "standout": None if standout is None else _standout_of(standout),
         }
     )
+
+
+def _standout_of(data: dict) -> Standout:
+    return Standout(**{**data, "weights": tuple(data["weights"]), "rivals_range": tuple(data["rivals_range"])})
 
 
 def fit_calibration(

@@ -12,7 +12,7 @@ import numpy as np
 from homage import audio, lyrics
 from homage.align import SEQUENCE_COLUMNS, Alignment, Prepared
 from homage.align.rerank import RERANK_DEPTH, Cohort, rerank
-from homage.align.verdict import judge
+from homage.align.verdict import judge, judge_candidates
 from homage.catalog import Catalog, Recording, Words
 from homage.features.cache import FeatureCache
 from homage.lyrics import Transcript
@@ -185,7 +185,7 @@ def query(
     top ``rerank_depth`` of the catalog's full-text index of transcripts, so that a version the embedding
     ranks far down is still found by its lyrics. Every candidate is aligned with the query and the list is
     re-ordered by the fused embedding + alignment + words score (:func:`homage.align.rerank.rerank`), each
-    with its verdict (:func:`homage.align.verdict.judge`, among the candidates judged); ``rerank_depth=0``
+    with its verdict (:func:`homage.align.verdict.judge_candidates`: the candidates judged together); ``rerank_depth=0``
     ranks by the embedding alone. ``words`` None: when this installation can transcribe; ``lyrics_model``:
     a faster-whisper model by name or folder (default: the packaged ``tiny.en``).
     """
@@ -240,14 +240,12 @@ def query(
             {int(ids[c]): catalog.transcript(int(ids[c])) for c in ranked.order[:k]} if options is not None else {}
         )
     sung = lyrics.clean(Transcript.from_json(item.words.transcript)) if item.words is not None else None
-    judged = sum(al is not None for al in ranked.alignments)
+    words_of = [None] * len(ids) if word_scores is None else [None if np.isnan(s) else float(s) for s in word_scores]
+    judgements = judge_candidates(ranked.alignments, similarity.tolist(), words_of)
     matches = []
     for n, c in enumerate(ranked.order[:k], start=1):
-        al = ranked.alignments[c]
-        verdict, w = {}, None if word_scores is None or np.isnan(word_scores[c]) else float(word_scores[c])
-        if al is not None:
-            p, v = judge(al, float(similarity[c]), w, candidates=judged)
-            verdict = {"probability": p, "verdict": v}
+        al, w = ranked.alignments[c], words_of[c]
+        verdict = {} if judgements[c] is None else dict(zip(("probability", "verdict"), judgements[c]))
         lines = _shared(sung, transcripts.get(int(ids[c])))
         matches.append(
             Match(
