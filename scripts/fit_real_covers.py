@@ -15,7 +15,8 @@ trained here. The scan columns simulate a scan of a catalog holding the first ve
 scanned, at the candidate count a catalog query judges (embedding and words top 100): the candidates of a
 query judged together — how far each stands out among the others (:class:`homage.align.verdict.Standout`,
 fitted per held-out work on the cross-validated log-odds of every query × candidate of the other works) — and,
-for comparison, each on its own with only the prior of the candidate count.
+for comparison, each on its own with only the prior of the candidate count. "Originals" are every recording
+scanned against the catalog without its own work: a new release that borrows from nothing catalogued.
 """
 
 from __future__ import annotations
@@ -245,16 +246,17 @@ def _fitted_on(data: str, n: int, versions: int) -> str:
 
 
 def _standout(P: np.ndarray, works: np.ndarray, keep: np.ndarray, fitted_on: str) -> Standout:
-    """The second stage fitted on every query × candidate among the recordings ``keep`` (each query's
-    candidates: all the others kept) from their cross-validated pair probabilities ``P``: what the
-    shipped calibration says of recordings it has not seen."""
+    """The second stage fitted on every query × candidate among the recordings ``keep`` from their
+    cross-validated pair probabilities ``P`` (what the shipped calibration says of recordings it has not
+    seen): each query among all the others kept, and again without its versions (an original)."""
     X, y = [], []
     for q in keep:
         others = keep[keep != q]
-        X.append(Standout.features(log_odds_of(P[q, others])))
-        y.append(works[others] == works[q])
+        for candidates in (others, others[works[others] != works[q]]):
+            X.append(Standout.features(log_odds_of(P[q, candidates])))
+            y.append(works[candidates] == works[q])
     X = np.vstack(X)
-    fit = fit_calibration(X, np.concatenate(y), fitted_on, ("standing", "rivals"))
+    fit = fit_calibration(X, np.concatenate(y), fitted_on, ("standing", "rivals", "own"))
     rivals_range = (float(X[:, 1].min()), float(X[:, 1].max()))
     return Standout(fit.weights, fit.intercept, rivals_range, fitted_on, fit.n_pairs)
 
@@ -277,17 +279,23 @@ def _verdicts(
     catalogued = np.array([mine[0] for mine in held.values()])
     everyone = np.arange(len(works))
     for suffix, together in (("", True), (" alone", False)):
-        flagged = false = 0
+        flagged = false = originals_false = 0
         for work, mine in held.items():
             standout = _standout(P, works, np.setdiff1d(everyone, mine), "fold") if together else None
+
+            def flags(q, candidates, standout=standout):
+                sung = np.sum(~np.isnan(W[q, candidates])) > MIN_RIVALS
+                return candidates[among_rivals(P[q, candidates], standout if sung else None, judged) >= MAYBE_AT]
+
             for q in mine[1:]:
-                sung = np.sum(~np.isnan(W[q, catalogued])) > MIN_RIVALS
-                flags = catalogued[among_rivals(P[q, catalogued], standout if sung else None, judged) >= MAYBE_AT]
-                flagged += bool(np.any(works[flags] == work))
-                false += int(np.sum(works[flags] != work))
+                found = flags(q, catalogued)
+                flagged += bool(np.any(works[found] == work))
+                false += int(np.sum(works[found] != work))
+            originals_false += sum(len(flags(q, catalogued[works[catalogued] != work])) for q in mine)
         scanned = len(works) - len(catalogued)
         out["scan flagged" + suffix] = flagged / scanned
         out["scan false per 100" + suffix] = 100 * false / scanned
+        out["originals false per 100" + suffix] = 100 * originals_false / len(works)
     return out
 
 
@@ -304,17 +312,19 @@ def _print(args, ap_rows, chosen, weight_all, verdict_rows, recordings, n_works,
         f"### Verdicts — {title}; scan judged among {args.judged} candidates",
         "",
         "| calibration | log loss | versions 'unrelated' | versions 'version' | others 'version' "
-        "| others 'maybe' or 'version' | scan: covers flagged (maybe) | scan: false flags / 100 files "
-        "| candidates judged alone: flagged | alone: false / 100 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| others 'maybe' or 'version' | scan: covers flagged (maybe) | false flags / 100 covers "
+        "| false flags / 100 originals | candidates judged alone: flagged | false / 100 covers "
+        "| false / 100 originals |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for label, v in verdict_rows.items():
         lines.append(
             f"| {label}{' (shipped)' if label == best else ''} | {v['log loss']:.3f} "
             f"| {v['versions unrelated']:.1%} "
             f"| {v['versions version']:.1%} | {v['others version']:.2%} | {v['others maybe+']:.2%} "
-            f"| {v['scan flagged']:.1%} | {v['scan false per 100']:.1f} "
-            f"| {v['scan flagged alone']:.1%} | {v['scan false per 100 alone']:.1f} |"
+            f"| {v['scan flagged']:.1%} | {v['scan false per 100']:.1f} | {v['originals false per 100']:.1f} "
+            f"| {v['scan flagged alone']:.1%} | {v['scan false per 100 alone']:.1f} "
+            f"| {v['originals false per 100 alone']:.1f} |"
         )
     print("\n".join(lines))
 

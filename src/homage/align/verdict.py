@@ -123,15 +123,16 @@ MIN_SPREAD = 1.0  # the rivals' spread of log-odds is read as at least this (a s
 
 @dataclass(frozen=True)
 class Standout:
-    """The second stage for a query's candidates: the probability that a candidate is a version from how far
-    its pair's log-odds stand out among the other candidates' (z-score among them), and how high those of
-    the rivals lie on average. A query that aligns well with everything (a stock blues progression, a hub
+    """The second stage for a query's candidates: the probability that a candidate is a version from its
+    pair's log-odds, how far they stand out among the other candidates' (z-score among them), and how high
+    the rivals' lie on average. A query that aligns well with everything (a stock blues progression, a hub
     of the catalog) so raises its own bar, and a version that stands alone above its rivals is believed more
-    than its pair evidence alone says; for given rivals the probability grows with the pair's evidence (a
-    positive weight on the standing). A logistic fit at even odds, like :class:`Calibration`, on real
-    covers with words; the rivals' mean is held within the range the fit saw."""
+    than its pair evidence alone says. A logistic fit at even odds, like :class:`Calibration`, on real
+    covers with words — queries with their versions among the candidates and queries without (an original
+    has no version to stand out) —; the weights of the standing and of the pair's log-odds are positive (so
+    more evidence never lowers a probability), and the rivals' mean is held within the range the fit saw."""
 
-    weights: tuple[float, float]  # of the standing and of the rivals' mean log-odds
+    weights: tuple[float, float, float]  # of the standing, the rivals' mean log-odds and the pair's own
     intercept: float
     rivals_range: tuple[float, float]  # the rivals' mean log-odds seen in the fit
     fitted_on: str
@@ -139,17 +140,18 @@ class Standout:
 
     @staticmethod
     def features(log_odds: np.ndarray) -> np.ndarray:
-        """(n, 2): each candidate's standing among the others and the others' mean log-odds."""
+        """(n, 3): each candidate's standing among the others, the others' mean log-odds, and its own."""
         values = np.asarray(log_odds, dtype=float)
         n = len(values)
         mean = (values.sum() - values) / (n - 1)
         spread = np.sqrt(np.maximum((np.sum(values**2) - values**2) / (n - 1) - mean**2, 0.0))
-        return np.column_stack([(values - mean) / np.maximum(spread, MIN_SPREAD), mean])
+        return np.column_stack([(values - mean) / np.maximum(spread, MIN_SPREAD), mean, values])
 
     def log_odds(self, log_odds: np.ndarray) -> np.ndarray:
         """The second stage's log-odds for one query's candidates, from their pair log-odds."""
-        standing, mean = self.features(log_odds).T
-        return self.weights[0] * standing + self.weights[1] * np.clip(mean, *self.rivals_range) + self.intercept
+        features = self.features(log_odds)
+        features[:, 1] = np.clip(features[:, 1], *self.rivals_range)
+        return features @ np.asarray(self.weights) + self.intercept
 
 
 def log_odds_of(probability) -> np.ndarray:
