@@ -288,6 +288,57 @@ def test_a_search_weighs_its_verdicts_by_the_candidates_it_judged():
     assert among_candidates(1.0, 100) > 0.999  # certainty stays certainty
 
 
+def test_a_candidates_standing_is_its_z_score_among_the_others():
+    from homage.align.verdict import MIN_SPREAD, Standout
+
+    values = np.random.default_rng(2).normal(-4, 3, 30)
+    features = Standout.features(values)
+    for k in (0, 7, 29):
+        rest = np.delete(values, k)
+        standing = (values[k] - rest.mean()) / max(rest.std(), MIN_SPREAD)
+        assert features[k] == pytest.approx([standing, rest.mean(), values[k]])
+    assert Standout.features(np.full(12, -3.0))[0, 0] == 0.0  # equal rivals: no spread, no standing
+
+
+def test_a_querys_candidates_are_judged_together():
+    """A candidate alone above weak rivals is believed more than the same pair among strong ones, and more
+    than the prior of the candidate count alone says; more evidence never lowers a probability."""
+    from homage.align.verdict import among_candidates, among_rivals, load_calibration
+
+    standout = load_calibration().standout
+    assert standout.weights[0] > 0 and standout.weights[2] > 0  # the standing and the pair's own log-odds
+    rng = np.random.default_rng(3)
+    weak, strong = rng.uniform(0.001, 0.05, 60), rng.uniform(0.6, 0.95, 60)
+    alone, crowded = (among_rivals(np.r_[0.95, rivals], standout)[0] for rivals in (weak, strong))
+    assert alone > max(crowded, among_candidates(0.95, 61))
+    rising = [among_rivals(np.r_[p, weak], standout)[0] for p in (0.2, 0.5, 0.9, 0.99, 0.999)]
+    assert rising == sorted(rising)
+    assert among_rivals(np.r_[0.95, weak], None)[0] == pytest.approx(among_candidates(0.95, 61))
+    few = np.r_[0.95, weak[:5]]  # too few rivals to say how far one stands out: the prior alone
+    assert among_rivals(few, standout) == pytest.approx(among_rivals(few, None))
+
+
+def test_judge_candidates_sets_instrumental_queries_and_lone_pairs_apart():
+    """Without words (an instrumental query) the second stage, fitted on sung covers, is not applied; a lone
+    pair is judged at even odds — both as the calibration alone says."""
+    from homage.align.verdict import among_candidates, among_rivals, judge, judge_candidates, load_calibration
+
+    calibration = load_calibration()
+    rng = np.random.default_rng(4)
+    q = Prepared(rng.random((200, 24)).astype(np.float32))
+    alignments = [q.align(rng.random((200, 24)).astype(np.float32), melody=True) for _ in range(14)] + [None]
+    similarities = rng.uniform(0, 0.5, 15).tolist()
+    even = [calibration.probability(al, s) for al, s in zip(alignments[:14], similarities)]
+    instrumental = judge_candidates(alignments, similarities)
+    assert instrumental[-1] is None  # not aligned, not judged
+    assert [p for p, _ in instrumental[:14]] == pytest.approx([among_candidates(p, 14) for p in even])
+    words = rng.uniform(0, 0.1, 15).tolist()
+    sung = judge_candidates(alignments, similarities, words)
+    with_words = [calibration.probability(*evidence) for evidence in zip(alignments[:14], similarities, words)]
+    assert [p for p, _ in sung[:14]] == pytest.approx(list(among_rivals(np.array(with_words), calibration.standout)))
+    assert judge(alignments[0], similarities[0])[0] == pytest.approx(even[0])
+
+
 def test_top_line_chroma_follows_the_melody_above_the_chords():
     from homage.align.sequences import top_line_chroma
     from homage.features.cqt import CQTSpec
