@@ -173,7 +173,13 @@ def main() -> None:
         cv_probabilities[label] = p_cv
         fitted_on = _fitted_on(args.data, len(pairs), int(same.sum()))
         fits[label] = _fit(evidence, same, names, fitted_on, l2, without_words)
-        standouts[label] = _standout(P, works, everyone, f"every query × candidate of {args.data}, {fitted_on}")
+        standouts[label] = _standout(
+            P,
+            works,
+            everyone,
+            f"every query × candidate of {args.data}, each query with and without its versions, "
+            "on the pair probabilities of this calibration cross-validated (leave one work out)",
+        )
 
     best = _choose(verdict_rows)
     _print(args, ap_rows, chosen, weight_all, verdict_rows, len(kept), len(held), best)
