@@ -31,7 +31,7 @@ from homage.align.rerank import LYRICS_WEIGHT, RERANK_DEPTH
 from homage.align.verdict import (
     CALIBRATION_FILE,
     MAYBE_AT,
-    MIN_RIVALS,
+    MIN_CANDIDATES,
     VERSION_AT,
     Calibration,
     Standout,
@@ -290,7 +290,7 @@ def _verdicts(
             standout = _standout(P, works, np.setdiff1d(everyone, mine), "fold") if together else None
 
             def flags(q, candidates, standout=standout):
-                sung = np.sum(~np.isnan(W[q, candidates])) > MIN_RIVALS
+                sung = np.sum(~np.isnan(W[q, candidates])) >= MIN_CANDIDATES
                 return candidates[among_rivals(P[q, candidates], standout if sung else None, judged) >= MAYBE_AT]
 
             for q in mine[1:]:

@@ -314,28 +314,39 @@ def test_a_querys_candidates_are_judged_together():
     rising = [among_rivals(np.r_[p, weak], standout)[0] for p in (0.2, 0.5, 0.9, 0.99, 0.999)]
     assert rising == sorted(rising)
     assert among_rivals(np.r_[0.95, weak], None)[0] == pytest.approx(among_candidates(0.95, 61))
-    few = np.r_[0.95, weak[:5]]  # too few rivals to say how far one stands out: the prior alone
+    few = np.r_[0.95, weak[:20]]  # too few rivals to say how far one stands out: the prior alone
     assert among_rivals(few, standout) == pytest.approx(among_rivals(few, None))
 
 
 def test_judge_candidates_sets_instrumental_queries_and_lone_pairs_apart():
     """Without words (an instrumental query) the second stage, fitted on sung covers, is not applied; a lone
     pair is judged at even odds — both as the calibration alone says."""
-    from homage.align.verdict import among_candidates, among_rivals, judge, judge_candidates, load_calibration
+    from homage.align.verdict import (
+        MIN_CANDIDATES,
+        among_candidates,
+        among_rivals,
+        judge,
+        judge_candidates,
+        load_calibration,
+    )
 
     calibration = load_calibration()
     rng = np.random.default_rng(4)
     q = Prepared(rng.random((200, 24)).astype(np.float32))
-    alignments = [q.align(rng.random((200, 24)).astype(np.float32), melody=True) for _ in range(14)] + [None]
-    similarities = rng.uniform(0, 0.5, 15).tolist()
-    even = [calibration.probability(al, s) for al, s in zip(alignments[:14], similarities)]
+    n = MIN_CANDIDATES
+    alignments = [q.align(rng.random((100, 24)).astype(np.float32), melody=True) for _ in range(n)] + [None]
+    similarities = rng.uniform(0, 0.5, n + 1).tolist()
+    even = [calibration.probability(al, s) for al, s in zip(alignments[:n], similarities)]
     instrumental = judge_candidates(alignments, similarities)
     assert instrumental[-1] is None  # not aligned, not judged
-    assert [p for p, _ in instrumental[:14]] == pytest.approx([among_candidates(p, 14) for p in even])
-    words = rng.uniform(0, 0.1, 15).tolist()
-    sung = judge_candidates(alignments, similarities, words)
-    with_words = [calibration.probability(*evidence) for evidence in zip(alignments[:14], similarities, words)]
-    assert [p for p, _ in sung[:14]] == pytest.approx(list(among_rivals(np.array(with_words), calibration.standout)))
+    assert [p for p, _ in instrumental[:n]] == pytest.approx([among_candidates(p, n) for p in even])
+    words = rng.uniform(0, 0.1, n + 1).tolist()
+    with_words = np.array([calibration.probability(*evidence) for evidence in zip(alignments[:n], similarities, words)])
+    sung = [p for p, _ in judge_candidates(alignments, similarities, words)[:n]]
+    assert sung == pytest.approx(list(among_rivals(with_words, calibration.standout)))
+    assert sung != pytest.approx(list(among_rivals(with_words, None)))  # the second stage was applied
+    short = [p for p, _ in judge_candidates(alignments[: n - 1], similarities, words)]  # too few: each alone
+    assert short == pytest.approx([among_candidates(p, n - 1) for p in with_words[: n - 1]])
     assert judge(alignments[0], similarities[0])[0] == pytest.approx(even[0])
 
 
