@@ -134,6 +134,37 @@ def test_a_failing_batch_writes_nothing(tmp_path, vectors):
         assert len(cat) == 3 and cat.generation == generation + 1
 
 
+def test_a_full_disk_is_one_clear_error_and_loses_nothing(tmp_path, vectors, monkeypatch):
+    """SQLite's page limit fills the database as a full disk would; then the index file meets ENOSPC."""
+    import errno
+
+    from homage.catalog import vectors as vector_state
+
+    with Catalog(tmp_path / "cat", create=True) as cat:
+        cat.add(records(vectors[:5]), embedder=EMB)
+        generation = cat.generation
+        pages = cat._db.execute("PRAGMA page_count").fetchone()[0]
+        cat._db.execute(f"PRAGMA max_page_count = {pages}")
+        big = [NewRecording(r.path, r.content_hash, r.vector, title="x" * 5000) for r in records(vectors[5:], "/new/")]
+        with pytest.raises(CatalogError, match="no space left on the disk holding the catalog") as raised:
+            cat.add(big, embedder=EMB)
+        assert "\n" not in str(raised.value) and str(tmp_path / "cat") in str(raised.value)
+        assert len(cat) == 5 and cat.generation == generation and not cat._db.in_transaction
+        cat._db.execute("PRAGMA max_page_count = 1073741823")
+        cat.add(records(vectors[5:8], "/new/"), embedder=EMB)  # space freed: the same catalog writes again
+
+        def no_space(path, write):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(vector_state, "atomic_write", no_space)
+            with pytest.raises(CatalogError, match="no space left"):
+                cat.optimize()
+    with Catalog(tmp_path / "cat") as cat:
+        assert len(cat) == 8
+        assert hits(cat, vectors[6], k=1)[0][0][0] == "/new/1.mp3"
+
+
 def test_crash_before_the_index_is_saved_rebuilds_it(tmp_path, vectors):
     """Committed rows survive a process that dies before writing the FAISS file."""
     cat = Catalog(tmp_path / "cat", create=True)

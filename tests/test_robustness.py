@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from bench.robustness import crash_index, fuzz_inputs
+from bench.robustness import crash_index, full_disk, fuzz_inputs
 
 pytestmark = pytest.mark.integration  # many processes, kills: run by .ci/run and `pytest -m integration`
 
@@ -78,3 +78,18 @@ def test_ctrl_c_keeps_what_was_finished_and_says_so(tmp_path):
     assert "interrupted; what was finished is kept" in err and "Traceback" not in err
     kept = crash_index.catalog_state(catalog)["paths"]
     assert 0 < len(kept) < 80  # the files finished before Ctrl-C were committed, not thrown away
+
+
+def test_a_full_disk_stops_index_with_one_line_and_the_catalog_answers_as_before(tmp_path):
+    try:
+        rows = full_disk.exercise(tmp_path, files=8, margin_kb=16, timeout=120)
+    except full_disk.CannotMount as exc:
+        pytest.skip(f"cannot mount a tmpfs here ({exc}): needs root")
+    filled, again, grown = rows[1], rows[2], rows[3]
+    assert rows[0]["exit"] == 0 and rows[0]["recordings"] == 4
+    for row in (filled, again):
+        assert row["exit"] == 1 and not row["traceback"]
+        assert row["last line"].startswith("error: ")
+        assert "no space left on the disk holding the catalog" in row["last line"]
+        assert row["integrity"] == "ok" and row["recordings"] == 4 and row["answers"]
+    assert grown["exit"] == 0 and grown["recordings"] == 8 and grown["answers"]

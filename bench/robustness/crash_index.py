@@ -13,6 +13,7 @@ Bounded: a fixed number of runs, each killed or finished within its timeout.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -54,12 +55,18 @@ def write_piece(path: Path, seed: int) -> None:
     sf.write(path, (y / np.abs(y).max() * 0.8).astype(np.float32), SR)
 
 
-def catalog_state(catalog: Path) -> dict:
-    """What the catalog holds, read directly from SQLite (and whether it is sound)."""
+def catalog_state(catalog: Path, *, as_it_is: bool = False) -> dict:
+    """What the catalog holds, read directly from SQLite (and whether it is sound); ``as_it_is``: the file
+    alone, without SQLite's write-ahead log and shared-memory file (which a full disk may leave no room for)."""
     db_path = catalog / "catalog.sqlite"
     if not db_path.exists():
         return {"ok": True, "paths": [], "integrity": "ok"}
-    with sqlite3.connect(db_path) as db:
+    connect = (
+        sqlite3.connect(f"{db_path.absolute().as_uri()}?immutable=1", uri=True)
+        if as_it_is
+        else sqlite3.connect(db_path)
+    )
+    with contextlib.closing(connect) as db:
         integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
         paths = [row[0] for row in db.execute("SELECT path FROM recordings")]
     return {"ok": integrity == "ok", "paths": paths, "integrity": integrity}

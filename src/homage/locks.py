@@ -34,7 +34,8 @@ def exclusive(path: Path, wait: float | None = None) -> Iterator[None]:
             holder = ""
         raise Busy(holder or "another process") from None
     try:
-        note.write_text(f"pid {os.getpid()}")
+        with contextlib.suppress(OSError):  # a courtesy for the message of one refused (e.g. on a full disk)
+            note.write_text(f"pid {os.getpid()}")
         yield
     finally:
         note.unlink(missing_ok=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import os
 import sqlite3
 from collections.abc import Iterable
@@ -74,15 +75,16 @@ def create_database(db: Path) -> None:
         partial.unlink(missing_ok=True)
 
 
-def migrate(db: sqlite3.Connection, index_kind: str) -> None:
-    """Create the tables, or bring an older catalog up to this format (nothing is lost: the index is derived)."""
+def migrate(db: sqlite3.Connection, index_kind: str, root: Path) -> None:
+    """Create the tables, or bring the older catalog at ``root`` up to this format (nothing is lost: the index
+    is derived)."""
     db.executescript(SCHEMA)  # new tables; an existing recordings table is left as it is
     version = read_meta(db, "format_version")
     if not version:
         write_meta(db, format_version=FORMAT_VERSION, index_kind=index_kind, generation="0")
     else:
         columns = {row[1] for row in db.execute("PRAGMA table_info(recordings)")}
-        with Transaction(db):
+        with Transaction(db, root):
             if "sequence" not in columns:  # format 1: no alignment sequences; old rows have none
                 db.execute("ALTER TABLE recordings ADD COLUMN sequence BLOB")
             if "in_index" not in columns:  # format 2: one index file per generation; rebuilt on first use
@@ -113,17 +115,58 @@ def rows_of(db: sqlite3.Connection, sql: str, ids: Iterable[int]) -> list[tuple]
 
 
 class Transaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on any exception."""
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on any exception (a failed commit included). A full
+    disk, in the body or at the commit, is a :class:`CatalogError` naming the catalog ``root``."""
 
-    def __init__(self, db: sqlite3.Connection):
+    def __init__(self, db: sqlite3.Connection, root: Path):
         self._db = db
+        self._root = root
 
     def __enter__(self):
-        self._db.execute("BEGIN IMMEDIATE")
+        with out_of_space(self._root):
+            self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type, exc, tb):
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        committing = exc is None
+        if committing:
+            try:
+                self._db.execute("COMMIT")
+                return False
+            except sqlite3.Error as failed:
+                exc = failed
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+        if is_out_of_space(exc):
+            raise CatalogError(_UNDONE.format(root=self._root)) from exc
+        if committing:
+            raise exc
         return False
+
+
+OUT_OF_SPACE = "no space left on the disk holding the catalog"
+_UNDONE = (
+    "{root}: " + OUT_OF_SPACE + "; the write that ran out was undone and everything committed before it is kept"
+    " — free some space and run the command again"
+)
+
+
+def is_out_of_space(exc: BaseException | None) -> bool:
+    """Whether ``exc`` says the disk (or the user's quota) is full: SQLite's SQLITE_FULL or its shared-memory
+    file that could not grow, or ENOSPC/EDQUOT."""
+    if isinstance(exc, sqlite3.Error):
+        return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR_SHMSIZE)
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextlib.contextmanager
+def out_of_space(root: Path):
+    """Any write to the catalog ``root`` inside: a full disk becomes one :class:`CatalogError` line."""
+    try:
+        yield
+    except (OSError, sqlite3.Error) as exc:
+        if is_out_of_space(exc):
+            raise CatalogError(_UNDONE.format(root=root)) from exc
+        raise
 
 
 def now() -> str:

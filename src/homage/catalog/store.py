@@ -36,8 +36,10 @@ from homage.catalog import words as stored_words
 from homage.catalog.schema import (
     DB_NAME,
     FORMAT_VERSION,
+    OUT_OF_SPACE,
     Transaction,
     create_database,
+    is_out_of_space,
     migrate,
     now,
     read_meta,
@@ -101,6 +103,12 @@ class NewRecording:
     warnings: tuple[str, ...] = ()  # problems worked around while decoding it (not stored)
 
 
+def _wal_is_empty(db: Path) -> bool:
+    """Whether SQLite's write-ahead log beside ``db`` holds nothing (every commit is in the file itself)."""
+    wal = db.with_name(db.name + "-wal")
+    return not wal.exists() or wal.stat().st_size == 0
+
+
 def _locked(method):
     """Run under the catalog's lock: one Catalog may serve several threads (the API's request workers)."""
 
@@ -142,21 +150,22 @@ class Catalog:
         # opened read_only by choice (a worker reading what its parent process writes) sees each commit
         unwritable = db.exists() and not (os.access(db, os.W_OK) and os.access(self.root, os.W_OK))
         self.read_only = read_only or unwritable
+        self._read_only_message = f"{self.root}: read-only catalog (" + (
+            "no permission to write it)" if unwritable else "opened to read only)"
+        )
         try:
-            if self.read_only:
-                self._db = sqlite3.connect(
-                    f"{db.absolute().as_uri()}?mode=ro{'&immutable=1' if unwritable else ''}",
-                    uri=True,
-                    isolation_level=None,
-                    check_same_thread=False,
-                )
-            else:
-                self._db = sqlite3.connect(db, isolation_level=None, timeout=30, check_same_thread=False)
-                self._db.execute("PRAGMA journal_mode=WAL")
-                migrate(self._db, index_kind)
-            version = self._meta("format_version")
+            self._db = self._connect(db, index_kind, immutable=unwritable)
         except sqlite3.DatabaseError as exc:
-            raise CatalogError(f"{db}: not a readable catalog ({exc})") from exc
+            if not (is_out_of_space(exc) and _wal_is_empty(db)):
+                reason = "no space left on its disk" if is_out_of_space(exc) else str(exc)
+                raise CatalogError(f"{db}: not a readable catalog ({reason})") from exc
+            # too full a disk for SQLite's shared-memory file: no process can commit, so it is read as it is
+            self.read_only = True
+            self._read_only_message = (
+                f"{self.root}: {OUT_OF_SPACE}; it can be read, not written — free some space and run the command again"
+            )
+            self._db = self._connect(db, index_kind, immutable=True)
+        version = self._meta("format_version")
         if version not in ({FORMAT_VERSION, "2", "1"} if self.read_only else {FORMAT_VERSION}):  # read as they are
             raise CatalogError(f"{db}: catalog format {version} is not supported")
         self._has_sequences = version != "1"
@@ -366,7 +375,7 @@ class Catalog:
         """Merge the delta (recordings added since) and the removals into a new main index, of the kind the
         catalog's size calls for, written atomically; returns what the index holds now."""
         if self.read_only:
-            raise CatalogError(f"{self.root}: read-only catalog (no permission to write it)")
+            raise CatalogError(self._read_only_message)
         if len(self):
             self._index.optimize()
         return self.index_stats()
@@ -479,6 +488,28 @@ class Catalog:
             self._index.flush()
 
     # ---- internals -----------------------------------------------------------------------------
+    def _connect(self, db: Path, index_kind: str, *, immutable: bool) -> sqlite3.Connection:
+        """A connection to read (``immutable``: the file as it is now, without SQLite's shared-memory file), or to
+        write in WAL mode, the tables brought up to this format."""
+        if self.read_only:
+            connection = sqlite3.connect(
+                f"{db.absolute().as_uri()}?mode=ro{'&immutable=1' if immutable else ''}",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        else:
+            connection = sqlite3.connect(db, isolation_level=None, timeout=30, check_same_thread=False)
+        try:
+            if not self.read_only:
+                connection.execute("PRAGMA journal_mode=WAL")
+                migrate(connection, index_kind, self.root)
+            read_meta(connection, "format_version")  # readable at all
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
     def _check_embedder(self, embedder: str, dim: int) -> None:
         if self.embedder is not None and self.embedder != embedder:
             raise CatalogError(
@@ -490,15 +521,15 @@ class Catalog:
 
     def _transaction(self):
         if self.read_only:
-            raise CatalogError(f"{self.root}: read-only catalog (no permission to write it)")
-        return Transaction(self._db)
+            raise CatalogError(self._read_only_message)
+        return Transaction(self._db, self.root)
 
     @contextlib.contextmanager
     def writer(self, *, wait: float = 0.0):
         """An exclusive lock for a long write (indexing): a second writer waits up to ``wait`` seconds,
         then is refused with a message saying who holds it. Readers are never blocked."""
         if self.read_only:
-            raise CatalogError(f"{self.root}: read-only catalog (no permission to write it)")
+            raise CatalogError(self._read_only_message)
         try:
             with locks.exclusive(self.root / LOCK_NAME, wait):
                 yield

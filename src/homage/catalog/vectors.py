@@ -17,7 +17,7 @@ import numpy as np
 
 from homage.atomic import atomic_write
 from homage.catalog import index as vector_index
-from homage.catalog.schema import read_meta, write_meta
+from homage.catalog.schema import out_of_space, read_meta, write_meta
 
 if TYPE_CHECKING:
     from homage.catalog.store import Catalog
@@ -187,7 +187,8 @@ class VectorIndex:
         catalog = self._catalog
         number = int(read_meta(self._db, "index_number") or 0) + 1
         name = f"vectors.{number}.faiss"
-        atomic_write(catalog.root / name, lambda fh: fh.write(faiss.serialize_index(self._main).tobytes()))
+        with out_of_space(catalog.root):
+            atomic_write(catalog.root / name, lambda fh: fh.write(faiss.serialize_index(self._main).tobytes()))
         with catalog._transaction():
             if covers_up_to is None:
                 self._db.execute("UPDATE recordings SET in_index = 1 WHERE in_index = 0")
