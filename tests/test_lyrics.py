@@ -206,3 +206,31 @@ def test_the_catalog_keeps_words_finds_versions_by_them_and_transcribes_later(tm
     top = result.matches[0]
     assert top.recording.path == str(folder / "line.wav") and top.words > 0.3 and top.lines
     assert pipeline.query(query, catalog, k=3, words=False).matches[0].words is None
+
+
+@needs_lyrics_extra
+def test_threads_asking_for_the_model_at_once_share_one_load(monkeypatch):
+    import importlib
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import faster_whisper
+
+    transcription = importlib.import_module("homage.lyrics.transcribe")  # the module, not its function
+
+    loads = []
+
+    class SlowModel:
+        def __init__(self, *args, **kwargs):
+            loads.append(threading.get_ident())
+            time.sleep(0.3)
+
+    monkeypatch.setattr(faster_whisper, "WhisperModel", SlowModel)
+    transcription._load_model.cache_clear()
+    try:
+        with ThreadPoolExecutor(4) as threads:
+            models = list(threads.map(lambda _: transcription.load_model("tiny.en", threads=3), range(4)))
+    finally:
+        transcription._load_model.cache_clear()  # the fake never serves another test
+    assert len(loads) == 1 and all(m is models[0] for m in models)

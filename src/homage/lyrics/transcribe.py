@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -105,11 +106,19 @@ def model_path(name: str) -> str:
     return name
 
 
-@functools.lru_cache(maxsize=2)
+_loading = threading.Lock()
+
+
 def load_model(name: str = DEFAULT_MODEL, threads: int = 0):
-    """The faster-whisper model ``name`` on the CPU, int8 (loaded once per process), on ``threads`` threads
-    (0: as many as ``OMP_NUM_THREADS`` allows — one in an executor's worker —, else up to 4); two threads may
-    transcribe at once (a comparison of two new files)."""
+    """The faster-whisper model ``name`` on the CPU, int8 (loaded once per process: threads asking at once
+    wait for the one load), on ``threads`` threads (0: as many as ``OMP_NUM_THREADS`` allows — one in an
+    executor's worker —, else up to 4); two threads may transcribe at once (a comparison of two new files)."""
+    with _loading:
+        return _load_model(name, threads)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_model(name: str, threads: int):
     try:
         from faster_whisper import WhisperModel
     except ImportError as exc:

@@ -15,7 +15,7 @@ from homage.config import stable_hash
 from homage.errors import Failure
 from homage.features.cache import FeatureCache
 from homage.features.cqt import CQTSpec
-from homage.lyrics import SAMPLE_RATE, TranscribeOptions, Transcript, transcribe
+from homage.lyrics import SAMPLE_RATE, TranscribeOptions, Transcript, load_model, transcribe
 from homage.models import Embedder
 from homage.parallel import Executor, as_executor
 
@@ -139,7 +139,10 @@ def transcript_of(
     content_hash = content_hash or audio.file_hash(path)
 
     def compute() -> np.ndarray:
-        y = audio.load(path, sr=SAMPLE_RATE, max_seconds=max_seconds)
+        with ThreadPoolExecutor(1) as beside:  # the model loads while the audio decodes
+            model = beside.submit(load_model, options.model)
+            y = audio.load(path, sr=SAMPLE_RATE, max_seconds=max_seconds)
+            model.result()
         return np.frombuffer(transcribe(y, options).to_json().encode(), dtype=np.uint8)
 
     stored = cache.get_or_compute("transcript", options.identity, content_hash, compute)
