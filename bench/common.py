@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+HOMAGE = [sys.executable, "-c", "from homage.cli.app import main; main()"]  # a command in its own process
+
+
+def run_homage(args: list[str], *, env: dict, timeout: float) -> subprocess.CompletedProcess:
+    """``homage ARGS`` in a new process, as a user runs it; its output captured as text."""
+    return subprocess.run([*HOMAGE, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def arguments(doc: str) -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from bench.common import HOMAGE
 from bench.robustness import crash_index, full_disk, fuzz_inputs
 
 pytestmark = pytest.mark.integration  # many processes, kills: run by .ci/run and `pytest -m integration`
@@ -61,7 +62,7 @@ def test_ctrl_c_keeps_what_was_finished_and_says_so(tmp_path):
     # A job started in the background by a non-interactive shell inherits SIGINT ignored: undo that in the
     # child, as a terminal's Ctrl-C reaches a foreground command.
     process = subprocess.Popen(
-        [*crash_index.HOMAGE, "index", str(tmp_path / "library"), "--catalog", str(catalog), "-j", "1"],
+        [*HOMAGE, "index", str(tmp_path / "library"), "--catalog", str(catalog), "-j", "1"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -24,7 +24,6 @@ import socket
 import sqlite3
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -34,9 +33,7 @@ from pathlib import Path
 import httpx
 from rich.table import Table
 
-from bench.common import arguments, children, resident_mb, show
-
-HOMAGE = [sys.executable, "-c", "from homage.cli.app import main; main()"]
+from bench.common import HOMAGE, arguments, children, resident_mb, show
 
 
 def recordings_digest(catalog: Path) -> str:

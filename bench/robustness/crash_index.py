@@ -20,7 +20,6 @@ import random
 import signal
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,10 +27,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from bench.common import arguments, show
+from bench.common import HOMAGE, arguments, show
 
 SR = 16000
-HOMAGE = [sys.executable, "-c", "from homage.cli.app import main; main()"]
 
 
 def make_library(folder: Path, n: int, seed: int) -> list[Path]:

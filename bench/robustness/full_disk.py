@@ -20,8 +20,8 @@ from pathlib import Path
 
 from rich.table import Table
 
-from bench.common import arguments, show
-from bench.robustness.crash_index import HOMAGE, catalog_state, make_library, opens_and_answers
+from bench.common import arguments, run_homage, show
+from bench.robustness.crash_index import catalog_state, make_library, opens_and_answers
 
 
 class CannotMount(RuntimeError):
@@ -60,12 +60,8 @@ def exercise(work: Path, files: int = 24, margin_kb: int = 64, timeout: float = 
     try:
 
         def step(name: str, folder: Path) -> None:
-            done = subprocess.run(
-                [*HOMAGE, "index", str(folder), "--catalog", str(catalog), "-j", "1", "--no-lyrics"],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
+            done = run_homage(
+                ["index", str(folder), "--catalog", str(catalog), "-j", "1", "--no-lyrics"], env=env, timeout=timeout
             )
             state = catalog_state(catalog, as_it_is=not _wal_in_use(catalog))
             lines = [line for line in done.stderr.splitlines() if line.strip()]

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from bench.common import arguments, show
+from bench.common import arguments, run_homage, show
 
 SR = 16000
 # The reasons homage gives, in words: a refusal matching none of these is not "clear".
@@ -233,17 +233,10 @@ def judge(line_reason: str) -> bool:
 def exercise(root: Path, cases: list[Case], timeout: float) -> list[dict]:
     """Index everything, then query and compare each case: one outcome row per (case, command)."""
     env = {**os.environ, "HOMAGE_CACHE": str(root / "cache")}
-    homage = [sys.executable, "-c", "from homage.cli.app import main; main()"]  # its own process, as a user runs it
     catalog = root / "catalog"
     rows = []
     try:
-        out = subprocess.run(
-            [*homage, "index", str(root), "--catalog", str(catalog), "--json", "-j", "2"],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-        )
+        out = run_homage(["index", str(root), "--catalog", str(catalog), "--json", "-j", "2"], env=env, timeout=timeout)
         report = json.loads(out.stdout) if out.returncode == 0 else {"failed": [], "added": 0}
         traceback = "Traceback" in out.stderr or out.returncode != 0
         hang = False
