@@ -150,9 +150,8 @@ class Catalog:
         # opened read_only by choice (a worker reading what its parent process writes) sees each commit
         unwritable = db.exists() and not (os.access(db, os.W_OK) and os.access(self.root, os.W_OK))
         self.read_only = read_only or unwritable
-        self._read_only_message = f"{self.root}: read-only catalog (" + (
-            "no permission to write it)" if unwritable else "opened to read only)"
-        )
+        because = "no permission to write it" if unwritable else "opened to read only"
+        self._read_only_message = f"{self.root}: read-only catalog ({because})"
         try:
             self._db = self._connect(db, index_kind, immutable=unwritable)
         except sqlite3.DatabaseError as exc:
