@@ -20,6 +20,33 @@ def test_analyze_file_reuses_the_cached_embedding(piece_dir, tmp_path):
     assert first.duration == second.duration == pytest.approx(24.0, abs=0.1)
 
 
+def test_a_new_file_is_decoded_once_for_its_pitch_and_its_words(piece_dir, tmp_path, monkeypatch):
+    from homage.lyrics import TranscribeOptions, Transcript
+    from homage.pipeline import analysis
+
+    decodes, heard = [], []
+    real_load = audio.load
+
+    def counted_load(path, *args, **kwargs):
+        decodes.append(str(path))
+        return real_load(path, *args, **kwargs)
+
+    def fake_transcribe(y, options):  # the words as Whisper would get them, without Whisper
+        heard.append(len(y))
+        return Transcript(options.identity)
+
+    monkeypatch.setattr(audio, "load", counted_load)
+    monkeypatch.setattr(analysis, "load_model", lambda name: None)
+    monkeypatch.setattr(analysis, "transcribe", fake_transcribe)
+    path = piece_dir / "work1" / "original.wav"
+    cache = FeatureCache(tmp_path / "cache")
+    item = pipeline.analyze_file(path, get_embedder(), cache, words=TranscribeOptions())
+    assert decodes == [str(path)] and heard == [24 * 16000]
+    assert item.words is not None and item.sequence is not None
+    pipeline.analyze_file(path, get_embedder(), cache, words=TranscribeOptions())
+    assert decodes == [str(path)]  # all of it cached: not decoded at all
+
+
 def test_analyze_many_in_workers_matches_one_process(piece_dir):
     files = [(str(p), None) for p in sorted(piece_dir.rglob("*.*"))] + [(str(piece_dir / "missing.wav"), None)]
     embedder = get_embedder()

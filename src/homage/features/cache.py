@@ -67,11 +67,15 @@ class FeatureCache:
         duration: float | None = None,
         max_seconds: float = audio.MAX_SECONDS,
         on_warning: Callable[[str], None] | None = None,
+        decoded: Callable[[], np.ndarray] | None = None,
     ) -> np.ndarray:
         """The features of ``path`` under ``spec``, from the cache or freshly computed (then stored);
-        ``on_warning`` hears of a problem the decoder worked around (see :func:`homage.audio.load`)."""
+        ``on_warning`` hears of a problem the decoder worked around (see :func:`homage.audio.load`);
+        ``decoded``, when given, returns the whole file already decoded at ``spec.sr`` (shared with others)."""
 
         def compute() -> np.ndarray:
+            if decoded is not None:
+                return spec.compute(decoded())
             y = audio.load(
                 path, sr=spec.sr, offset=offset, duration=duration, max_seconds=max_seconds, on_warning=on_warning
             )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,11 +46,18 @@ def analyze_file(
     content_hash = content_hash or audio.file_hash(path)
     features: dict = {}
     problems: list[str] = []
+    # decoded at most once, and only on a cache miss: the pitch features and the words read the same 16 kHz
+    decoded = _Once(lambda: audio.load(path, sr=SAMPLE_RATE, max_seconds=max_seconds, on_warning=problems.append))
 
     def feature(spec) -> np.ndarray:
         if spec not in features:
             features[spec] = cache.features(
-                path, spec, content_hash=content_hash, max_seconds=max_seconds, on_warning=problems.append
+                path,
+                spec,
+                content_hash=content_hash,
+                max_seconds=max_seconds,
+                on_warning=problems.append,
+                decoded=decoded if spec.sr == SAMPLE_RATE else None,
             )
         return features[spec]
 
@@ -58,7 +67,7 @@ def analyze_file(
 
     with ThreadPoolExecutor(1) as beside:  # the words are transcribed while the pitch features are computed
         transcript = (
-            beside.submit(transcript_of, path, cache, words, content_hash=content_hash, max_seconds=max_seconds)
+            beside.submit(transcript_of, path, cache, words, content_hash=content_hash, decoded=decoded)
             if words is not None
             else None
         )
@@ -133,15 +142,17 @@ def transcript_of(
     *,
     content_hash: str | None = None,
     max_seconds: float = audio.MAX_SECONDS,
+    decoded: Callable[[], np.ndarray] | None = None,
 ) -> Transcript:
     """The transcript of one file's words (with word times), through the cache: transcription is the
-    slowest step of all, done once per file content and model."""
+    slowest step of all, done once per file content and model. ``decoded``, when given, returns the file
+    already decoded at :data:`SAMPLE_RATE` (shared with the pitch features)."""
     content_hash = content_hash or audio.file_hash(path)
 
     def compute() -> np.ndarray:
         with ThreadPoolExecutor(1) as beside:  # the model loads while the audio decodes
             model = beside.submit(load_model, options.model)
-            y = audio.load(path, sr=SAMPLE_RATE, max_seconds=max_seconds)
+            y = decoded() if decoded is not None else audio.load(path, sr=SAMPLE_RATE, max_seconds=max_seconds)
             model.result()
         return np.frombuffer(transcribe(y, options).to_json().encode(), dtype=np.uint8)
 
@@ -157,6 +168,22 @@ class TranscriptTask:
 
     def __call__(self, path: str) -> Transcript:
         return transcript_of(path, self.cache, self.options)
+
+
+class _Once:
+    """``compute()`` called at most once, on first use, whichever thread asks first (the others wait for it);
+    a failure is not kept, so each caller hears of it."""
+
+    def __init__(self, compute: Callable[[], np.ndarray]):
+        self._compute = compute
+        self._lock = threading.Lock()
+        self._value: np.ndarray | None = None
+
+    def __call__(self) -> np.ndarray:
+        with self._lock:
+            if self._value is None:
+                self._value = self._compute()
+            return self._value
 
 
 def _cached_sequence(cache: FeatureCache, content_hash: str, cqt) -> np.ndarray:
