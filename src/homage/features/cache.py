@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,11 @@ from homage.atomic import atomic_write
 from homage.config import stable_hash
 from homage.errors import Failure
 from homage.parallel import Executor, as_executor
+
+# numpy parses each .npy header with ast.literal_eval, and building an AST in two threads at once can fail in
+# CPython 3.11 ("SystemError: AST constructor recursion depth mismatch", gh-106905; seen in a comparison's two
+# threads reading their cached entries): headers are read one at a time.
+_NPY_HEADERS = threading.Lock()
 
 
 class CacheWarning(UserWarning):
@@ -93,7 +99,8 @@ class FeatureCache:
             return self._count_miss(compute)
         entry = self.root / f"{kind}-{stable_hash(params)}" / content_hash[:2] / f"{content_hash}.npy"
         try:
-            X = np.load(entry, allow_pickle=False)
+            with _NPY_HEADERS:
+                X = np.load(entry, allow_pickle=False)
             self.hits += 1
             return X
         except FileNotFoundError:
