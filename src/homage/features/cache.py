@@ -77,10 +77,11 @@ class FeatureCache:
     ) -> np.ndarray:
         """The features of ``path`` under ``spec``, from the cache or freshly computed (then stored);
         ``on_warning`` hears of a problem the decoder worked around (see :func:`homage.audio.load`);
-        ``decoded``, when given, returns the whole file already decoded at ``spec.sr`` (shared with others)."""
+        ``decoded``, when given, returns the whole file already decoded at ``spec.sr`` (shared with others; an
+        excerpt, ``offset`` or ``duration``, is decoded on its own)."""
 
         def compute() -> np.ndarray:
-            if decoded is not None:
+            if decoded is not None and offset == 0.0 and duration is None:
                 return spec.compute(decoded())
             y = audio.load(
                 path, sr=spec.sr, offset=offset, duration=duration, max_seconds=max_seconds, on_warning=on_warning
